@@ -1,0 +1,12 @@
+export * from './backend.js';
+export * from './config.js';
+export * from './engine.js';
+export * from './metrics.js';
+export * from './network.js';
+export * from './properties.js';
+export * from './reference.js';
+export * from './rng.js';
+export * from './state.js';
+export * from './surrogates.js';
+export { TfjsEngine } from './tfjs-engine.js';
+export { createEngine, ENGINE_NAMES, type EngineName } from './create-engine.js';
