@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { PAPER_SPACE, PROPERTY_KEYS, type PropertyKey } from './properties.js';
 import { SURROGATE_NAMES } from './surrogates.js';
 
-const positive = (what: string) => z.number({ error: `${what} must be a number` }).finite().positive();
+const positive = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .finite()
+    .positive();
 const nonNegative = z.number().finite().nonnegative();
 const count = (max: number) => z.number().int().min(1).max(max);
 
@@ -31,7 +35,10 @@ export const networkConfigSchema = z
     /** Time step in ms. */
     dt: positive('dt').max(1000).default(20),
     /** The search space: which properties a mask ranges over. */
-    space: z.array(z.enum(PROPERTY_KEYS)).max(PROPERTY_KEYS.length).default([...PAPER_SPACE]),
+    space: z
+      .array(z.enum(PROPERTY_KEYS))
+      .max(PROPERTY_KEYS.length)
+      .default([...PAPER_SPACE]),
     /** Learnable properties: a subset of the space (the mask, as keys). */
     learnable: z.array(z.enum(PROPERTY_KEYS)).max(PROPERTY_KEYS.length).default([]),
     init: z
@@ -121,13 +128,19 @@ export const networkConfigSchema = z
     }
     const min = c.tauClamp.min ?? c.dt;
     if (min > c.tauClamp.max) {
-      ctx.addIssue({ code: 'custom', path: ['tauClamp'], message: `min (${min}) must not exceed max (${c.tauClamp.max})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tauClamp'],
+        message: `min (${min}) must not exceed max (${c.tauClamp.max})`,
+      });
     }
   });
 
 export type NetworkConfigInput = z.input<typeof networkConfigSchema>;
 type Parsed = z.output<typeof networkConfigSchema>;
-export type NetworkConfig = Omit<Parsed, 'tauClamp'> & { readonly tauClamp: { readonly min: number; readonly max: number } };
+export type NetworkConfig = Omit<Parsed, 'tauClamp'> & {
+  readonly tauClamp: { readonly min: number; readonly max: number };
+};
 
 export class ConfigError extends Error {
   readonly issues: readonly { readonly path: string; readonly message: string }[];
@@ -142,9 +155,7 @@ export class ConfigError extends Error {
 export function parseNetworkConfig(input: NetworkConfigInput = {}): NetworkConfig {
   const r = networkConfigSchema.safeParse(input);
   if (!r.success) {
-    throw new ConfigError(
-      r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-    );
+    throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
   }
   const c = r.data;
   return { ...c, tauClamp: { min: c.tauClamp.min ?? c.dt, max: c.tauClamp.max } };

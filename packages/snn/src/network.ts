@@ -1,4 +1,10 @@
-import { hasAdaptation, learnableSet, parseNetworkConfig, type NetworkConfig, type NetworkConfigInput } from './config.js';
+import {
+  hasAdaptation,
+  learnableSet,
+  parseNetworkConfig,
+  type NetworkConfig,
+  type NetworkConfigInput,
+} from './config.js';
 import { WEIGHT_KEYS, type NetworkState, type ParamKey, type Params, type TrialBatch } from './engine.js';
 import { PROPERTY_KEYS, PROPERTY_INFO, toNatural, toRaw, type PropertyKey } from './properties.js';
 import { Rng } from './rng.js';
@@ -28,7 +34,9 @@ export function trainableKeys(c: NetworkConfig): ParamKey[] {
 }
 
 export function learningRate(c: NetworkConfig, key: ParamKey): number {
-  return (PROPERTY_KEYS as readonly string[]).includes(key) ? c.optimizer.lr[key as PropertyKey] : c.optimizer.lrWeights;
+  return (PROPERTY_KEYS as readonly string[]).includes(key)
+    ? c.optimizer.lr[key as PropertyKey]
+    : c.optimizer.lrWeights;
 }
 
 /**
@@ -117,7 +125,8 @@ export function noisyInputs(batch: TrialBatch, std: number, rng: Rng): Float32Ar
 export function checkBatch(c: NetworkConfig, batch: TrialBatch): void {
   const { steps: T, batch: B } = batch;
   if (batch.nIn !== c.nIn) throw new RangeError(`batch has ${batch.nIn} input channels, network expects nIn=${c.nIn}`);
-  if (batch.nOut !== c.nOut) throw new RangeError(`batch has ${batch.nOut} output channels, network expects nOut=${c.nOut}`);
+  if (batch.nOut !== c.nOut)
+    throw new RangeError(`batch has ${batch.nOut} output channels, network expects nOut=${c.nOut}`);
   if (batch.inputs.length !== T * B * c.nIn) throw new RangeError('batch.inputs length is not steps × batch × nIn');
   if (batch.targets.length !== T * B * c.nOut) throw new RangeError('batch.targets length is not steps × batch × nOut');
   if (batch.mask.length !== T * B) throw new RangeError('batch.mask length is not steps × batch');

@@ -25,7 +25,13 @@ export function isPropertyKey(key: string): key is PropertyKey {
 
 /** Parses a comma-separated or array list of keys; throws naming the bad key and the valid ones. */
 export function parsePropertyKeys(input: string | readonly string[], what = 'property key'): PropertyKey[] {
-  const parts = typeof input === 'string' ? input.split(',').map((s) => s.trim()).filter((s) => s !== '') : [...input];
+  const parts =
+    typeof input === 'string'
+      ? input
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : [...input];
   const out: PropertyKey[] = [];
   for (const p of parts) {
     if (!isPropertyKey(p)) throw new RangeError(`unknown ${what} '${p}'; valid: ${PROPERTY_KEYS.join(', ')}`);
@@ -46,7 +52,8 @@ export function maskFromKeys(space: readonly PropertyKey[], learnable: readonly 
 }
 
 export function maskKeys(space: readonly PropertyKey[], mask: Mask): PropertyKey[] {
-  if (mask.length !== space.length) throw new RangeError(`mask has ${mask.length} bits, space has ${space.length} keys`);
+  if (mask.length !== space.length)
+    throw new RangeError(`mask has ${mask.length} bits, space has ${space.length} keys`);
   return space.filter((_, i) => mask[i]);
 }
 

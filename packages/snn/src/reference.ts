@@ -62,7 +62,8 @@ export function referenceForward(
       const thrNew = new Float64Array(N);
       for (let i = 0; i < N; i++) {
         let I = params.b[i] as number;
-        for (let k = 0; k < nIn; k++) I += (batch.inputs[(t * B + b) * nIn + k] as number) * (params.wIn[k * N + i] as number);
+        for (let k = 0; k < nIn; k++)
+          I += (batch.inputs[(t * B + b) * nIn + k] as number) * (params.wIn[k * N + i] as number);
         for (let j = 0; j < N; j++) I += (s[j] as number) * (params.wRec[j * N + i] as number);
         d[i] = aD[i]! * d[i]! + (1 - aD[i]!) * I;
         u[i] = aS[i]! * u[i]! + (1 - aS[i]!) * d[i]! - thr[i]! * s[i]!;
@@ -117,7 +118,9 @@ export function referenceForward(
     return s / w.length;
   };
   const l2Loss =
-    c.loss.lambdaIn * meanSq(params.wIn) + c.loss.lambdaRec * meanSq(params.wRec) + c.loss.lambdaOut * meanSq(params.wOut);
+    c.loss.lambdaIn * meanSq(params.wIn) +
+    c.loss.lambdaRec * meanSq(params.wRec) +
+    c.loss.lambdaOut * meanSq(params.wOut);
   return {
     terms: { loss: taskLoss + homeoLoss + l2Loss, taskLoss, homeoLoss, l2Loss, meanU2, firingRate: sumS / size },
     trace: tr,

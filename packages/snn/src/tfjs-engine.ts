@@ -51,7 +51,7 @@ function surrogateTensor(p: SurrogateParams, v: tf.Tensor, theta: tf.Tensor): tf
 
 /** Heaviside forward, surrogate backward; θ in the surrogate's scaling is treated as a constant. */
 function makeSpike(p: SurrogateParams): (v: tf.Tensor, theta: tf.Tensor) => tf.Tensor {
-  return tf.customGrad((v: tf.Tensor, theta: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad(((v: tf.Tensor, theta: tf.Tensor, save: tf.GradSaveFunc) => {
     save([v, theta]);
     return {
       value: tf.cast(tf.greater(v, 0), 'float32'),
@@ -60,14 +60,14 @@ function makeSpike(p: SurrogateParams): (v: tf.Tensor, theta: tf.Tensor) => tf.T
         return [tf.mul(dy as tf.Tensor, surrogateTensor(p, sv, st)), tf.zerosLike(st)];
       },
     };
-  }) as unknown as (v: tf.Tensor, theta: tf.Tensor) => tf.Tensor;
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (v: tf.Tensor, theta: tf.Tensor) => tf.Tensor;
 }
 
 /**
  * matMul whose gradient uses explicit transposes: the wasm backend's transposed matMul falls back
  * to a slow scalar loop (ENVIRONMENT.md), an explicit transpose does not.
  */
-const matMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
@@ -77,7 +77,7 @@ const matMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc)
       return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
     },
   };
-}) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 interface Forward {
   readonly loss: tf.Scalar;
