@@ -2,20 +2,16 @@ import { z } from 'zod';
 import { PAPER_SPACE, PROPERTY_KEYS, type PropertyKey } from './properties.js';
 import { SURROGATE_NAMES } from './surrogates.js';
 
-const positive = (what: string) =>
-  z
-    .number({ error: `${what} must be a number` })
-    .finite()
-    .positive();
+const positive = z.number().finite().positive();
 const nonNegative = z.number().finite().nonnegative();
 const count = (max: number) => z.number().int().min(1).max(max);
 
 const logUniform = z
-  .object({ min: positive('min'), max: positive('max') })
+  .object({ min: positive, max: positive })
   .strict()
   .refine((r) => r.min <= r.max, { message: 'min must not exceed max' });
 const centred = z
-  .object({ mean: positive('mean'), spread: nonNegative })
+  .object({ mean: positive, spread: nonNegative })
   .strict()
   .refine((r) => r.spread < r.mean, { message: 'spread must be smaller than mean (values must stay positive)' });
 
@@ -33,7 +29,7 @@ export const networkConfigSchema = z
     nRec: count(8192).default(100),
     nOut: count(1024).default(3),
     /** Time step in ms. */
-    dt: positive('dt').max(1000).default(20),
+    dt: positive.max(1000).default(20),
     /** The search space: which properties a mask ranges over. */
     space: z
       .array(z.enum(PROPERTY_KEYS))
@@ -53,7 +49,7 @@ export const networkConfigSchema = z
       .prefault({}),
     /** Time constants are clamped to [min, max] ms; min defaults to dt. */
     tauClamp: z
-      .object({ min: positive('tauClamp.min').optional(), max: positive('tauClamp.max').default(2000) })
+      .object({ min: positive.optional(), max: positive.default(2000) })
       .strict()
       .prefault({}),
     weights: z
@@ -74,8 +70,8 @@ export const networkConfigSchema = z
         name: z.enum(SURROGATE_NAMES, {
           error: (iss) => `unknown surrogate '${String(iss.input)}'; valid: ${SURROGATE_NAMES.join(', ')}`,
         }),
-        gamma: positive('gamma').default(0.3),
-        kappa: positive('kappa').default(10),
+        gamma: positive.default(0.3),
+        kappa: positive.default(10),
       })
       .strict()
       .prefault({ name: 'fast-sigmoid' }),
@@ -97,7 +93,7 @@ export const networkConfigSchema = z
         lr: learningRates.default({ tauD: 1e-2, tauS: 1e-2, theta: 1e-2, beta: 1e-2, tauA: 1e-2 }),
         beta1: z.number().min(0).lt(1).default(0.3),
         beta2: z.number().min(0).lt(1).default(0.999),
-        eps: positive('eps').default(1e-8),
+        eps: positive.default(1e-8),
         /** Global gradient-norm clip; 0 disables. */
         clipNorm: nonNegative.default(1),
       })

@@ -8,5 +8,6 @@ export * from './reference.js';
 export * from './rng.js';
 export * from './state.js';
 export * from './surrogates.js';
-export { TfjsEngine } from './tfjs-engine.js';
+export { TfjsEngine, makeSpike } from './tfjs-engine.js';
 export { createEngine, ENGINE_NAMES, type EngineName } from './create-engine.js';
+export * from './testkit.js';

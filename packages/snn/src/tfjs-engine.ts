@@ -50,7 +50,7 @@ function surrogateTensor(p: SurrogateParams, v: tf.Tensor, theta: tf.Tensor): tf
 }
 
 /** Heaviside forward, surrogate backward; θ in the surrogate's scaling is treated as a constant. */
-function makeSpike(p: SurrogateParams): (v: tf.Tensor, theta: tf.Tensor) => tf.Tensor {
+export function makeSpike(p: SurrogateParams): (v: tf.Tensor, theta: tf.Tensor) => tf.Tensor {
   return tf.customGrad(((v: tf.Tensor, theta: tf.Tensor, save: tf.GradSaveFunc) => {
     save([v, theta]);
     return {
