@@ -1,0 +1,200 @@
+import { join } from 'node:path';
+import {
+  createLearner,
+  modelNames,
+  parseProtocol,
+  runSeeds,
+  runSequence,
+  sequenceMetrics,
+  type TaskResult,
+} from '@ip2/l2l';
+import { adaptationCurveSpec, renderSvg } from '@ip2/report';
+import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
+import { FAMILY_IDS, getFamily, createInstance } from '@ip2/tasks';
+import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
+import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
+import { PRESETS, PRESET_NAMES, type PresetName } from '../presets.js';
+import { progressBar } from '../progress.js';
+
+export interface L2lFlags {
+  family: string;
+  model: string;
+  mask?: string;
+  space?: string;
+  tasks?: string;
+  seed?: string;
+  out: string;
+  preset: string;
+  hidden?: string;
+  cap?: string;
+  window?: string;
+  epsilon?: string;
+  batch?: string;
+  lr?: string;
+  loss?: string;
+  engine?: string;
+  snapshots?: boolean;
+  quiet?: boolean;
+}
+
+/** Everything the run needs, validated before anything is written. */
+export interface L2lPlan {
+  readonly family: string;
+  readonly model: string;
+  readonly space: PropertyKey[];
+  readonly mask: PropertyKey[];
+  readonly seed: number;
+  readonly hidden: number;
+  readonly lr: number;
+  readonly loss: 'mse' | 'xent';
+  readonly engine: EngineName | undefined;
+  readonly protocol: ReturnType<typeof parseProtocol>;
+  readonly out: string;
+  readonly preset: PresetName;
+}
+
+export function planL2l(f: L2lFlags): L2lPlan {
+  const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
+  const p = PRESETS[preset];
+  const family = oneOf('--family', f.family, FAMILY_IDS)!;
+  const model = oneOf('--model', f.model, modelNames())!;
+  const space = f.space === undefined ? [...PAPER_SPACE] : parseFlag('--space', () => parsePropertyKeys(f.space!));
+  if (space.length === 0) throw new UsageError('--space: the search space needs at least one property key');
+  const mask = f.mask === undefined ? [...space] : parseFlag('--mask', () => parsePropertyKeys(f.mask!, 'mask key'));
+  for (const k of mask) {
+    if (!space.includes(k)) throw new UsageError(`--mask: '${k}' is not in the search space (${space.join(', ')})`);
+  }
+  if (f.mask !== undefined && model !== 'ip2') {
+    throw new UsageError(`--mask: only the ip2 model takes a mask ('${model}' fixes its own)`);
+  }
+  const protocol = parseFlag('protocol', () =>
+    parseProtocol({
+      tasks: positiveInt('--tasks', f.tasks, 100_000) ?? p.tasks,
+      cap: positiveInt('--cap', f.cap, 10_000_000) ?? p.cap,
+      window: positiveInt('--window', f.window, 10_000) ?? p.window,
+      epsilon: positiveNumber('--epsilon', f.epsilon) ?? p.epsilon,
+      batchSize: positiveInt('--batch', f.batch, 4096) ?? p.batchSize,
+      evalBatch: p.evalBatch,
+      snapshots: f.snapshots ?? false,
+    }),
+  );
+  return {
+    family,
+    model,
+    space,
+    mask,
+    seed: nonNegativeInt('--seed', f.seed) ?? 1,
+    hidden: positiveInt('--hidden', f.hidden, 8192) ?? p.hidden,
+    lr: positiveNumber('--lr', f.lr) ?? p.lr,
+    loss: oneOf('--loss', f.loss, ['mse', 'xent'] as const) ?? 'mse',
+    engine: oneOf('--engine', f.engine, ENGINE_NAMES),
+    protocol,
+    out: f.out,
+    preset,
+  };
+}
+
+export const TASK_COLUMNS = [
+  'taskIndex',
+  'iterations',
+  'totalIterations',
+  'converged',
+  'failure',
+  'finalLoss',
+  'accuracy',
+  'heldOutLoss',
+  'firingRate',
+] as const;
+
+export async function runL2l(f: L2lFlags): Promise<void> {
+  const plan = planL2l(f);
+  const out = ensureWritableDir('--out', plan.out);
+  const instance = createInstance(plan.family, 0, 0);
+  const learner = await createLearner(
+    {
+      model: plan.model,
+      nIn: instance.nIn,
+      nOut: instance.nOut,
+      hidden: plan.hidden,
+      dt: plan.protocol.dt,
+      seed: runSeeds(plan.seed).network,
+      loss: plan.loss,
+      lr: plan.lr,
+    },
+    { space: plan.space, mask: plan.mask, ...(plan.engine ? { engine: plan.engine } : {}) },
+  );
+  const label = plan.model === 'ip2' ? `ip2 [${plan.mask.join(',') || '∅'}]` : plan.model;
+  const bar = progressBar(
+    plan.protocol.tasks,
+    `${label} |{bar}| task {value}/{total} | it {iter} | loss {loss} | {eta_formatted}`,
+    f.quiet,
+  );
+  const results: TaskResult[] = [];
+  const started = Date.now();
+  try {
+    for await (const step of runSequence({
+      family: plan.family,
+      seed: plan.seed,
+      protocol: plan.protocol,
+      learner,
+      onIteration: (k, it, loss) => bar.update(k, { iter: it, loss: loss.toFixed(4) }),
+    })) {
+      const r = step.result;
+      results.push(r);
+      bar.update(r.taskIndex + 1, { iter: r.totalIterations, loss: r.finalLoss.toFixed(4) });
+      bar.log(
+        `task ${r.taskIndex + 1}/${plan.protocol.tasks}: ${r.converged ? `converged in ${r.iterations} iterations` : `FAILED (${r.failure}) after ${r.iterations}`}, ` +
+          `held-out accuracy ${(r.accuracy * 100).toFixed(0)}%, ${(r.wallMs / 1000).toFixed(1)} s`,
+      );
+    }
+  } finally {
+    bar.stop();
+  }
+  const metrics = sequenceMetrics(results);
+  const wallMs = Date.now() - started;
+  const definition = {
+    family: plan.family,
+    familyRule: getFamily(plan.family).rule,
+    model: plan.model,
+    space: plan.space,
+    mask: plan.model === 'ip2' ? plan.mask : undefined,
+    seed: plan.seed,
+    hidden: plan.hidden,
+    lr: plan.lr,
+    loss: plan.loss,
+    preset: plan.preset,
+    protocol: plan.protocol,
+  };
+  const svg = await renderSvg(
+    adaptationCurveSpec(
+      [
+        {
+          label,
+          points: results.map((r) => ({ task: r.taskIndex, iterations: r.iterations, converged: r.converged })),
+        },
+      ],
+      `${plan.family}: adaptation speed`,
+    ),
+  );
+  writeAtomic(join(out, 'tasks.csv'), toCsv(TASK_COLUMNS, results as unknown as Record<string, unknown>[]));
+  writeAtomic(
+    join(out, 'timings.csv'),
+    toCsv(
+      ['taskIndex', 'wallMs'],
+      results.map((r) => ({ taskIndex: r.taskIndex, wallMs: r.wallMs.toFixed(1) })),
+    ),
+  );
+  writeAtomic(join(out, 'results.json'), toJson({ definition, engine: learner.info, metrics, wallMs, tasks: results }));
+  writeAtomic(join(out, 'curve.svg'), svg);
+  learner.dispose();
+  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+  process.stdout.write(
+    [
+      `${label} on ${plan.family}, ${results.length} tasks, seed ${plan.seed} (${learner.info.engine}/${learner.info.backend}, ${(wallMs / 1000).toFixed(1)} s)`,
+      `adaptation curve (iterations to criterion): ${results.map((r) => (r.converged ? r.iterations : `${r.iterations}✗`)).join(' ')}`,
+      `failures ${metrics.failures} · final efficiency ${fmt(metrics.finalEfficiency)} · speed-up ${fmt(metrics.speedUp)}× · L2L slope ${fmt(metrics.l2lSlope)} · AUC ${metrics.auc}`,
+      `wrote ${join(out, 'results.json')}, tasks.csv, timings.csv, curve.svg`,
+      '',
+    ].join('\n'),
+  );
+}

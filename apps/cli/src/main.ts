@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { MODELS } from '@ip2/l2l';
+import { ENGINE_NAMES, PROPERTY_INFO, PROPERTY_KEYS } from '@ip2/snn';
+import { listFamilies } from '@ip2/tasks';
+import { UsageError } from './errors.js';
+import { PRESETS, PRESET_NAMES } from './presets.js';
+import { runL2l, type L2lFlags } from './commands/l2l.js';
+
+const families = () =>
+  listFamilies()
+    .map((f) => `  ${f.id.padEnd(10)} ${f.title}`)
+    .join('\n');
+const models = () => MODELS.map((m) => `  ${m.name.padEnd(10)} ${m.description}`).join('\n');
+const properties = () => PROPERTY_KEYS.map((k) => `  ${k.padEnd(10)} ${PROPERTY_INFO[k].name}`).join('\n');
+const presets = () =>
+  PRESET_NAMES.map((p) => {
+    const x = PRESETS[p];
+    return `  ${p.padEnd(10)} ${x.description} (hidden ${x.hidden}, tasks ${x.tasks}, cap ${x.cap}, window ${x.window}, ε ${x.epsilon})`;
+  }).join('\n');
+
+export function buildProgram(): Command {
+  const program = new Command('ip2')
+    .description(
+      'Meta-learning for recurrent spiking networks with bi-level intrinsic plasticity (IP²-RSNN):\n' +
+        'which intrinsic properties of the neurons should be learnable so that a network learns each\n' +
+        'new task of a family faster than the last?',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('l2l')
+    .description(
+      'train one network on a sequence of tasks of a family (learning-to-learn) and plot its adaptation curve',
+    )
+    .addOption(new Option('--family <id>', 'task family').default('dms'))
+    .addOption(new Option('--model <name>', 'model: ip2 or a baseline').default('ip2'))
+    .option('--mask <keys>', 'learnable intrinsic properties for ip2, comma-separated (default: the whole space)')
+    .option('--space <keys>', 'search space, comma-separated property keys (default: tauD,tauS,theta)')
+    .addOption(new Option('--preset <name>', 'network size and protocol').choices(PRESET_NAMES).default('quick'))
+    .option('--tasks <n>', 'tasks in the sequence (default: from the preset)')
+    .option('--seed <n>', 'run seed: task instances, trials and initialisation derive from it', '1')
+    .option('--hidden <n>', 'hidden units / neurons (default: from the preset)')
+    .option('--cap <n>', 'iteration cap per task; reaching it is a failure (default: from the preset)')
+    .option('--window <n>', 'convergence window in iterations (default: from the preset)')
+    .option('--epsilon <x>', 'convergence threshold on the mean task loss over the window (default: from the preset)')
+    .option('--batch <n>', 'trials per training iteration (default: from the preset)')
+    .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
+    .option('--loss <kind>', 'task loss: mse or xent', 'mse')
+    .option(
+      '--engine <name>',
+      `training engine: ${ENGINE_NAMES.join(', ')} (default: the fastest that covers the model)`,
+    )
+    .option('--snapshots', 'record every neuron’s intrinsic values after every task')
+    .option('--out <dir>', 'output folder', 'results/l2l')
+    .option('--quiet', 'no progress display')
+    .addHelpText(
+      'after',
+      `\nFamilies:\n${families()}\n\nModels:\n${models()}\n\nProperty keys:\n${properties()}\n\nPresets:\n${presets()}\n\n` +
+        'Writes results.json, tasks.csv (one row per task), timings.csv and curve.svg into --out.\n' +
+        'Example: ip2 l2l --family dms --model ip2 --mask tauD,theta --tasks 50 --seed 1 --out results/',
+    )
+    .action(async (flags: L2lFlags) => runL2l(flags));
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return 0;
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`ip2: ${e.message}\n`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`ip2: error: ${msg}\n`);
+    if (process.env.IP2_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry || process.argv[1]?.endsWith('/ip2')) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,58 @@
+/**
+ * Network size and protocol for a smoke run (seconds), a quick look (minutes) and a paper-scale
+ * run. Explicit flags override a preset.
+ */
+export interface Preset {
+  readonly description: string;
+  readonly hidden: number;
+  readonly tasks: number;
+  readonly cap: number;
+  readonly window: number;
+  readonly epsilon: number;
+  readonly batchSize: number;
+  readonly evalBatch: number;
+  readonly lr: number;
+  readonly seeds: number;
+}
+
+export const PRESETS = {
+  tiny: {
+    description: 'smoke run: a few small tasks, seconds',
+    hidden: 16,
+    tasks: 4,
+    cap: 400,
+    window: 20,
+    epsilon: 0.05,
+    batchSize: 1,
+    evalBatch: 16,
+    lr: 3e-3,
+    seeds: 2,
+  },
+  quick: {
+    description: 'a quick look: small network, short sequences, minutes',
+    hidden: 50,
+    tasks: 20,
+    cap: 2000,
+    window: 50,
+    epsilon: 0.02,
+    batchSize: 1,
+    evalBatch: 32,
+    lr: 3e-3,
+    seeds: 3,
+  },
+  paper: {
+    description: 'paper scale: 100 neurons, ε = 0.005, cap 20000',
+    hidden: 100,
+    tasks: 50,
+    cap: 20000,
+    window: 50,
+    epsilon: 0.005,
+    batchSize: 1,
+    evalBatch: 64,
+    lr: 1e-3,
+    seeds: 5,
+  },
+} as const satisfies Record<string, Preset>;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];

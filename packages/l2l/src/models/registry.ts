@@ -1,0 +1,36 @@
+import type { Learner, LearnerSpec } from '../learner.js';
+import { createSpikingLearner, SPIKING_MODELS, type SpikingOptions } from './spiking.js';
+
+export type LearnerFactory = (spec: LearnerSpec, options: SpikingOptions, saved?: Uint8Array) => Promise<Learner>;
+
+export interface ModelEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly create: LearnerFactory;
+}
+
+const spikingDescriptions: Record<(typeof SPIKING_MODELS)[number], string> = {
+  ip2: 'IP²-RSNN: spiking network whose masked intrinsic properties learn alongside the weights',
+  'rsnn-noip': 'the same spiking network, mask all zeros (synaptic plasticity only)',
+  'ip-inner': 'the same spiking network, every property of the space learnable (inner-level IP only)',
+  'ip-random': 'the same spiking network with a random mask drawn from the seed',
+};
+
+/** Every model the protocol can train, by name. Adding one is one entry here. */
+export const MODELS: readonly ModelEntry[] = [
+  ...SPIKING_MODELS.map((name) => ({ name, description: spikingDescriptions[name], create: createSpikingLearner })),
+];
+
+export function modelNames(): string[] {
+  return MODELS.map((m) => m.name);
+}
+
+export function getModel(name: string): ModelEntry {
+  const m = MODELS.find((x) => x.name === name);
+  if (!m) throw new RangeError(`unknown model '${name}'; valid: ${modelNames().join(', ')}`);
+  return m;
+}
+
+export function createLearner(spec: LearnerSpec, options: SpikingOptions = {}, saved?: Uint8Array): Promise<Learner> {
+  return getModel(spec.model).create(spec, options, saved);
+}

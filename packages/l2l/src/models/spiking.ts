@@ -1,0 +1,125 @@
+import {
+  createEngine,
+  deserializeState,
+  initNetwork,
+  intrinsicValues,
+  PAPER_SPACE,
+  PROPERTY_KEYS,
+  Rng,
+  serializeState,
+  type Engine,
+  type EngineName,
+  type NetworkConfigInput,
+  type PropertyKey,
+  type TrialBatch,
+} from '@ip2/snn';
+import type { Learner, LearnerEvaluation, LearnerSpec, LearnerStep } from '../learner.js';
+
+/** The spiking models: IP² with a given mask and its three controls (SCIENCE.md §7). */
+export const SPIKING_MODELS = ['ip2', 'rsnn-noip', 'ip-inner', 'ip-random'] as const;
+export type SpikingModel = (typeof SPIKING_MODELS)[number];
+
+export interface SpikingOptions {
+  /** Search space (default: the paper's). */
+  readonly space?: readonly PropertyKey[];
+  /** Learnable properties for `ip2` (ignored by the controls, which fix their own). */
+  readonly mask?: readonly PropertyKey[];
+  /** Further network configuration (surrogate, λs, ηs, ...). */
+  readonly network?: NetworkConfigInput;
+  readonly engine?: EngineName;
+}
+
+/** The learnable set a spiking model uses. `ip-random` draws each bit with probability ½ from the seed. */
+export function spikingMask(
+  model: SpikingModel,
+  space: readonly PropertyKey[],
+  seed: number,
+  mask: readonly PropertyKey[] = [],
+) {
+  switch (model) {
+    case 'ip2':
+      return [...mask];
+    case 'rsnn-noip':
+      return [];
+    case 'ip-inner':
+      return [...space];
+    case 'ip-random': {
+      const rng = Rng.seeded(seed, 'ip-random');
+      return space.filter(() => rng.uniform() < 0.5);
+    }
+  }
+}
+
+class SpikingLearner implements Learner {
+  constructor(
+    readonly model: string,
+    private readonly engine: Engine,
+  ) {}
+
+  get info() {
+    return this.engine.info;
+  }
+
+  trainStep(batch: TrialBatch): LearnerStep {
+    const s = this.engine.trainStep(batch);
+    return { loss: s.loss, taskLoss: s.taskLoss, meanU2: s.meanU2 };
+  }
+
+  evaluate(batch: TrialBatch, lesion?: Uint8Array): LearnerEvaluation {
+    const e = this.engine.evaluate(batch, lesion ? { lesion } : {});
+    return { taskLoss: e.taskLoss, accuracy: e.accuracy, firingRate: e.firingRate, outputs: e.outputs };
+  }
+
+  startTask(): void {
+    this.engine.resetOptimizer();
+  }
+
+  firstConvergence(meanU2: number): void {
+    this.engine.setHomeostaticTarget(meanU2);
+  }
+
+  save(): Uint8Array {
+    return serializeState(this.engine.snapshot());
+  }
+
+  intrinsic(): Record<string, Float64Array> {
+    const s = this.engine.snapshot();
+    const keys = s.config.space.includes('beta')
+      ? PROPERTY_KEYS
+      : PROPERTY_KEYS.filter((k) => k !== 'beta' && k !== 'tauA');
+    return Object.fromEntries(keys.map((k) => [k, intrinsicValues(s, k)]));
+  }
+
+  recurrentWeights() {
+    return { n: this.engine.config.nRec, w: this.engine.snapshot().params.wRec };
+  }
+
+  dispose(): void {
+    this.engine.dispose();
+  }
+}
+
+export async function createSpikingLearner(
+  spec: LearnerSpec,
+  options: SpikingOptions = {},
+  saved?: Uint8Array,
+): Promise<Learner> {
+  const model = spec.model as SpikingModel;
+  const space = options.space ?? PAPER_SPACE;
+  const state = saved
+    ? deserializeState(saved)
+    : initNetwork({
+        ...options.network,
+        nIn: spec.nIn,
+        nOut: spec.nOut,
+        nRec: spec.hidden,
+        dt: spec.dt,
+        seed: spec.seed,
+        space: [...space],
+        learnable: spikingMask(model, space, spec.seed, options.mask),
+        loss: { ...options.network?.loss, kind: spec.loss },
+        optimizer: { ...options.network?.optimizer, lrWeights: spec.lr },
+      });
+  const engine = await createEngine(state, options.engine ? { engine: options.engine } : {});
+  return new SpikingLearner(spec.model, engine);
+}

@@ -1,0 +1,184 @@
+import { deriveSeed } from '@ip2/snn';
+import { createInstance, heldOutBatch, trainingBatch } from '@ip2/tasks';
+import { z } from 'zod';
+import type { Learner } from './learner.js';
+
+/**
+ * The sequential learning-to-learn protocol (SCIENCE.md §6). Every number is configurable; the
+ * defaults are the paper-scale ones.
+ */
+export const protocolSchema = z
+  .object({
+    /** Tasks (instances) in the sequence. */
+    tasks: z.number().int().min(1).max(100_000).default(50),
+    /** Convergence window w: mean task loss over the last w iterations. */
+    window: z.number().int().min(1).max(10_000).default(50),
+    /** Convergence threshold ε on that mean. */
+    epsilon: z.number().finite().positive().default(0.005),
+    /** Iteration cap per task: reaching it is a failure. */
+    cap: z.number().int().min(1).max(10_000_000).default(20_000),
+    /** Trials per training iteration. */
+    batchSize: z.number().int().min(1).max(4096).default(1),
+    /** Trials in the held-out batch used for accuracy. */
+    evalBatch: z.number().int().min(1).max(4096).default(32),
+    /** ms per step. */
+    dt: z.number().finite().positive().max(1000).default(20),
+    /** Record the intrinsic values of every neuron after every task. */
+    snapshots: z.boolean().default(false),
+  })
+  .strict()
+  .refine((p) => p.window <= p.cap, { message: 'window must not exceed cap', path: ['window'] });
+
+export type ProtocolInput = z.input<typeof protocolSchema>;
+export type Protocol = z.output<typeof protocolSchema>;
+
+export function parseProtocol(input: ProtocolInput = {}): Protocol {
+  const r = protocolSchema.safeParse(input);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.') || 'protocol'}: ${i.message}`).join('; ');
+    throw new RangeError(msg);
+  }
+  return r.data;
+}
+
+export interface TaskResult {
+  readonly taskIndex: number;
+  /** Iterations to criterion (total − window) when converged; iterations spent when failed. */
+  readonly iterations: number;
+  readonly totalIterations: number;
+  readonly converged: boolean;
+  readonly failure: 'nan' | 'cap' | null;
+  /** Mean task loss over the last window of training iterations. */
+  readonly finalLoss: number;
+  /** Accuracy and task loss on a held-out batch after training. */
+  readonly accuracy: number;
+  readonly heldOutLoss: number;
+  readonly firingRate: number;
+  readonly wallMs: number;
+  /** Intrinsic values per neuron after the task (when `snapshots` is on). */
+  readonly intrinsic?: Readonly<Record<string, readonly number[]>>;
+}
+
+/** Where a run stands between tasks: enough to resume it exactly. */
+export interface RunCheckpoint {
+  readonly nextTask: number;
+  readonly learner: Uint8Array;
+  /** Whether the first convergence (homeostatic target) already happened. */
+  readonly converged: boolean;
+}
+
+/** Seeds of one run: the task instances depend only on the run seed, never on the model or mask. */
+export function runSeeds(seed: number): { readonly tasks: number; readonly network: number } {
+  return { tasks: deriveSeed(seed, 'tasks'), network: deriveSeed(seed, 'network') };
+}
+
+export interface SequenceOptions {
+  readonly family: string;
+  /** The run seed (see runSeeds). */
+  readonly seed: number;
+  readonly protocol: Protocol;
+  readonly learner: Learner;
+  /** First task index to train (resuming). */
+  readonly startTask?: number;
+  /** Last task index + 1 (defaults to protocol.tasks). */
+  readonly endTask?: number;
+  /** Whether an earlier task of this run already converged (resuming). */
+  readonly converged?: boolean;
+  readonly signal?: AbortSignal;
+  /** Called every `progressEvery` iterations. */
+  readonly onIteration?: (taskIndex: number, iteration: number, taskLoss: number) => void;
+  readonly progressEvery?: number;
+}
+
+export interface SequenceStep {
+  readonly result: TaskResult;
+  /** State after this task (call only when you keep it: it serialises the learner). */
+  checkpoint(): RunCheckpoint;
+}
+
+export class AbortedError extends Error {
+  constructor() {
+    super('aborted');
+    this.name = 'AbortedError';
+  }
+}
+
+/**
+ * Trains task after task, each from where the previous one left the network, yielding each
+ * task's result as soon as it is known so that callers can checkpoint and show progress.
+ */
+export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceStep> {
+  const p = o.protocol;
+  const seeds = runSeeds(o.seed);
+  const end = o.endTask ?? p.tasks;
+  let converged = o.converged ?? false;
+  const every = o.progressEvery ?? 50;
+  const losses = new Float64Array(p.window);
+  const u2 = new Float64Array(p.window);
+  for (let k = o.startTask ?? 0; k < end; k++) {
+    if (o.signal?.aborted) throw new AbortedError();
+    const started = performance.now();
+    const instance = createInstance(o.family, seeds.tasks, k);
+    o.learner.startTask();
+    let sum = 0;
+    let it = 0;
+    let failure: 'nan' | 'cap' | null = null;
+    let done = false;
+    let rate = Number.NaN;
+    while (!done) {
+      if (o.signal?.aborted) throw new AbortedError();
+      const batch = trainingBatch(instance, seeds.tasks, it, p.batchSize, p.dt);
+      const step = o.learner.trainStep(batch);
+      const slot = it % p.window;
+      if (it >= p.window) sum -= losses[slot]!;
+      losses[slot] = step.taskLoss;
+      u2[slot] = step.meanU2;
+      sum += step.taskLoss;
+      it++;
+      if (!Number.isFinite(step.taskLoss) || !Number.isFinite(step.loss)) {
+        failure = 'nan';
+        done = true;
+      } else if (it >= p.window && sum / p.window < p.epsilon) {
+        done = true;
+      } else if (it >= p.cap) {
+        failure = 'cap';
+        done = true;
+      }
+      if (o.onIteration && (it % every === 0 || done)) o.onIteration(k, it, step.taskLoss);
+    }
+    const window = Math.min(it, p.window);
+    let finalLoss = 0;
+    for (let i = 0; i < window; i++) finalLoss += losses[i]!;
+    finalLoss /= window;
+    if (failure === 'nan') finalLoss = Number.NaN;
+    if (failure === null && !converged) {
+      converged = true;
+      let m = 0;
+      for (let i = 0; i < p.window; i++) m += u2[i]!;
+      o.learner.firstConvergence(m / p.window);
+    }
+    const ev = o.learner.evaluate(heldOutBatch(instance, seeds.tasks, p.evalBatch, p.dt));
+    rate = ev.firingRate;
+    const intrinsic =
+      p.snapshots && o.learner.intrinsic
+        ? Object.fromEntries(Object.entries(o.learner.intrinsic()).map(([key, v]) => [key, Array.from(v)]))
+        : undefined;
+    const result: TaskResult = {
+      taskIndex: k,
+      iterations: failure === null ? it - p.window : it,
+      totalIterations: it,
+      converged: failure === null,
+      failure,
+      finalLoss,
+      accuracy: ev.accuracy,
+      heldOutLoss: ev.taskLoss,
+      firingRate: rate,
+      wallMs: performance.now() - started,
+      ...(intrinsic ? { intrinsic } : {}),
+    };
+    const learner = o.learner;
+    const next = k + 1;
+    const convergedNow = converged;
+    yield { result, checkpoint: () => ({ nextTask: next, learner: learner.save(), converged: convergedNow }) };
+  }
+}
