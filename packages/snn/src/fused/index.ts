@@ -1,0 +1,2 @@
+export { FusedEngine } from './fused-engine.js';
+export { FusedPopulation } from './population.js';
