@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { aggregate } from './aggregate.js';
+import { decide, SearchIncompleteError } from './decision.js';
+import { parseSearchDefinition, type SearchDefinitionInput } from './definition.js';
+import { powerLawTruth, shuffledTable as shuffled, simulateSearch } from './testkit.js';
+
+const def = (o: Partial<SearchDefinitionInput> = {}) =>
+  parseSearchDefinition({ family: 'dms', protocol: { tasks: 20, seeds: 6, iterationCap: 5000 }, ...o });
+
+describe('the decision rule', () => {
+  it('a clear best: separable, with its advantage over the runner-up and the controls', () => {
+    const d = def();
+    const truth = powerLawTruth({ first: { '000': 2000, '111': 900, '101': 200 }, noise: 0.1, seed: 5 });
+    const { table } = simulateSearch(d, truth);
+    const r = decide(d, table);
+    expect(r.best).toMatchObject({ id: '101', keys: ['tauD', 'theta'], role: 'ip-masked', tasks: 20, seeds: 6 });
+    expect(r.runnerUp?.id).not.toBe('101');
+    expect(r.separable).toBe(true);
+    expect(r.best.score.hi!).toBeLessThan(r.runnerUp!.score.lo!);
+    expect(r.versusRunnerUp!.advantage.lo!).toBeGreaterThan(0);
+    const noip = r.versus['rsnn-noip']!;
+    expect(noip).toMatchObject({ candidate: '000', role: 'rsnn-noip', tasks: 20 });
+    expect(noip.ratio!).toBeCloseTo(noip.other.mean! / noip.best.mean!, 12);
+    expect(noip.ratio!).toBeGreaterThan(8);
+    expect(r.versus['ip-inner']!.ratio!).toBeGreaterThan(3);
+    expect(r.ranking).toHaveLength(8);
+    expect(r.taskTrainings).toEqual({ measured: 8 * 6 * 20, planned: 8 * 6 * 20 });
+  });
+
+  it('overlapping intervals: not separable', () => {
+    const d = def();
+    const truth = powerLawTruth({ first: { '110': 950 }, noise: 0.6, seed: 9 });
+    const r = decide(d, simulateSearch(d, truth).table);
+    expect(r.separable).toBe(false);
+  });
+
+  it('exact ties: the lowest id wins, not separable', () => {
+    const d = def();
+    const r = decide(d, simulateSearch(d, powerLawTruth()).table);
+    expect(r.best.id).toBe('000');
+    expect(r.runnerUp!.id).toBe('001');
+    expect(r.separable).toBe(false);
+    expect(r.versus['rsnn-noip']!.ratio).toBe(1);
+  });
+
+  it('successive halving: controls pruned early are compared on the prefix they reached', () => {
+    const d = def({ strategy: { kind: 'successive-halving', minTasks: 2 } });
+    const truth = powerLawTruth({ first: { '000': 3000, '111': 3000, '011': 300 }, noise: 0.1 });
+    const r = decide(d, simulateSearch(d, truth).table);
+    expect(r.best.id).toBe('011');
+    expect(r.versus['rsnn-noip']).toMatchObject({ candidate: '000', tasks: 3 });
+    expect(r.versus['ip-inner']).toMatchObject({ candidate: '111', tasks: 3 });
+    expect(r.rungs.map((x) => x.tasks)).toEqual([3, 7, 20]);
+    expect(r.rungs[0]!.pruned).toContain('000');
+  });
+
+  it('random search: controls absent are null; a single candidate has no runner-up', () => {
+    const d = def({ strategy: { kind: 'random', n: 1 } });
+    const r = decide(d, simulateSearch(d, powerLawTruth()).table);
+    expect(r.runnerUp).toBeNull();
+    expect(r.separable).toBe(false);
+    expect(r.versusRunnerUp).toBeNull();
+    const measured = [r.best.role];
+    if (!measured.includes('rsnn-noip')) expect(r.versus['rsnn-noip']).toBeNull();
+    if (!measured.includes('ip-inner')) expect(r.versus['ip-inner']).toBeNull();
+  });
+
+  it('failures: counted, penalised and reported; non-finite numbers become null', () => {
+    const d = def({ score: { metric: 'speed-up' } });
+    const truth = powerLawTruth({ fails: (c, s, t) => c === '111' && t === 19 });
+    const r = decide(d, simulateSearch(d, truth).table);
+    expect(r.best.id).not.toBe('111');
+    const all = aggregate(d, simulateSearch(d, truth).table);
+    expect(all.find((a) => a.id === '111')!.failures.mean).toBe(1);
+    expect(JSON.stringify(r)).not.toMatch(/NaN|Infinity/);
+  });
+
+  it('refuses to decide an unfinished search, saying how much is missing', () => {
+    const d = def();
+    expect(() => decide(d, {})).toThrow(SearchIncompleteError);
+    expect(() => decide(d, {})).toThrow(/960 task trainings/);
+  });
+
+  it('does not depend on the order of the results', () => {
+    for (const strategy of [{ kind: 'successive-halving' as const }, { kind: 'exhaustive' as const }]) {
+      const d = def({ strategy });
+      const { table } = simulateSearch(d, powerLawTruth({ noise: 0.5, seed: 2 }));
+      const reference = JSON.stringify(decide(d, table));
+      for (const seed of [1, 2, 3]) expect(JSON.stringify(decide(d, shuffled(table, seed)))).toBe(reference);
+    }
+  });
+});

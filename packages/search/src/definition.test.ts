@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parseSearchDefinition,
+  plannedTaskTrainings,
+  scheduleOf,
+  searchDefinitionSchema,
+  SearchDefinitionError,
+} from './definition.js';
+import { definitionHash } from './fixed-config.js';
+
+describe('search definition', () => {
+  it('fills the defaults: the paper space, exhaustive, final efficiency with one cap per failure', () => {
+    const d = parseSearchDefinition({ family: 'dms' });
+    expect(d).toEqual({
+      family: 'dms',
+      space: ['tauD', 'tauS', 'theta'],
+      protocol: {
+        tasks: 100,
+        seeds: 5,
+        baseSeed: 1,
+        criterion: { window: 50, epsilon: 0.005 },
+        iterationCap: 20000,
+        batchSize: 1,
+        network: { hidden: 100, dt: 20 },
+      },
+      strategy: { kind: 'exhaustive' },
+      score: { metric: 'final-efficiency', failurePenalty: 20000 },
+      bootstrap: { resamples: 2000, level: 0.95 },
+    });
+    expect(parseSearchDefinition({ family: 'sma', strategy: { kind: 'successive-halving' } }).strategy).toEqual({
+      kind: 'successive-halving',
+      eta: 3,
+      minTasks: 10,
+    });
+  });
+
+  it('resolves the failure penalty per metric unless given', () => {
+    const p = (metric: string, failurePenalty?: number) =>
+      parseSearchDefinition({ family: 'x', protocol: { iterationCap: 500 }, score: { metric, failurePenalty } }).score
+        .failurePenalty;
+    expect(p('final-efficiency')).toBe(500);
+    expect(p('auc')).toBe(500);
+    expect(p('speed-up')).toBe(1);
+    expect(p('l2l-slope')).toBe(1);
+    expect(p('auc', 0)).toBe(0);
+  });
+
+  const bad: [unknown, RegExp][] = [
+    [{}, /^family must be a string/],
+    [{ family: 'DMS' }, /^family must use only a-z, 0-9 and -/],
+    [{ family: '' }, /^family must not be empty/],
+    [{ family: 'dms', space: [] }, /^space must name at least one property/],
+    [
+      { family: 'dms', space: ['tauD', 'tauX'] },
+      /^space\.1: unknown property 'tauX'; valid: tauD, tauS, theta, beta, tauA/,
+    ],
+    [{ family: 'dms', space: ['tauD', 'tauD'] }, /^space\.1: duplicate property 'tauD'/],
+    [{ family: 'dms', protocol: { tasks: 0 } }, /^protocol\.tasks must be at least 1/],
+    [{ family: 'dms', protocol: { seeds: 2.5 } }, /^protocol\.seeds must be an integer/],
+    [{ family: 'dms', protocol: { baseSeed: -1 } }, /^protocol\.baseSeed must be at least 0/],
+    [{ family: 'dms', protocol: { criterion: { window: 0 } } }, /^protocol\.criterion\.window must be at least 1/],
+    [{ family: 'dms', protocol: { criterion: { epsilon: 0 } } }, /^protocol\.criterion\.epsilon must be positive/],
+    [{ family: 'dms', protocol: { iterationCap: 'lots' } }, /^protocol\.iterationCap must be a number/],
+    [
+      { family: 'dms', protocol: { iterationCap: 40 } },
+      /^protocol\.iterationCap \(40\) must exceed protocol\.criterion\.window \(50\)/,
+    ],
+    [{ family: 'dms', protocol: { batchSize: 0 } }, /^protocol\.batchSize must be at least 1/],
+    [{ family: 'dms', protocol: { network: { hidden: 0 } } }, /^protocol\.network\.hidden must be at least 1/],
+    [{ family: 'dms', protocol: { network: { dt: -20 } } }, /^protocol\.network\.dt must be positive/],
+    [{ family: 'dms', protocol: { seed: 3 } }, /^protocol: unknown field\(s\) 'seed'/],
+    [
+      { family: 'dms', strategy: { kind: 'grid' } },
+      /^strategy\.kind must be one of exhaustive, successive-halving, random/,
+    ],
+    [{ family: 'dms', strategy: { kind: 'successive-halving', eta: 1 } }, /^strategy\.eta must be at least 2/],
+    [
+      { family: 'dms', strategy: { kind: 'successive-halving', minTasks: 0 } },
+      /^strategy\.minTasks must be at least 1/,
+    ],
+    [{ family: 'dms', strategy: { kind: 'random' } }, /^strategy\.n must be a number/],
+    [{ family: 'dms', strategy: { kind: 'random', n: 9 } }, /^strategy\.n must be at most 8/],
+    [{ family: 'dms', budget: { maxTaskTrainings: 0 } }, /^budget\.maxTaskTrainings must be at least 1/],
+    [
+      { family: 'dms', budget: { maxTaskTrainings: 3999 } },
+      /^budget\.maxTaskTrainings \(3999\) is below the 4000 task trainings/,
+    ],
+    [
+      { family: 'dms', score: { metric: 'accuracy' } },
+      /^score\.metric must be one of final-efficiency, auc, speed-up, l2l-slope/,
+    ],
+    [{ family: 'dms', score: { failurePenalty: -1 } }, /^score\.failurePenalty must not be negative/],
+    [
+      { family: 'dms', score: { metric: 'l2l-slope' }, protocol: { tasks: 1 } },
+      /^protocol\.tasks must be at least 2 to score by l2l-slope/,
+    ],
+    [{ family: 'dms', bootstrap: { level: 1 } }, /^bootstrap\.level must be between 0 and 1/],
+    [{ family: 'dms', bootstrap: { resamples: 5 } }, /^bootstrap\.resamples must be at least 10/],
+    [{ family: 'dms', colour: 'red' }, /^search definition: unknown field\(s\) 'colour'/],
+  ];
+  for (const [input, message] of bad) {
+    it(`rejects ${JSON.stringify(input)} naming the field`, () => {
+      let caught: unknown;
+      try {
+        parseSearchDefinition(input);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(SearchDefinitionError);
+      expect((caught as SearchDefinitionError).message).toMatch(message);
+    });
+  }
+
+  it('the schema alone reports the same field paths', () => {
+    const r = searchDefinitionSchema.safeParse({ family: 'dms', protocol: { tasks: 0 } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['protocol', 'tasks']);
+  });
+
+  it('accepts a budget that covers the plan exactly', () => {
+    const d = parseSearchDefinition({ family: 'dms', budget: { maxTaskTrainings: 4000 } });
+    expect(plannedTaskTrainings(d)).toBe(4000);
+    const sh = parseSearchDefinition({
+      family: 'dms',
+      strategy: { kind: 'successive-halving' },
+      budget: { maxTaskTrainings: 1470 },
+    });
+    expect(scheduleOf(sh).map((r) => [r.candidates, r.tasks, r.keep])).toEqual([
+      [8, 12, 3],
+      [3, 34, 2],
+      [2, 100, 2],
+    ]);
+    expect(plannedTaskTrainings(sh)).toBe(5 * (8 * 12 + 3 * 22 + 2 * 66));
+  });
+
+  it('hashes equal definitions alike, whatever defaults were spelled out', () => {
+    const a = parseSearchDefinition({ family: 'dms' });
+    const b = parseSearchDefinition({ bootstrap: { level: 0.95 }, space: ['tauD', 'tauS', 'theta'], family: 'dms' });
+    expect(definitionHash(a)).toBe(definitionHash(b));
+    expect(definitionHash(a)).toMatch(/^[0-9a-f]{64}$/);
+    expect(definitionHash(parseSearchDefinition({ family: 'dms', protocol: { baseSeed: 2 } }))).not.toBe(
+      definitionHash(a),
+    );
+  });
+});

@@ -1,0 +1,288 @@
+import { PAPER_SPACE, PROPERTY_KEYS } from '@ip2/snn';
+import { z } from 'zod';
+import { halvingSchedule, scheduleCost, singleRung, type Rung } from './schedule.js';
+
+/** Ranking metrics a search can be scored by (SCIENCE.md §6); see score.ts for the exact rules. */
+export const SCORE_METRICS = ['final-efficiency', 'auc', 'speed-up', 'l2l-slope'] as const;
+export type ScoreMetric = (typeof SCORE_METRICS)[number];
+
+export const STRATEGY_KINDS = ['exhaustive', 'successive-halving', 'random'] as const;
+export type StrategyKind = (typeof STRATEGY_KINDS)[number];
+
+const integer = (field: string, min: number, max: number) =>
+  z
+    .number({ error: `${field} must be a number` })
+    .int({ error: `${field} must be an integer` })
+    .min(min, { error: `${field} must be at least ${min}` })
+    .max(max, { error: `${field} must be at most ${max}` });
+
+const positive = (field: string, max = Number.MAX_VALUE) =>
+  z
+    .number({ error: `${field} must be a finite number` })
+    .positive({ error: `${field} must be positive` })
+    .max(max, { error: `${field} must be at most ${max}` });
+
+const strict = (field: string) => ({
+  error: (iss: { code?: string; keys?: readonly string[] }) =>
+    iss.code === 'unrecognized_keys'
+      ? `${field}: unknown field(s) ${(iss.keys ?? []).map((k) => `'${k}'`).join(', ')}`
+      : `${field} must be an object`,
+});
+
+const protocolSchema = z
+  .object(
+    {
+      /** Task instances per run (one L2L sequence). */
+      tasks: integer('protocol.tasks', 1, 100_000).default(100),
+      /** Runs per candidate; run s uses seed deriveSeed(baseSeed, 'run', s) for every candidate. */
+      seeds: integer('protocol.seeds', 1, 1000).default(5),
+      baseSeed: integer('protocol.baseSeed', 0, 0xffffffff).default(1),
+      criterion: z
+        .object(
+          {
+            /** Iterations over which the mean task loss is taken. */
+            window: integer('protocol.criterion.window', 1, 100_000).default(50),
+            /** Convergence threshold on that mean. */
+            epsilon: positive('protocol.criterion.epsilon').default(0.005),
+          },
+          strict('protocol.criterion'),
+        )
+        .strict()
+        .prefault({}),
+      /** Iterations after which a task counts as failed. */
+      iterationCap: integer('protocol.iterationCap', 2, 10_000_000).default(20_000),
+      batchSize: integer('protocol.batchSize', 1, 4096).default(1),
+      network: z
+        .object(
+          {
+            hidden: integer('protocol.network.hidden', 1, 8192).default(100),
+            /** Time step in ms. */
+            dt: positive('protocol.network.dt', 1000).default(20),
+          },
+          strict('protocol.network'),
+        )
+        .strict()
+        .prefault({}),
+    },
+    strict('protocol'),
+  )
+  .strict();
+
+const strategySchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.object({ kind: z.literal('exhaustive') }, strict('strategy')).strict(),
+    z
+      .object(
+        {
+          kind: z.literal('successive-halving'),
+          /** Keep the best 1/eta of the candidates at each rung. */
+          eta: integer('strategy.eta', 2, 64).default(3),
+          /** No rung is shorter than this many tasks (nor longer than protocol.tasks). */
+          minTasks: integer('strategy.minTasks', 1, 100_000).default(10),
+        },
+        strict('strategy'),
+      )
+      .strict(),
+    z
+      .object(
+        {
+          kind: z.literal('random'),
+          /** Masks drawn without replacement from the 2^K. */
+          n: integer('strategy.n', 1, 1 << PROPERTY_KEYS.length),
+        },
+        strict('strategy'),
+      )
+      .strict(),
+  ],
+  { error: `strategy.kind must be one of ${STRATEGY_KINDS.join(', ')}` },
+);
+
+/**
+ * A meta-IP search (SCIENCE.md §4): which of the space's intrinsic properties should be learnable for
+ * a task family. Every field has a default except `family`.
+ */
+export const searchDefinitionSchema = z
+  .object(
+    {
+      /** Task family id; whether the family exists is checked by the caller. */
+      family: z
+        .string({ error: 'family must be a string' })
+        .min(1, { error: 'family must not be empty' })
+        .max(64, { error: 'family must be at most 64 characters' })
+        .regex(/^[a-z0-9-]+$/, { error: 'family must use only a-z, 0-9 and -' }),
+      /** The properties a mask ranges over, in bit order. */
+      space: z
+        .array(
+          z.enum(PROPERTY_KEYS, {
+            error: (iss) =>
+              `${(iss.path ?? ['space']).map(String).join('.')}: unknown property '${String(iss.input)}'; valid: ${PROPERTY_KEYS.join(', ')}`,
+          }),
+          { error: 'space must be an array of property keys' },
+        )
+        .min(1, { error: 'space must name at least one property' })
+        .max(PROPERTY_KEYS.length, { error: `space must name at most ${PROPERTY_KEYS.length} properties` })
+        .default([...PAPER_SPACE]),
+      protocol: protocolSchema.prefault({}),
+      strategy: strategySchema.default({ kind: 'exhaustive' }),
+      /** Optional ceiling on the total number of task trainings the strategy may ask for. */
+      budget: z
+        .object({ maxTaskTrainings: integer('budget.maxTaskTrainings', 1, Number.MAX_SAFE_INTEGER) }, strict('budget'))
+        .strict()
+        .optional(),
+      score: z
+        .object(
+          {
+            metric: z
+              .enum(SCORE_METRICS, { error: `score.metric must be one of ${SCORE_METRICS.join(', ')}` })
+              .default('final-efficiency'),
+            /** Penalty per failed task; the default depends on the metric (score.ts). */
+            failurePenalty: z
+              .number({ error: 'score.failurePenalty must be a finite number' })
+              .nonnegative({ error: 'score.failurePenalty must not be negative' })
+              .optional(),
+          },
+          strict('score'),
+        )
+        .strict()
+        .prefault({}),
+      bootstrap: z
+        .object(
+          {
+            resamples: integer('bootstrap.resamples', 10, 1_000_000).default(2000),
+            level: z
+              .number({ error: 'bootstrap.level must be a number' })
+              .gt(0, { error: 'bootstrap.level must be between 0 and 1' })
+              .lt(1, { error: 'bootstrap.level must be between 0 and 1' })
+              .default(0.95),
+          },
+          strict('bootstrap'),
+        )
+        .strict()
+        .prefault({}),
+    },
+    strict('search definition'),
+  )
+  .strict()
+  .superRefine((d, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, k] of d.space.entries()) {
+      if (seen.has(k))
+        ctx.addIssue({ code: 'custom', path: ['space', i], message: `space.${i}: duplicate property '${k}'` });
+      seen.add(k);
+    }
+    const masks = 2 ** d.space.length;
+    if (d.strategy.kind === 'random' && d.strategy.n > masks) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy', 'n'],
+        message: `strategy.n must be at most ${masks} (the masks of a ${d.space.length}-property space)`,
+      });
+    }
+    if (d.protocol.iterationCap <= d.protocol.criterion.window) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['protocol', 'iterationCap'],
+        message: `protocol.iterationCap (${d.protocol.iterationCap}) must exceed protocol.criterion.window (${d.protocol.criterion.window})`,
+      });
+    }
+    if (d.score.metric === 'l2l-slope') {
+      if (d.protocol.tasks < 2) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['protocol', 'tasks'],
+          message: 'protocol.tasks must be at least 2 to score by l2l-slope',
+        });
+      }
+      if (d.strategy.kind === 'successive-halving' && d.strategy.minTasks < 2) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['strategy', 'minTasks'],
+          message: 'strategy.minTasks must be at least 2 to score by l2l-slope',
+        });
+      }
+    }
+    if (d.budget !== undefined && !(d.strategy.kind === 'random' && d.strategy.n > masks)) {
+      const cost = scheduleCost(scheduleOf(d), d.protocol.seeds);
+      if (cost > d.budget.maxTaskTrainings) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['budget', 'maxTaskTrainings'],
+          message: `budget.maxTaskTrainings (${d.budget.maxTaskTrainings}) is below the ${cost} task trainings the ${d.strategy.kind} strategy needs`,
+        });
+      }
+    }
+  });
+
+export type SearchDefinitionInput = z.input<typeof searchDefinitionSchema>;
+type Parsed = z.output<typeof searchDefinitionSchema>;
+
+/** A validated search definition with every default filled in, the failure penalty included. */
+export type SearchDefinition = Omit<Parsed, 'score'> & {
+  readonly score: { readonly metric: ScoreMetric; readonly failurePenalty: number };
+};
+export type StrategyDefinition = Parsed['strategy'];
+export type SearchProtocol = Parsed['protocol'];
+
+export interface DefinitionIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class SearchDefinitionError extends Error {
+  readonly issues: readonly DefinitionIssue[];
+  constructor(issues: readonly DefinitionIssue[]) {
+    super(
+      issues
+        .map((i) => (i.path === '' || i.message.startsWith(i.path) ? i.message : `${i.path}: ${i.message}`))
+        .join('; '),
+    );
+    this.name = 'SearchDefinitionError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * The failure penalty a metric gets when none is given: one iteration cap per failure for the metrics
+ * counted in iterations, 1 for the L2L slope (added) and for the speed-up (divisor 1 + failures).
+ */
+export function defaultFailurePenalty(metric: ScoreMetric, iterationCap: number): number {
+  return metric === 'final-efficiency' || metric === 'auc' ? iterationCap : 1;
+}
+
+/** Validates a search definition and fills in defaults; throws SearchDefinitionError naming each bad field. */
+export function parseSearchDefinition(input: unknown): SearchDefinition {
+  const r = searchDefinitionSchema.safeParse(input);
+  if (!r.success) {
+    throw new SearchDefinitionError(
+      r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    );
+  }
+  const d = r.data;
+  return {
+    ...d,
+    score: {
+      metric: d.score.metric,
+      failurePenalty: d.score.failurePenalty ?? defaultFailurePenalty(d.score.metric, d.protocol.iterationCap),
+    },
+  };
+}
+
+/** Number of candidates the definition's strategy evaluates. */
+export function candidateCount(d: Pick<Parsed, 'space' | 'strategy'>): number {
+  return d.strategy.kind === 'random' ? d.strategy.n : 2 ** d.space.length;
+}
+
+/** The rung schedule of the definition's strategy. */
+export function scheduleOf(d: Pick<Parsed, 'space' | 'strategy' | 'protocol'>): Rung[] {
+  const c = candidateCount(d);
+  const s = d.strategy;
+  return s.kind === 'successive-halving'
+    ? halvingSchedule(c, d.protocol.tasks, s.eta, s.minTasks)
+    : singleRung(c, d.protocol.tasks);
+}
+
+/** Task trainings the whole search costs from an empty table (what `budget` is checked against). */
+export function plannedTaskTrainings(d: Pick<Parsed, 'space' | 'strategy' | 'protocol'>): number {
+  return scheduleCost(scheduleOf(d), d.protocol.seeds);
+}

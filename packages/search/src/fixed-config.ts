@@ -1,0 +1,87 @@
+import type { PropertyKey } from '@ip2/snn';
+import { canonicalJson, contentHash } from './canonical-json.js';
+import { decide, type Decision } from './decision.js';
+import type { SearchDefinition, SearchProtocol } from './definition.js';
+import type { ResultTable } from './results.js';
+
+export const FIXED_CONFIG_FORMAT = 'ip2.fixed-config/1';
+
+/**
+ * The mask chosen for a family, fixed for all later learning of that family (SCIENCE.md §4), with the
+ * protocol it was measured under and the evidence. `hash` is the hex SHA-256 of the canonical JSON of
+ * every other field; the record holds no time stamp, so the same definition and results give the same
+ * record, byte for byte.
+ */
+export interface FixedConfig {
+  readonly format: typeof FIXED_CONFIG_FORMAT;
+  readonly family: string;
+  readonly space: readonly PropertyKey[];
+  readonly mask: {
+    /** '101': bit i = key i of the space. */
+    readonly bits: string;
+    /** The learnable keys. */
+    readonly keys: readonly PropertyKey[];
+  };
+  readonly protocol: SearchProtocol;
+  readonly evidence: Decision;
+  readonly createdFrom: {
+    /** definitionHash of the search definition. */
+    readonly searchHash: string;
+    readonly searchId?: string;
+  };
+  readonly hash: string;
+}
+
+/** Hex SHA-256 of a parsed definition's canonical JSON: the identity of a search's question. */
+export function definitionHash(definition: SearchDefinition): string {
+  return contentHash(definition);
+}
+
+export interface FixOptions {
+  /** The search's id in a store, recorded as provenance (part of the hashed content). */
+  readonly searchId?: string;
+}
+
+/** Decides a finished search and writes its fixed configuration record (throws while unfinished). */
+export function fixConfiguration(
+  definition: SearchDefinition,
+  results: ResultTable,
+  options: FixOptions = {},
+): FixedConfig {
+  const evidence = decide(definition, results);
+  const body: Omit<FixedConfig, 'hash'> = {
+    format: FIXED_CONFIG_FORMAT,
+    family: definition.family,
+    space: [...definition.space],
+    mask: { bits: evidence.best.id, keys: [...evidence.best.keys] },
+    protocol: definition.protocol,
+    evidence,
+    createdFrom:
+      options.searchId === undefined
+        ? { searchHash: definitionHash(definition) }
+        : { searchHash: definitionHash(definition), searchId: options.searchId },
+  };
+  // A JSON round trip gives the record its own copy of every part, in the shape a store will return.
+  const record = JSON.parse(canonicalJson({ ...body, hash: contentHash(body) })) as FixedConfig;
+  return deepFreeze(record);
+}
+
+/** True when the record's `hash` matches its content (also after a JSON round trip through a store). */
+export function verifyFixedConfig(record: unknown): boolean {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return false;
+  const { hash, ...body } = record as Record<string, unknown>;
+  if (typeof hash !== 'string') return false;
+  try {
+    return contentHash(body) === hash;
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}

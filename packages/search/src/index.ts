@@ -1,0 +1,14 @@
+export * from './actions.js';
+export * from './aggregate.js';
+export * from './bootstrap.js';
+export * from './candidates.js';
+export * from './canonical-json.js';
+export * from './decision.js';
+export * from './definition.js';
+export * from './fixed-config.js';
+export * from './results.js';
+export * from './schedule.js';
+export * from './score.js';
+export * from './search-state.js';
+export { strategyFor, type Strategy } from './strategies/index.js';
+export * from './testkit.js';

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { parseSearchDefinition } from './definition.js';
+import type { TaskRecord } from './results.js';
+import { advantage, compareScores, isFailure, ratio, runMetrics, scoreRule } from './score.js';
+
+const ok = (taskIndex: number, iterations: number): TaskRecord => ({
+  taskIndex,
+  iterations,
+  converged: true,
+  finalLoss: 0.001,
+});
+const failed = (taskIndex: number, iterations = 300): TaskRecord => ({
+  taskIndex,
+  iterations,
+  converged: false,
+  finalLoss: 0.2,
+});
+const rule = (metric: string, extra: object = {}) =>
+  scoreRule(parseSearchDefinition({ family: 'x', protocol: { iterationCap: 1000 }, score: { metric, ...extra } }));
+
+describe('run scores', () => {
+  const run = [ok(0, 500), failed(1), ...Array.from({ length: 8 }, (_, i) => ok(i + 2, 100 - 10 * i))];
+
+  it('counts a failed task as the cap and adds the penalty per failure', () => {
+    const m = runMetrics(rule('final-efficiency'), run);
+    expect(m.failures).toBe(1);
+    expect(m.finalEfficiency).toBe(30);
+    expect(m.auc).toBe(500 + 1000 + (100 + 90 + 80 + 70 + 60 + 50 + 40 + 30));
+    expect(m.score).toBe(30 + 1000);
+    expect(runMetrics(rule('auc'), run).score).toBe(m.auc + 1000);
+    expect(runMetrics(rule('final-efficiency', { failurePenalty: 0 }), run).score).toBe(30);
+  });
+
+  it('divides the speed-up and adds to the slope', () => {
+    const s = runMetrics(rule('speed-up'), run);
+    expect(s.speedUp).toBe(500 / 30);
+    expect(s.score).toBe(500 / 30 / 2);
+    const l = runMetrics(rule('l2l-slope', { failurePenalty: 0.5 }), run);
+    expect(l.score).toBeCloseTo(l.l2lSlope + 0.5, 12);
+  });
+
+  it('treats NaN or null losses and non-finite iterations as failures, even when marked converged', () => {
+    expect(isFailure({ taskIndex: 0, iterations: 10, converged: true, finalLoss: Number.NaN })).toBe(true);
+    expect(isFailure({ taskIndex: 0, iterations: Number.NaN, converged: true, finalLoss: 0 })).toBe(true);
+    expect(isFailure({ taskIndex: 0, iterations: 10, converged: true, finalLoss: Number.POSITIVE_INFINITY })).toBe(
+      true,
+    );
+    expect(isFailure(ok(0, 10))).toBe(false);
+    const m = runMetrics(rule('final-efficiency'), [
+      ok(0, 10),
+      { taskIndex: 1, iterations: 3, converged: true, finalLoss: Number.NaN },
+    ]);
+    expect(m).toMatchObject({ failures: 1, finalEfficiency: 1000, score: 2000 });
+  });
+
+  it('orders by direction, NaN last, and measures the advantage and ratio', () => {
+    const lower = rule('final-efficiency');
+    const higher = rule('speed-up');
+    expect(compareScores(lower, 1, 2)).toBeLessThan(0);
+    expect(compareScores(higher, 1, 2)).toBeGreaterThan(0);
+    expect(compareScores(lower, Number.NaN, 2)).toBeGreaterThan(0);
+    expect(compareScores(higher, 2, Number.NaN)).toBeLessThan(0);
+    expect(compareScores(lower, 3, 3)).toBe(0);
+    expect(advantage(lower, 10, 40)).toBe(30);
+    expect(advantage(higher, 8, 2)).toBe(6);
+    expect(ratio(lower, 10, 40)).toBe(4);
+    expect(ratio(lower, 0, 40)).toBe(40);
+    expect(ratio(higher, 8, 2)).toBe(4);
+    expect(Number.isNaN(ratio(rule('l2l-slope'), -0.5, 0.1))).toBe(true);
+  });
+});

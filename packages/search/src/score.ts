@@ -1,0 +1,104 @@
+import { auc, finalEfficiency, l2lSlope, speedUp } from '@ip2/l2l';
+import type { ScoreMetric, SearchDefinition } from './definition.js';
+import type { TaskRecord } from './results.js';
+
+/**
+ * How runs are scored and ranked. With e = the run's iterations per task where every failed task counts
+ * as the iteration cap, and f = its number of failed tasks (p = failurePenalty):
+ *
+ * | metric             | better | run score                 | default p     |
+ * |--------------------|--------|---------------------------|---------------|
+ * | `final-efficiency` | lower  | finalEfficiency(e) + p·f  | iteration cap |
+ * | `auc`              | lower  | auc(e) + p·f              | iteration cap |
+ * | `l2l-slope`        | lower  | l2lSlope(e) + p·f         | 1             |
+ * | `speed-up`         | higher | speedUp(e) / (1 + p·f)    | 1             |
+ *
+ * A task is failed when it did not converge, or its final loss or its iteration count is not a finite
+ * number (a converged task with a NaN loss is a failure). A candidate's score is the mean of its runs'
+ * scores over the seeds, on a prefix of tasks common to every run compared.
+ */
+export interface ScoreRule {
+  readonly metric: ScoreMetric;
+  readonly direction: 'lower' | 'higher';
+  readonly failurePenalty: number;
+  readonly iterationCap: number;
+}
+
+export function scoreRule(d: SearchDefinition): ScoreRule {
+  const { metric, failurePenalty } = d.score;
+  return {
+    metric,
+    direction: metric === 'speed-up' ? 'higher' : 'lower',
+    failurePenalty,
+    iterationCap: d.protocol.iterationCap,
+  };
+}
+
+export function isFailure(r: TaskRecord): boolean {
+  return !r.converged || !Number.isFinite(r.finalLoss) || !Number.isFinite(r.iterations);
+}
+
+/** The metrics of one run on some prefix of its tasks, failures counted as the cap. */
+export interface RunMetrics {
+  readonly tasks: number;
+  readonly failures: number;
+  readonly finalEfficiency: number;
+  readonly speedUp: number;
+  readonly l2lSlope: number;
+  readonly auc: number;
+  /** The ranking score (rule above). */
+  readonly score: number;
+}
+
+export const METRIC_NAMES = ['score', 'finalEfficiency', 'speedUp', 'l2lSlope', 'auc', 'failures'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export function runMetrics(rule: ScoreRule, records: readonly TaskRecord[]): RunMetrics {
+  let failures = 0;
+  const e = records.map((r) => {
+    if (isFailure(r)) {
+      failures++;
+      return rule.iterationCap;
+    }
+    return r.iterations;
+  });
+  const m = { finalEfficiency: finalEfficiency(e), speedUp: speedUp(e), l2lSlope: l2lSlope(e), auc: auc(e) };
+  const p = rule.failurePenalty;
+  const score =
+    rule.metric === 'final-efficiency'
+      ? m.finalEfficiency + p * failures
+      : rule.metric === 'auc'
+        ? m.auc + p * failures
+        : rule.metric === 'l2l-slope'
+          ? m.l2lSlope + p * failures
+          : m.speedUp / (1 + p * failures);
+  return { tasks: records.length, failures, ...m, score };
+}
+
+/**
+ * Ranking order of two scores: negative when `a` ranks before `b`. NaN ranks after every number;
+ * equal scores compare 0 (the caller breaks ties by candidate id).
+ */
+export function compareScores(rule: ScoreRule, a: number, b: number): number {
+  const an = Number.isNaN(a);
+  const bn = Number.isNaN(b);
+  if (an || bn) return an === bn ? 0 : an ? 1 : -1;
+  if (a === b) return 0;
+  return (rule.direction === 'lower' ? a < b : a > b) ? -1 : 1;
+}
+
+/** How much better `best` is than `other`, in the metric's units: positive when `best` is better. */
+export function advantage(rule: ScoreRule, best: number, other: number): number {
+  return rule.direction === 'lower' ? other - best : best - other;
+}
+
+/**
+ * How many times better `best` is than `other`: other / best for the iteration metrics (each floored at
+ * one iteration, the resolution of the measure), best / other for the speed-up. NaN where a ratio has
+ * no meaning: for the L2L slope (a signed exponent), or a speed-up of 0.
+ */
+export function ratio(rule: ScoreRule, best: number, other: number): number {
+  if (rule.metric === 'l2l-slope') return Number.NaN;
+  if (rule.direction === 'lower') return Math.max(other, 1) / Math.max(best, 1);
+  return other > 0 ? best / other : Number.NaN;
+}
