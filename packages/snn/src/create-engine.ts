@@ -1,14 +1,22 @@
 import type { Engine, NetworkState } from './engine.js';
+import { FusedEngine } from './fused/index.js';
 import { TfjsEngine } from './tfjs-engine.js';
 
-export const ENGINE_NAMES = ['tfjs'] as const;
+/**
+ * `fused`: the hand-derived engine over typed arrays (default; covers every configuration of the
+ * model). `tfjs`: the TensorFlow.js autodiff reference, on the backend the resolver picks.
+ */
+export const ENGINE_NAMES = ['fused', 'tfjs'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
-/** Builds an engine for a network state. */
+/** Environment variable that forces an engine for every network of the process. */
+export const ENGINE_ENV = 'IP2_ENGINE';
+
+/** Builds an engine for a network state; `engine.info` records which one it is. */
 export async function createEngine(state: NetworkState, options: { engine?: EngineName } = {}): Promise<Engine> {
-  const name = options.engine ?? 'tfjs';
+  const name = options.engine ?? process.env[ENGINE_ENV] ?? 'fused';
   if (!(ENGINE_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(`unknown engine '${name}'; valid: ${ENGINE_NAMES.join(', ')}`);
   }
-  return TfjsEngine.create(state);
+  return name === 'tfjs' ? TfjsEngine.create(state) : FusedEngine.create(state);
 }
