@@ -6,6 +6,8 @@ import { listFamilies } from '@ip2/tasks';
 import { UsageError } from './errors.js';
 import { PRESETS, PRESET_NAMES } from './presets.js';
 import { runL2l, type L2lFlags } from './commands/l2l.js';
+import { runSearch, type SearchFlags } from './commands/search.js';
+import { SCORE_METRICS, STRATEGY_KINDS } from '@ip2/search';
 
 const families = () =>
   listFamilies()
@@ -65,7 +67,60 @@ export function buildProgram(): Command {
     )
     .action(async (flags: L2lFlags) => runL2l(flags));
 
+  program
+    .command('search')
+    .description(
+      'meta-IP search on this machine (no Redis, no PostgreSQL): which intrinsic properties should be learnable for a family',
+    )
+    .addOption(new Option('--family <id>', 'task family').default('dms'))
+    .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
+    .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))
+    .addOption(new Option('--preset <name>', 'network size and protocol').choices(PRESET_NAMES).default('quick'))
+    .option('--seeds <n>', 'runs (seeds) per candidate mask (default: from the preset)')
+    .option('--tasks <n>', 'tasks per run (default: from the preset)')
+    .option('--seed <n>', 'base seed: every run seed derives from it', '1')
+    .option('--workers <n>', 'worker threads (default: one per core)')
+    .option('--eta <n>', 'successive halving: keep the best 1/eta per rung (default 3)')
+    .option('--min-tasks <n>', 'successive halving: tasks of the shortest rung (default: from the preset)')
+    .option('--masks <n>', 'random strategy: number of masks drawn')
+    .option('--hidden <n>', 'neurons (default: from the preset)')
+    .option('--cap <n>', 'iteration cap per task (default: from the preset)')
+    .option('--window <n>', 'convergence window (default: from the preset)')
+    .option('--epsilon <x>', 'convergence threshold (default: from the preset)')
+    .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
+    .option('--loss <kind>', 'task loss: mse or xent', 'mse')
+    .option('--score <metric>', `ranking metric: ${SCORE_METRICS.join(', ')}`, 'final-efficiency')
+    .option('--engine <name>', `training engine: ${ENGINE_NAMES.join(', ')}`)
+    .option('--out <dir>', 'output folder (holds the search: results, checkpoints, report)', 'results/search')
+    .option('--resume', 'continue the search stored in --out after an interruption')
+    .option('--quiet', 'no progress display')
+    .addHelpText(
+      'after',
+      `\nFamilies:\n${families()}\n\nProperty keys:\n${properties()}\n\nPresets:\n${presets()}\n\n` +
+        'Writes into --out: search.json (definition), results.jsonl and checkpoints/ (the live store, used by --resume),\n' +
+        'tasks.csv and tasks.json (every task result, sorted), timings.csv, fixed-config.json and report.html.\n' +
+        'Ctrl-C stops at once keeping every finished task; run the same command with --resume to continue.\n' +
+        'Example: ip2 search --family dms --space tauD,tauS,theta --strategy successive-halving --seeds 3 --tasks 40',
+    )
+    .action(async (flags: SearchFlags) => {
+      const ac = new AbortController();
+      const onSigint = () => ac.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const code = await runSearch(flags, ac.signal);
+        if (code !== 0) throw new ExitCode(code);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+
   return program;
+}
+
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -79,6 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       return 2;
     }
+    if (e instanceof ExitCode) return e.code;
     if (e instanceof UsageError) {
       process.stderr.write(`ip2: ${e.message}\n`);
       return 2;

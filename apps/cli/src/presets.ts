@@ -13,6 +13,8 @@ export interface Preset {
   readonly evalBatch: number;
   readonly lr: number;
   readonly seeds: number;
+  /** Shortest rung of successive halving. */
+  readonly minTasks: number;
 }
 
 export const PRESETS = {
@@ -27,6 +29,7 @@ export const PRESETS = {
     evalBatch: 16,
     lr: 3e-3,
     seeds: 2,
+    minTasks: 2,
   },
   quick: {
     description: 'a quick look: small network, short sequences, minutes',
@@ -39,6 +42,7 @@ export const PRESETS = {
     evalBatch: 32,
     lr: 3e-3,
     seeds: 3,
+    minTasks: 4,
   },
   paper: {
     description: 'paper scale: 100 neurons, ε = 0.005, cap 20000',
@@ -51,6 +55,7 @@ export const PRESETS = {
     evalBatch: 64,
     lr: 1e-3,
     seeds: 5,
+    minTasks: 10,
   },
 } as const satisfies Record<string, Preset>;
 

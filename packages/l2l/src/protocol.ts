@@ -182,3 +182,23 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
     yield { result, checkpoint: () => ({ nextTask: next, learner: learner.save(), converged: convergedNow }) };
   }
 }
+
+const CHECKPOINT_MAGIC = 0x4b433249; // 'I2CK'
+
+/** A run checkpoint as bytes: magic, next task, converged flag, then the learner's own bytes. */
+export function encodeCheckpoint(c: RunCheckpoint): Uint8Array {
+  const out = new Uint8Array(12 + c.learner.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, CHECKPOINT_MAGIC, true);
+  view.setUint32(4, c.nextTask, true);
+  view.setUint32(8, c.converged ? 1 : 0, true);
+  out.set(c.learner, 12);
+  return out;
+}
+
+export function decodeCheckpoint(bytes: Uint8Array): RunCheckpoint {
+  if (bytes.length < 12) throw new RangeError('checkpoint too short');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== CHECKPOINT_MAGIC) throw new RangeError('not an ip2 run checkpoint (bad magic)');
+  return { nextTask: view.getUint32(4, true), converged: view.getUint32(8, true) === 1, learner: bytes.slice(12) };
+}

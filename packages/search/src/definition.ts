@@ -52,12 +52,18 @@ const protocolSchema = z
       /** Iterations after which a task counts as failed. */
       iterationCap: integer('protocol.iterationCap', 2, 10_000_000).default(20_000),
       batchSize: integer('protocol.batchSize', 1, 4096).default(1),
+      /** Trials of the held-out batch on which each task's accuracy is measured. */
+      evalBatch: integer('protocol.evalBatch', 1, 4096).default(32),
       network: z
         .object(
           {
             hidden: integer('protocol.network.hidden', 1, 8192).default(100),
             /** Time step in ms. */
             dt: positive('protocol.network.dt', 1000).default(20),
+            /** Learning rate of the synaptic weights (η of the intrinsic properties: the model's defaults). */
+            lr: positive('protocol.network.lr', 1).default(1e-3),
+            /** Task loss form. */
+            loss: z.enum(['mse', 'xent'], { error: 'protocol.network.loss must be one of mse, xent' }).default('mse'),
           },
           strict('protocol.network'),
         )

@@ -1,0 +1,103 @@
+import { Worker } from 'node:worker_threads';
+import type { ChunkJob, TaskResult } from '@ip2/l2l';
+import type { FromWorker, ToWorker } from './worker.js';
+
+export interface ChunkCallbacks {
+  onTask(result: TaskResult, checkpoint: Uint8Array, engine: { engine: string; backend: string }): void;
+}
+
+/**
+ * A fixed pool of worker threads, one chunk of training at a time each. The worker script is the
+ * compiled worker.js beside this file; run from TypeScript sources (tests), it is loaded through tsx.
+ */
+export class WorkerPool {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly waiting: ((w: Worker) => void)[] = [];
+  private closed = false;
+
+  constructor(readonly size: number) {
+    const here = new URL(import.meta.url);
+    const fromSource = here.pathname.endsWith('.ts');
+    const script = new URL(fromSource ? './worker.ts' : './worker.js', here);
+    for (let i = 0; i < size; i++) {
+      // From sources, register tsx's loader inside the thread before importing the script.
+      const w = fromSource
+        ? new Worker(
+            `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(script.href)}); });`,
+            { eval: true, execArgv: ['--conditions', '@ip2/source'] },
+          )
+        : new Worker(script);
+      w.unref();
+      this.all.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  get busy(): number {
+    return this.size - this.idle.length;
+  }
+
+  private acquire(): Promise<Worker> {
+    const w = this.idle.pop();
+    if (w) return Promise.resolve(w);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(w: Worker): void {
+    const next = this.waiting.shift();
+    if (next) next(w);
+    else this.idle.push(w);
+  }
+
+  /** Runs a chunk on the next free worker; resolves when its last task is in. */
+  async run(job: ChunkJob, checkpoint: Uint8Array | null, cb: ChunkCallbacks): Promise<void> {
+    if (this.closed) throw new Error('worker pool is closed');
+    const w = await this.acquire();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onMessage = (m: FromWorker) => {
+          if (m.type === 'task') {
+            try {
+              cb.onTask(m.result as TaskResult, m.checkpoint, m.engine);
+            } catch (e) {
+              cleanup();
+              reject(e instanceof Error ? e : new Error(String(e)));
+            }
+          } else if (m.type === 'done') {
+            cleanup();
+            resolve();
+          } else if (m.type === 'error') {
+            cleanup();
+            reject(new Error(m.message));
+          }
+        };
+        const onError = (e: Error) => {
+          cleanup();
+          reject(e);
+        };
+        const onExit = (code: number) => {
+          cleanup();
+          reject(new Error(`worker thread exited with code ${code}`));
+        };
+        const cleanup = () => {
+          w.off('message', onMessage);
+          w.off('error', onError);
+          w.off('exit', onExit);
+        };
+        w.on('message', onMessage);
+        w.on('error', onError);
+        w.on('exit', onExit);
+        const msg: ToWorker = { type: 'train', job, checkpoint };
+        w.postMessage(msg);
+      });
+    } finally {
+      this.release(w);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+}
