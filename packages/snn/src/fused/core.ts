@@ -3,16 +3,16 @@ import { WEIGHT_KEYS } from '../engine.js';
 import { checkBatch, paramSizes } from '../network.js';
 import { PROPERTY_KEYS } from '../properties.js';
 import { MG_H } from '../surrogates.js';
+import { instantiateKernels, matvec, type KernelExports } from './kernels.js';
 import { Member, SURROGATE_ARCTAN, SURROGATE_FAST_SIGMOID } from './members.js';
+import { wasm } from './wasm-emit.js';
 
 export const ALL_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
 
 /** What a pass computes: loss only, gradients of every group, or gradients for an optimiser step. */
 export type PassKind = 'eval' | 'grad' | 'train';
 
-/**
- * ψ(v; θ), the surrogate derivative of the hard spike (surrogates.ts), with θ a constant.
- */
+/** ψ(v; θ), the surrogate derivative of the hard spike (surrogates.ts), with θ a constant. */
 function surrogateAt(m: Member, v: number, theta: number): number {
   const x = v / theta;
   if (m.surrogate === SURROGATE_FAST_SIGMOID) {
@@ -33,41 +33,96 @@ function surrogateAt(m: Member, v: number, theta: number): number {
   );
 }
 
-/** y += W x for each row of W (row-major, n×n): out[i] = Σ_j W[i][j] x[j]. Four partial sums. */
-function matvec(
-  w: Float32Array,
-  wo: number,
-  x: Float64Array,
-  xo: number,
-  out: Float64Array,
-  oo: number,
-  n: number,
-): void {
-  const n4 = n - (n % 4);
-  for (let i = 0; i < n; i++) {
-    const r = wo + i * n;
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    let j = 0;
-    for (; j < n4; j += 4) {
-      a0 += w[r + j]! * x[xo + j]!;
-      a1 += w[r + j + 1]! * x[xo + j + 1]!;
-      a2 += w[r + j + 2]! * x[xo + j + 2]!;
-      a3 += w[r + j + 3]! * x[xo + j + 3]!;
+const REGIONS = [
+  'wIn',
+  'wRec',
+  'gWin',
+  'gWrec',
+  'woT',
+  'gWoT',
+  'xin',
+  'I',
+  'd',
+  'u',
+  'a',
+  'thr',
+  's',
+  'dI',
+  'ds',
+  'y',
+  'dy',
+  'spikeIdx',
+] as const;
+type Region = (typeof REGIONS)[number];
+
+/**
+ * The kernels' operands, in one WebAssembly memory: weights and their gradients (kept across
+ * growth), inputs, trajectory [T+1][P][B][N] (slot 0: the initial state), δI, spike lists,
+ * readout and its gradient. Float32 everywhere except the spike lists (row numbers).
+ */
+class Arena {
+  readonly kernels: KernelExports;
+  /** Byte offsets. */
+  readonly at: Readonly<Record<Region, number>>;
+  readonly wIn: Float32Array;
+  readonly wRec: Float32Array;
+  readonly gWin: Float32Array;
+  readonly gWrec: Float32Array;
+  readonly woT: Float32Array;
+  readonly gWoT: Float32Array;
+  readonly xin: Float32Array;
+  readonly I: Float32Array;
+  readonly d: Float32Array;
+  readonly u: Float32Array;
+  readonly a: Float32Array;
+  readonly thr: Float32Array;
+  readonly s: Float32Array;
+  readonly dI: Float32Array;
+  readonly ds: Float32Array;
+  readonly y: Float32Array;
+  readonly dy: Float32Array;
+  readonly spikeIdx: Int32Array;
+
+  constructor(sizes: Readonly<Record<Region, number>>) {
+    const at = {} as Record<Region, number>;
+    let bytes = 0;
+    for (const r of REGIONS) {
+      at[r] = bytes;
+      bytes += Math.ceil((sizes[r] * 4) / 64) * 64;
     }
-    for (; j < n; j++) a0 += w[r + j]! * x[xo + j]!;
-    out[oo + i] = a0 + a1 + (a2 + a3);
+    const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+    this.kernels = instantiateKernels(memory);
+    this.at = at;
+    const f = (r: Region) => new Float32Array(memory.buffer, at[r], sizes[r]);
+    this.wIn = f('wIn');
+    this.wRec = f('wRec');
+    this.gWin = f('gWin');
+    this.gWrec = f('gWrec');
+    this.woT = f('woT');
+    this.gWoT = f('gWoT');
+    this.xin = f('xin');
+    this.I = f('I');
+    this.d = f('d');
+    this.u = f('u');
+    this.a = f('a');
+    this.thr = f('thr');
+    this.s = f('s');
+    this.dI = f('dI');
+    this.ds = f('ds');
+    this.y = f('y');
+    this.dy = f('dy');
+    this.spikeIdx = new Int32Array(memory.buffer, at.spikeIdx, sizes.spikeIdx);
   }
 }
 
 /**
  * P networks of the same sizes, trained in lock-step: parameters, gradients and optimiser
  * moments of all networks live in one array per group ([P][size]), the trajectory in one array
- * per state variable ([T+1][P][B][N], slot 0 holding the initial state), so that each time step
- * of every network is computed in one pass. A single network is the case P = 1.
+ * per state variable ([T+1][P][B][N]), so that each time step of every network is computed in
+ * one pass. A single network is the case P = 1.
  *
+ * The matrix work (input projection, the sparse recurrent input, δs = W_rec δI, the weight
+ * gradients) runs in WebAssembly SIMD kernels (kernels.ts); the per-neuron updates run here.
  * Buffers are allocated at construction and grow only when a batch needs more steps or trials.
  */
 export class FusedCore {
@@ -77,6 +132,7 @@ export class FusedCore {
   readonly nOut: number;
   readonly members: Member[];
   readonly sizes: Readonly<Record<ParamKey, number>>;
+  /** wIn and wRec (and their gradients) are views into the arena, replaced when it grows. */
   readonly params: Record<ParamKey, Float32Array>;
   readonly grads: Record<ParamKey, Float32Array>;
   readonly adamM: Record<ParamKey, Float32Array>;
@@ -99,49 +155,33 @@ export class FusedCore {
   private readonly kR: Float64Array;
   private readonly kTh: Float64Array;
   private readonly kBe: Float64Array;
-  // Gradient accumulators with respect to α_d, α_s, ρ, θ, β, b, [P][N]; W_out transposed [P][nOut][N].
+  // Gradient accumulators with respect to α_d, α_s, ρ, θ, β, b, [P][N].
   private readonly gaD: Float64Array;
   private readonly gaS: Float64Array;
   private readonly gRho: Float64Array;
   private readonly gTh: Float64Array;
   private readonly gBe: Float64Array;
   private readonly gB: Float64Array;
-  private readonly woT: Float32Array;
-  private readonly gWoT: Float64Array;
-  private readonly acc: Float64Array;
   private readonly rb: Float64Array;
-  /** Per-network sums of the last pass: Σu², Σs, task loss, and the resulting terms. */
+  /** Per-network terms of the last pass. */
   readonly terms: LossTerms[];
   readonly gradNorms: Float64Array;
   private readonly sumU2: Float64Array;
   private readonly sumS: Float64Array;
   private readonly ch: Float64Array;
 
-  // Step-dependent buffers.
+  private arena: Arena;
   private capSlots = 0;
   private capB = 0;
-  private cI = new Float32Array(0);
-  private cD2 = new Float32Array(0);
-  private cU = new Float32Array(0);
-  private cA = new Float32Array(0);
-  private cThr = new Float32Array(0);
-  private cS2 = new Float32Array(0);
-  private spikeIdx = new Int32Array(0);
+  /** Spike list of slot k: spikeIdx[spikeOff[k] .. spikeOff[k+1]). */
   private spikeOff = new Int32Array(0);
-  private y = new Float32Array(0);
-  private dy = new Float64Array(0);
+  // Adjoints of d, u, a at the current and the next step, [P][B][N].
   private bDu = new Float64Array(0);
   private bDd = new Float64Array(0);
   private bDa = new Float64Array(0);
-  private bDi = new Float64Array(0);
   private bDuN = new Float64Array(0);
   private bDdN = new Float64Array(0);
   private bDaN = new Float64Array(0);
-  private bDiN = new Float64Array(0);
-  private ds = new Float64Array(0);
-  private noise: Float32Array[] = [];
-
-  private xs: Float32Array[];
   private T = 0;
   private B = 0;
 
@@ -168,10 +208,12 @@ export class FusedCore {
         ParamKey,
         Float32Array
       >;
+    this.arena = new Arena(this.regionSizes(0, 0));
     this.params = alloc();
     this.grads = alloc();
     this.adamM = alloc();
     this.adamV = alloc();
+    this.bindArenaViews();
     for (const [p, s] of states.entries()) {
       for (const k of ALL_KEYS) {
         const a = s.params[k];
@@ -208,56 +250,78 @@ export class FusedCore {
     this.gTh = f64();
     this.gBe = f64();
     this.gB = f64();
-    this.woT = new Float32Array(P * this.nOut * this.N);
-    this.gWoT = new Float64Array(P * this.nOut * this.N);
-    this.acc = new Float64Array(this.N);
     this.rb = new Float64Array(this.N);
     this.terms = states.map(() => ({ loss: 0, taskLoss: 0, homeoLoss: 0, l2Loss: 0, meanU2: 0, firingRate: 0 }));
     this.gradNorms = new Float64Array(P);
     this.sumU2 = new Float64Array(P);
     this.sumS = new Float64Array(P);
     this.ch = new Float64Array(P);
-    this.xs = states.map(() => new Float32Array(0));
-    this.noise = states.map(() => new Float32Array(0));
   }
 
-  /** Grows the step-dependent buffers to hold T steps of B trials. */
+  private regionSizes(slots: number, B: number): Record<Region, number> {
+    const { P, N, nIn, nOut } = this;
+    const traj = slots * P * B * N;
+    return {
+      wIn: P * nIn * N,
+      wRec: P * N * N,
+      gWin: P * nIn * N,
+      gWrec: P * N * N,
+      woT: P * nOut * N,
+      gWoT: P * nOut * N,
+      xin: P * slots * B * nIn,
+      I: traj,
+      d: traj,
+      u: traj,
+      a: traj,
+      thr: traj,
+      s: traj,
+      dI: traj,
+      ds: P * B * N,
+      y: slots * P * B * nOut,
+      dy: slots * P * B * nOut,
+      spikeIdx: traj,
+    };
+  }
+
+  /** Points the weight groups that the kernels read or write at the arena. */
+  private bindArenaViews(): void {
+    this.params.wIn = this.arena.wIn;
+    this.params.wRec = this.arena.wRec;
+    this.grads.wIn = this.arena.gWin;
+    this.grads.wRec = this.arena.gWrec;
+  }
+
+  /** Grows the step-dependent buffers to hold T steps of B trials (capacity is kept per dimension). */
   private ensureCapacity(T: number, B: number): void {
-    const slots = (T + 1) * B;
-    if (slots <= this.capSlots && B <= this.capB) return;
-    const capSlots = Math.max(slots, this.capSlots);
+    if (T + 1 <= this.capSlots && B <= this.capB) return;
+    const capSlots = Math.max(T + 1, this.capSlots);
     const capB = Math.max(B, this.capB);
-    const P = this.P;
-    const N = this.N;
-    const traj = capSlots * P * N;
-    this.cI = new Float32Array(traj);
-    this.cD2 = new Float32Array(traj);
-    this.cU = new Float32Array(traj);
-    this.cA = new Float32Array(traj);
-    this.cThr = new Float32Array(traj);
-    this.cS2 = new Float32Array(traj);
-    this.spikeIdx = new Int32Array(traj);
-    this.spikeOff = new Int32Array(capSlots * P + 1);
-    this.y = new Float32Array(capSlots * P * this.nOut);
-    this.dy = new Float64Array(capSlots * P * this.nOut);
-    const st = capB * P * N;
-    this.bDu = new Float64Array(st);
-    this.bDd = new Float64Array(st);
-    this.bDa = new Float64Array(st);
-    this.bDi = new Float64Array(st);
-    this.bDuN = new Float64Array(st);
-    this.bDdN = new Float64Array(st);
-    this.bDaN = new Float64Array(st);
-    this.bDiN = new Float64Array(st);
-    this.ds = new Float64Array(st);
+    const old = this.arena;
+    const next = new Arena(this.regionSizes(capSlots, capB));
+    next.wIn.set(old.wIn);
+    next.wRec.set(old.wRec);
+    next.gWin.set(old.gWin);
+    next.gWrec.set(old.gWrec);
+    next.gWoT.set(old.gWoT);
+    this.arena = next;
+    this.bindArenaViews();
+    const PBN = this.P * capB * this.N;
+    this.spikeOff = new Int32Array(capSlots * this.P * capB + 1);
+    this.bDu = new Float64Array(PBN);
+    this.bDd = new Float64Array(PBN);
+    this.bDa = new Float64Array(PBN);
+    this.bDuN = new Float64Array(PBN);
+    this.bDdN = new Float64Array(PBN);
+    this.bDaN = new Float64Array(PBN);
     this.capSlots = capSlots;
     this.capB = capB;
     this.allocations++;
   }
 
   /**
-   * Binds the batches of one pass (one per network; the same object may be shared) and, for a
-   * training pass, draws each network's input noise from its own stream (as noisyInputs does).
+   * Binds the batches of one pass (one per network; the same object may be shared) and copies
+   * their inputs into the arena; a training pass adds each network's input noise from its own
+   * stream, with the same draws and rounding as noisyInputs.
    */
   private bind(batches: readonly TrialBatch[], noisy: boolean): void {
     if (batches.length !== this.P) throw new RangeError(`expected ${this.P} batches, got ${batches.length}`);
@@ -272,29 +336,23 @@ export class FusedCore {
     this.ensureCapacity(T, B);
     this.T = T;
     this.B = B;
+    const xin = this.arena.xin;
+    const len = T * B * this.nIn;
     for (const [p, batch] of batches.entries()) {
       const m = this.members[p]!;
       const std = m.config.inputNoise;
-      if (!noisy || std === 0) {
-        this.xs[p] = batch.inputs;
-        continue;
-      }
-      // The same draws, in the same order and rounding, as noisyInputs, into a reused buffer.
       const src = batch.inputs;
-      if (this.noise[p]!.length < src.length) {
-        this.noise[p] = new Float32Array(src.length);
-        this.allocations++;
-      }
-      const x = this.noise[p]!;
-      for (let i = 0; i < src.length; i++) x[i] = src[i]! + std * m.rng.normal();
-      this.xs[p] = x;
+      const o = p * len;
+      if (!noisy || std === 0) xin.set(src, o);
+      else for (let i = 0; i < len; i++) xin[o + i] = src[i]! + std * m.rng.normal();
     }
   }
 
-  /** Natural values of the intrinsic properties and the derivative factors of their parameterisation. */
-  private prepareParams(): void {
-    const N = this.N;
+  /** Natural values of the intrinsic properties, the derivative factors, and W_outᵀ (lesioned columns zeroed). */
+  private prepareParams(lesion: readonly (Uint8Array | null)[] | null): void {
+    const { N, nOut } = this;
     const { tauD, tauS, theta, beta, tauA, wOut } = this.params;
+    const woT = this.arena.woT;
     for (const [p, m] of this.members.entries()) {
       const c = m.config;
       const lo = Math.fround(c.tauClamp.min);
@@ -326,94 +384,115 @@ export class FusedCore {
           this.kBe[n] = 0;
         }
       }
-      const nOut = this.nOut;
       const wo = p * N * nOut;
       const to = p * nOut * N;
-      for (let i = 0; i < N; i++) for (let o = 0; o < nOut; o++) this.woT[to + o * N + i] = wOut[wo + i * nOut + o]!;
+      const cut = lesion?.[p] ?? null;
+      for (let i = 0; i < N; i++) {
+        const keep = cut === null || cut[i] === 0;
+        for (let o = 0; o < nOut; o++) woT[to + o * N + i] = keep ? wOut[wo + i * nOut + o]! : 0;
+      }
     }
   }
 
   /** Forward pass over the bound batches; lesion (per network, or null) silences neurons. */
   private forward(lesion: readonly (Uint8Array | null)[] | null): void {
-    const { P, N, T, B } = this;
+    const { P, N, T, B, nIn, nOut } = this;
+    const A = this.arena;
+    const K = A.kernels;
     this.sumU2.fill(0);
     this.sumS.fill(0);
     // Slot 0: d = u = a = s = 0 and ϑ = θ.
     const PBN = P * B * N;
-    this.cD2.fill(0, 0, PBN);
-    this.cU.fill(0, 0, PBN);
-    this.cA.fill(0, 0, PBN);
-    this.cS2.fill(0, 0, PBN);
+    A.d.fill(0, 0, PBN);
+    A.u.fill(0, 0, PBN);
+    A.a.fill(0, 0, PBN);
+    A.s.fill(0, 0, PBN);
     for (let p = 0; p < P; p++) {
-      for (let b = 0; b < B; b++) {
-        const o = (p * B + b) * N;
-        for (let i = 0; i < N; i++) this.cThr[o + i] = this.th[p * N + i]!;
-      }
+      for (let b = 0; b < B; b++) A.thr.set(this.th.subarray(p * N, (p + 1) * N), (p * B + b) * N);
     }
     this.spikeOff.fill(0, 0, P * B + 1);
+    // The input drive x W_in of every step at once, into I (slots 1..T).
+    for (let p = 0; p < P; p++) {
+      K.proj(
+        A.at.xin + p * T * B * nIn * 4,
+        nIn * 4,
+        B * nIn * 4,
+        A.at.wIn + p * nIn * N * 4,
+        A.at.I + (P + p) * B * N * 4,
+        PBN * 4,
+        T,
+        B,
+        nIn,
+        N,
+      );
+    }
     for (let t = 0; t < T; t++) {
       for (let p = 0; p < P; p++) this.forwardStep(t, p, lesion?.[p] ?? null);
+    }
+    // Readout y = W_out u + b_out of every step (W_outᵀ has the lesioned columns zeroed).
+    const bOut = this.params.bOut;
+    for (let p = 0; p < P; p++) {
+      const groups = P === 1 ? 1 : T;
+      const trials = P === 1 ? T * B : B;
+      for (let g = 0; g < groups; g++) {
+        matvec(
+          K,
+          A.at.woT + p * nOut * N * 4,
+          A.at.u + ((g + 1) * P + p) * B * N * 4,
+          A.at.y + (g * P + p) * B * nOut * 4,
+          nOut,
+          N,
+          trials,
+          nOut,
+        );
+      }
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) {
+          const yo = ((t * P + p) * B + b) * nOut;
+          for (let k = 0; k < nOut; k++) A.y[yo + k] = A.y[yo + k]! + bOut[p * nOut + k]!;
+        }
+      }
     }
   }
 
   private forwardStep(t: number, p: number, lesion: Uint8Array | null): void {
-    const { P, N, B, nIn, nOut } = this;
+    const { P, N, B } = this;
     const m = this.members[p]!;
     const adapt = m.adapt;
     const soft = m.soft;
     const kappa = m.kappa;
-    const acc = this.acc;
-    const I = this.cI;
-    const d = this.cD2;
-    const u = this.cU;
-    const a = this.cA;
-    const thr = this.cThr;
-    const s = this.cS2;
-    const spikeIdx = this.spikeIdx;
+    const A = this.arena;
+    const K = A.kernels;
+    const { I, d, u, a, thr, s, spikeIdx } = A;
     const spikeOff = this.spikeOff;
-    const { aD, cD, aS, cS, rho, cR, th, be, woT } = this;
-    const x = this.xs[p]!;
-    const wIn = this.params.wIn;
-    const wRec = this.params.wRec;
+    const { aD, cD, aS, cS, rho, cR, th, be } = this;
     const bias = this.params.b;
-    const bOut = this.params.bOut;
-    const y = this.y;
-    const wi0 = p * nIn * N;
-    const wr0 = p * N * N;
+    const wr = A.at.wRec + p * N * N * 4;
+    const slot0 = ((t + 1) * P + p) * B;
     const pn = p * N;
+    // Recurrent input: the W_rec rows of the neurons that spiked at t − 1 (all rows, weighted, for soft spikes).
+    if (soft) {
+      if (t > 0) {
+        K.proj_add(A.at.s + (slot0 - P * B) * N * 4, N * 4, 0, wr, A.at.I + slot0 * N * 4, 0, 1, B, N, N);
+      }
+    } else {
+      for (let b = 0; b < B; b++) {
+        const prev = slot0 + b - P * B;
+        const q0 = spikeOff[prev]!;
+        const q1 = spikeOff[prev + 1]!;
+        if (q1 > q0) K.gather_rows(wr, A.at.spikeIdx, q0, q1, A.at.I + (slot0 + b) * N * 4, N);
+      }
+    }
     let sumU2 = 0;
     let sumS = 0;
     for (let b = 0; b < B; b++) {
-      const slot = ((t + 1) * P + p) * B + b;
-      const prevSlot = slot - P * B;
+      const slot = slot0 + b;
       const o = slot * N;
-      const op = prevSlot * N;
-      acc.fill(0);
-      const xo = (t * B + b) * nIn;
-      for (let k = 0; k < nIn; k++) {
-        const xk = x[xo + k]!;
-        if (xk === 0) continue;
-        const r = wi0 + k * N;
-        for (let i = 0; i < N; i++) acc[i]! += xk * wIn[r + i]!;
-      }
-      if (soft) {
-        for (let j = 0; j < N; j++) {
-          const sj = s[op + j]!;
-          if (sj === 0) continue;
-          const r = wr0 + j * N;
-          for (let i = 0; i < N; i++) acc[i]! += sj * wRec[r + i]!;
-        }
-      } else {
-        const end = spikeOff[prevSlot + 1]!;
-        for (let q = spikeOff[prevSlot]!; q < end; q++) {
-          const r = wr0 + spikeIdx[q]! * N;
-          for (let i = 0; i < N; i++) acc[i]! += wRec[r + i]!;
-        }
-      }
+      const op = o - P * B * N;
       let count = spikeOff[slot]!;
       for (let i = 0; i < N; i++) {
         const n = pn + i;
-        I[o + i] = acc[i]! + bias[n]!;
+        I[o + i] = I[o + i]! + bias[n]!;
         const Ii = I[o + i]!;
         const sP = s[op + i]!;
         const di = aD[n]! * d[op + i]! + cD[n]! * Ii;
@@ -436,17 +515,6 @@ export class FusedCore {
         if (si !== 0 && !soft) spikeIdx[count++] = i;
       }
       spikeOff[slot + 1] = count;
-      const yo = ((t * P + p) * B + b) * nOut;
-      for (let k = 0; k < nOut; k++) {
-        const r = (p * nOut + k) * N;
-        let sum = 0;
-        if (lesion === null) {
-          for (let i = 0; i < N; i++) sum += u[o + i]! * woT[r + i]!;
-        } else {
-          for (let i = 0; i < N; i++) if (lesion[i] === 0) sum += u[o + i]! * woT[r + i]!;
-        }
-        y[yo + k] = sum + bOut[p * nOut + k]!;
-      }
     }
     this.sumU2[p]! += sumU2;
     this.sumS[p]! += sumS;
@@ -457,8 +525,8 @@ export class FusedCore {
     const { P, N, T, B, nOut } = this;
     const m = this.members[p]!;
     const c = m.config;
-    const y = this.y;
-    const dy = this.dy;
+    const y = this.arena.y;
+    const dy = this.arena.dy;
     const mask = batch.mask;
     const tg = batch.targets;
     let total = 0;
@@ -530,11 +598,12 @@ export class FusedCore {
   /** BPTT through the stored trajectory, for the networks flagged in `active`. */
   private backward(active: readonly boolean[], weights: readonly boolean[]): void {
     const { P, N, T, B, nIn, nOut } = this;
+    const A = this.arena;
+    const K = A.kernels;
     const PBN = P * B * N;
     this.bDuN.fill(0, 0, PBN);
     this.bDdN.fill(0, 0, PBN);
     this.bDaN.fill(0, 0, PBN);
-    this.bDiN.fill(0, 0, PBN);
     for (let p = 0; p < P; p++) {
       if (!active[p]) continue;
       const pn = p * N;
@@ -545,10 +614,9 @@ export class FusedCore {
       this.gBe.fill(0, pn, pn + N);
       this.gB.fill(0, pn, pn + N);
       if (weights[p]) {
-        this.gWoT.fill(0, p * nOut * N, (p + 1) * nOut * N);
-        this.grads.wIn.fill(0, p * nIn * N, (p + 1) * nIn * N);
-        this.grads.wRec.fill(0, p * N * N, (p + 1) * N * N);
-        this.grads.bOut.fill(0, p * nOut, (p + 1) * nOut);
+        A.gWoT.fill(0, p * nOut * N, (p + 1) * nOut * N);
+        A.gWin.fill(0, p * nIn * N, (p + 1) * nIn * N);
+        A.gWrec.fill(0, p * N * N, (p + 1) * N * N);
       }
     }
     for (let t = T - 1; t >= 0; t--) {
@@ -562,51 +630,75 @@ export class FusedCore {
       tmp = this.bDa;
       this.bDa = this.bDaN;
       this.bDaN = tmp;
-      tmp = this.bDi;
-      this.bDi = this.bDiN;
-      this.bDiN = tmp;
     }
-    for (let p = 0; p < P; p++) if (active[p]) this.finishGradients(p, weights[p]!);
+    for (let p = 0; p < P; p++) {
+      if (!active[p]) continue;
+      if (weights[p]) {
+        // ∂L/∂W_in = Σ_t xᵀ δI, ∂L/∂W_outᵀ = Σ_t δyᵀ u, and for soft spikes ∂L/∂W_rec = Σ_t s[t−1]ᵀ δI.
+        const dI1 = A.at.dI + (P + p) * B * N * 4;
+        K.gemm_tn(
+          A.at.xin + p * T * B * nIn * 4,
+          nIn * 4,
+          B * nIn * 4,
+          dI1,
+          PBN * 4,
+          T,
+          B,
+          nIn,
+          N,
+          A.at.gWin + p * nIn * N * 4,
+        );
+        K.gemm_tn(
+          A.at.dy + p * B * nOut * 4,
+          nOut * 4,
+          P * B * nOut * 4,
+          A.at.u + (P + p) * B * N * 4,
+          PBN * 4,
+          T,
+          B,
+          nOut,
+          N,
+          A.at.gWoT + p * nOut * N * 4,
+        );
+        if (this.members[p]!.soft) {
+          K.gemm_tn(A.at.s + p * B * N * 4, N * 4, PBN * 4, dI1, PBN * 4, T, B, N, N, A.at.gWrec + p * N * N * 4);
+        }
+      }
+      this.finishGradients(p, weights[p]!);
+    }
   }
 
   private backwardStep(t: number, p: number, weights: boolean): void {
-    const { P, N, T, B, nIn, nOut } = this;
+    const { P, N, T, B, nOut } = this;
     const m = this.members[p]!;
     const adapt = m.adapt;
     const soft = m.soft;
     const kappa = m.kappa;
-    const I = this.cI;
-    const d = this.cD2;
-    const u = this.cU;
-    const a = this.cA;
-    const thr = this.cThr;
-    const s = this.cS2;
-    const { aD, cD, aS, cS, rho, cR, th, be, woT, gaD, gaS, gRho, gTh, gBe, gB, gWoT, rb } = this;
+    const A = this.arena;
+    const K = A.kernels;
+    const { I, d, u, a, thr, s, dI, ds, dy, woT } = A;
+    const { aD, cD, aS, cS, rho, cR, th, be, gaD, gaS, gRho, gTh, gBe, gB, rb } = this;
     const du = this.bDu;
     const dd = this.bDd;
     const da = this.bDa;
-    const dI = this.bDi;
     const duN = this.bDuN;
     const ddN = this.bDdN;
     const daN = this.bDaN;
-    const dIN = this.bDiN;
-    const ds = this.ds;
-    const dy = this.dy;
     const ch = this.ch[p]!;
-    const wRec = this.params.wRec;
-    const gWin = this.grads.wIn;
-    const gWrec = this.grads.wRec;
-    const gbOut = this.grads.bOut;
-    const x = this.xs[p]!;
     const pn = p * N;
-    const hasNext = t < T - 1;
+    const slot0 = ((t + 1) * P + p) * B;
+    const st0 = p * B * N;
+    // δs[t] through W_rec: Σ_post W_rec[pre][post] δI[t+1][post], for the B trials at once.
+    if (t < T - 1) {
+      matvec(K, A.at.wRec + p * N * N * 4, A.at.dI + (slot0 + P * B) * N * 4, A.at.ds + st0 * 4, N, N, B, N);
+    } else {
+      ds.fill(0, st0, st0 + B * N);
+    }
     for (let b = 0; b < B; b++) {
-      const slot = ((t + 1) * P + p) * B + b;
+      const slot = slot0 + b;
       const o = slot * N;
       const op = o - P * B * N;
-      const st = (p * B + b) * N;
-      if (hasNext) matvec(wRec, p * N * N, dIN, st, ds, st, N);
-      else ds.fill(0, st, st + N);
+      const st = st0 + b * N;
       const yo = ((t * P + p) * B + b) * nOut;
       rb.fill(0);
       for (let k = 0; k < nOut; k++) {
@@ -632,7 +724,7 @@ export class FusedCore {
         const dIi = cD[n]! * ddi;
         du[q] = dui;
         dd[q] = ddi;
-        dI[q] = dIi;
+        dI[o + i] = dIi;
         gaD[n]! += ddi * (d[op + i]! - I[o + i]!);
         gaS[n]! += dui * (u[op + i]! - d[o + i]!);
         const dai = adapt ? be[n]! * dthr + rho[n]! * daN[q]! : 0;
@@ -644,42 +736,19 @@ export class FusedCore {
         gTh[n]! += soft ? dthr - (dv * v) / th[n]! : dthr;
         gB[n]! += dIi;
       }
-      if (!weights) continue;
-      for (let k = 0; k < nOut; k++) {
-        const g = dy[yo + k]!;
-        if (g === 0) continue;
-        gbOut[p * nOut + k]! += g;
-        const r = (p * nOut + k) * N;
-        for (let i = 0; i < N; i++) gWoT[r + i]! += g * u[o + i]!;
-      }
-      const xo = (t * B + b) * nIn;
-      for (let k = 0; k < nIn; k++) {
-        const xk = x[xo + k]!;
-        if (xk === 0) continue;
-        const r = p * nIn * N + k * N;
-        for (let i = 0; i < N; i++) gWin[r + i]! += xk * dI[st + i]!;
-      }
-      if (soft) {
-        for (let j = 0; j < N; j++) {
-          const sj = s[op + j]!;
-          if (sj === 0) continue;
-          const r = p * N * N + j * N;
-          for (let i = 0; i < N; i++) gWrec[r + i]! += sj * dI[st + i]!;
-        }
-      } else {
-        const prevSlot = slot - P * B;
-        const end = this.spikeOff[prevSlot + 1]!;
-        for (let qq = this.spikeOff[prevSlot]!; qq < end; qq++) {
-          const r = p * N * N + this.spikeIdx[qq]! * N;
-          for (let i = 0; i < N; i++) gWrec[r + i]! += dI[st + i]!;
-        }
+      // ∂L/∂W_rec += s[t−1]ᵀ δI[t]: the outer product over the neurons that spiked at t − 1 only.
+      if (weights && !soft) {
+        const prev = slot - P * B;
+        const q0 = this.spikeOff[prev]!;
+        const q1 = this.spikeOff[prev + 1]!;
+        if (q1 > q0) K.scatter_rows(A.at.gWrec + p * N * N * 4, A.at.spikeIdx, q0, q1, A.at.dI + o * 4, N);
       }
     }
   }
 
-  /** Chain rule to the raw parameters, and the L2 terms. */
+  /** Chain rule to the raw parameters, W_out and b_out from their accumulators, and the L2 terms. */
   private finishGradients(p: number, weights: boolean): void {
-    const { N, nIn, nOut } = this;
+    const { P, N, T, B, nIn, nOut } = this;
     const m = this.members[p]!;
     const c = m.config.loss;
     const g = this.grads;
@@ -695,15 +764,22 @@ export class FusedCore {
     }
     if (!weights) return;
     const w = this.params;
+    const dy = this.arena.dy;
+    for (let k = 0; k < nOut; k++) {
+      let sum = 0;
+      for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) sum += dy[((t * P + p) * B + b) * nOut + k]!;
+      g.bOut[p * nOut + k] = sum;
+    }
     const sIn = (2 * c.lambdaIn) / (nIn * N);
     for (let i = p * nIn * N; i < (p + 1) * nIn * N; i++) g.wIn[i]! += sIn * w.wIn[i]!;
     const sRec = (2 * c.lambdaRec) / (N * N);
     for (let i = p * N * N; i < (p + 1) * N * N; i++) g.wRec[i]! += sRec * w.wRec[i]!;
     const sOut = (2 * c.lambdaOut) / (N * nOut);
     const wo = p * N * nOut;
+    const gWoT = this.arena.gWoT;
     for (let i = 0; i < N; i++) {
       for (let k = 0; k < nOut; k++) {
-        g.wOut[wo + i * nOut + k] = this.gWoT[(p * nOut + k) * N + i]! + sOut * w.wOut[wo + i * nOut + k]!;
+        g.wOut[wo + i * nOut + k] = gWoT[(p * nOut + k) * N + i]! + sOut * w.wOut[wo + i * nOut + k]!;
       }
     }
   }
@@ -725,20 +801,21 @@ export class FusedCore {
     const bc2 = 1 - Math.pow(o.beta2, m.step);
     const { beta1: b1, beta2: b2, eps } = o;
     for (const k of m.trainable) {
-      const n = this.sizes[k];
-      const lr = m.lr[k];
-      const g = this.grads[k];
-      const w = this.params[k];
-      const mm = this.adamM[k];
-      const vv = this.adamV[k];
-      for (let i = p * n; i < (p + 1) * n; i++) {
-        const gi = g[i]! * scale;
-        const mi = b1 * mm[i]! + (1 - b1) * gi;
-        const vi = b2 * vv[i]! + (1 - b2) * gi * gi;
-        mm[i] = mi;
-        vv[i] = vi;
-        w[i] = w[i]! - lr * (mi / bc1 / (Math.sqrt(vi / bc2) + eps));
-      }
+      adamUpdate(
+        this.params[k],
+        this.grads[k],
+        this.adamM[k],
+        this.adamV[k],
+        p * this.sizes[k],
+        (p + 1) * this.sizes[k],
+        scale,
+        m.lr[k],
+        b1,
+        b2,
+        bc1,
+        bc2,
+        eps,
+      );
     }
   }
 
@@ -751,8 +828,9 @@ export class FusedCore {
     const train = kind === 'train';
     this.bind(batches, train);
     if (train) for (const m of this.members) m.step += 1;
-    this.prepareParams();
-    this.forward(kind === 'eval' ? lesion : null);
+    const cut = kind === 'eval' ? lesion : null;
+    this.prepareParams(cut);
+    this.forward(cut);
     for (let p = 0; p < this.P; p++) this.loss(p, batches[p]!);
     this.gradNorms.fill(0);
     if (kind === 'eval') return;
@@ -767,9 +845,10 @@ export class FusedCore {
   /** Readout of network p from the last pass, [T][B][nOut] (a copy). */
   outputs(p: number): Float32Array {
     const { P, T, B, nOut } = this;
+    const y = this.arena.y;
     const out = new Float32Array(T * B * nOut);
     for (let t = 0; t < T; t++) {
-      out.set(this.y.subarray((t * P + p) * B * nOut, (t * P + p + 1) * B * nOut), t * B * nOut);
+      out.set(y.subarray((t * P + p) * B * nOut, (t * P + p + 1) * B * nOut), t * B * nOut);
     }
     return out;
   }
@@ -806,6 +885,31 @@ export class FusedCore {
       this.adamM[k].fill(0, p * this.sizes[k], (p + 1) * this.sizes[k]);
       this.adamV[k].fill(0, p * this.sizes[k], (p + 1) * this.sizes[k]);
     }
+  }
+}
+
+function adamUpdate(
+  w: Float32Array,
+  g: Float32Array,
+  mm: Float32Array,
+  vv: Float32Array,
+  from: number,
+  to: number,
+  scale: number,
+  lr: number,
+  b1: number,
+  b2: number,
+  bc1: number,
+  bc2: number,
+  eps: number,
+): void {
+  for (let i = from; i < to; i++) {
+    const gi = g[i]! * scale;
+    const mi = b1 * mm[i]! + (1 - b1) * gi;
+    const vi = b2 * vv[i]! + (1 - b2) * gi * gi;
+    mm[i] = mi;
+    vv[i] = vi;
+    w[i] = w[i]! - lr * (mi / bc1 / (Math.sqrt(vi / bc2) + eps));
   }
 }
 

@@ -1,0 +1,360 @@
+/**
+ * Training-iteration benchmark of the engines, side by side in one run:
+ *   npx tsx --conditions @ip2/source bench/engines.ts      (or: npm run bench)
+ *
+ * Every engine runs in its own child process (peak RSS per engine; TensorFlow.js resolves its
+ * backend once per process) and serves "run <n>" requests, so the parent interleaves the engines
+ * round by round (A B C D A B C D …): the machines here drift between speed states. Each engine
+ * trains the same network (same initial parameters) on the same batch. Reported: median and
+ * quartiles of ≥ 20 iterations after warm-up, peak RSS, dense-equivalent GFLOP/s, ratios.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  initNetwork,
+  learningRate,
+  trainableKeys,
+  PROPERTY_KEYS,
+  Rng,
+  TfjsEngine,
+  WEIGHT_KEYS,
+  type Engine,
+  type NetworkState,
+  type TrialBatch,
+} from '@ip2/snn';
+import { FusedEngine, FusedPopulation } from '../packages/snn/src/fused/index.js';
+
+interface Shape {
+  readonly name: string;
+  readonly batch: number;
+  readonly nIn: number;
+  readonly nRec: number;
+  readonly nOut: number;
+  readonly steps: number;
+  /** Input scale chosen for a firing rate of a few %. */
+  readonly inputScale: number;
+}
+
+const SHAPES: readonly Shape[] = [
+  { name: 'b1', batch: 1, nIn: 11, nRec: 100, nOut: 3, steps: 100, inputScale: 1 },
+  { name: 'b32', batch: 32, nIn: 64, nRec: 256, nOut: 3, steps: 100, inputScale: 1 },
+];
+const POPULATION = 16;
+const MIN_SAMPLES = 20;
+const HOMEOSTATIC_TARGET = 0.1;
+
+/** The benchmarked network: the ip2 neuron with adaptation, every property learnable, weights trained. */
+function network(s: Shape, seed = 1): NetworkState {
+  return initNetwork({
+    nIn: s.nIn,
+    nRec: s.nRec,
+    nOut: s.nOut,
+    space: [...PROPERTY_KEYS],
+    learnable: [...PROPERTY_KEYS],
+    seed,
+  });
+}
+
+/** Gaussian inputs, one-hot targets, the second half of the trial scored. */
+function batchOf(s: Shape, seed = 1): TrialBatch {
+  const rng = Rng.seeded(seed, 'bench-batch');
+  const { steps: T, batch: B, nIn, nOut } = s;
+  const inputs = new Float32Array(T * B * nIn);
+  for (let i = 0; i < inputs.length; i++) inputs[i] = s.inputScale * rng.normal();
+  const targets = new Float32Array(T * B * nOut);
+  const mask = new Float32Array(T * B);
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      targets[(t * B + b) * nOut + (b % nOut)] = 1;
+      mask[t * B + b] = t >= T / 2 ? 1 : 0;
+    }
+  }
+  return { steps: T, batch: B, nIn, nOut, inputs, targets, mask };
+}
+
+/** Dense-equivalent FLOPs of one training iteration (the same count for every engine). */
+function flops(s: Shape): number {
+  const { steps: T, batch: B, nIn, nRec: N, nOut } = s;
+  return 2 * T * B * (2 * nIn * N + 3 * N * N + 3 * N * nOut);
+}
+
+// ---------------------------------------------------------------- child side
+
+async function child(kind: string, shapeName: string): Promise<void> {
+  const s = SHAPES.find((x) => x.name === shapeName)!;
+  const batch = batchOf(s);
+  let step: () => { loss: number; rate: number };
+  let info: Record<string, unknown> = {};
+  if (kind === 'fused' || kind === 'tfjs') {
+    const state = network(s);
+    const engine: Engine = kind === 'fused' ? FusedEngine.create(state) : await TfjsEngine.create(state);
+    engine.setHomeostaticTarget(HOMEOSTATIC_TARGET);
+    info = { backend: engine.info.backend };
+    step = () => {
+      const r = engine.trainStep(batch);
+      return { loss: r.loss, rate: r.firingRate };
+    };
+  } else if (kind === 'population' || kind === 'separate') {
+    const states = Array.from({ length: POPULATION }, (_, p) => network(s, p + 1));
+    if (kind === 'population') {
+      const pop = FusedPopulation.create(states);
+      for (let p = 0; p < POPULATION; p++) pop.setHomeostaticTarget(p, HOMEOSTATIC_TARGET);
+      step = () => {
+        const r = pop.trainStep(batch);
+        return { loss: r[0]!.loss, rate: r[0]!.firingRate };
+      };
+    } else {
+      const engines = states.map((x) => FusedEngine.create(x));
+      for (const e of engines) e.setHomeostaticTarget(HOMEOSTATIC_TARGET);
+      step = () => {
+        let r = { loss: 0, firingRate: 0 };
+        for (const e of engines) r = e.trainStep(batch);
+        return { loss: r.loss, rate: r.firingRate };
+      };
+    }
+  } else throw new Error(`unknown child kind ${kind}`);
+  for (let i = 0; i < 3; i++) step();
+  const out = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
+  out({ ready: true, ...info });
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [cmd, n] = line.trim().split(/\s+/);
+    if (cmd === 'run') {
+      const ms: number[] = [];
+      let last = { loss: 0, rate: 0 };
+      for (let i = 0; i < Number(n); i++) {
+        const t0 = performance.now();
+        last = step();
+        ms.push(performance.now() - t0);
+      }
+      out({ ms, ...last });
+    } else if (cmd === 'quit') {
+      out({ maxRssMiB: process.resourceUsage().maxRSS / 1024 });
+      process.exit(0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- parent side
+
+interface Column {
+  readonly label: string;
+  readonly shape: Shape;
+  /** Iterations per round (fast engines run several per round). */
+  readonly perRound: number;
+  readonly start: () => ChildProcess;
+}
+
+class Runner {
+  readonly ms: number[] = [];
+  loss = Number.NaN;
+  rate = Number.NaN;
+  rss = Number.NaN;
+  error: string | null = null;
+  info: Record<string, unknown> = {};
+  private readonly lines: AsyncIterator<string>;
+
+  constructor(
+    readonly column: Column,
+    readonly proc: ChildProcess,
+  ) {
+    this.lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+    proc.stderr!.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (!/backend:|^ip2:/.test(text)) process.stderr.write(`[${column.label}] ${text}`);
+    });
+  }
+
+  private async next(): Promise<Record<string, unknown>> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`${this.column.label}: child exited`);
+    return JSON.parse(r.value) as Record<string, unknown>;
+  }
+
+  async ready(): Promise<void> {
+    const r = await this.next();
+    if (typeof r.error === 'string') this.error = r.error;
+    else this.info = r;
+  }
+
+  async run(n: number): Promise<void> {
+    this.proc.stdin!.write(`run ${n}\n`);
+    const r = (await this.next()) as { ms: number[]; loss: number; rate: number };
+    this.ms.push(...r.ms);
+    this.loss = r.loss;
+    this.rate = r.rate;
+  }
+
+  async quit(): Promise<void> {
+    this.proc.stdin!.write('quit\n');
+    const r = (await this.next()) as { maxRssMiB: number };
+    this.rss = r.maxRssMiB;
+  }
+}
+
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  return s[lo]! + (s[Math.ceil(i)]! - s[lo]!) * (i - lo);
+}
+
+function nodeChild(kind: string, shape: Shape, env: Record<string, string> = {}): () => ChildProcess {
+  const script = fileURLToPath(import.meta.url);
+  return () =>
+    spawn(process.execPath, [...process.execArgv, script, '--child', kind, shape.name], {
+      env: { ...process.env, IP2_LOG: 'silent', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+}
+
+/** Writes the network and batch for the PyTorch child: a JSON header and one float32 blob. */
+function torchChild(shape: Shape, dir: string): () => ChildProcess {
+  const state = network(shape);
+  const batch = batchOf(shape);
+  const parts: [string, Float32Array][] = [
+    ...[...WEIGHT_KEYS, ...PROPERTY_KEYS].map((k) => [k, state.params[k]] as [string, Float32Array]),
+    ['inputs', batch.inputs],
+    ['targets', batch.targets],
+    ['mask', batch.mask],
+  ];
+  let off = 0;
+  const arrays: Record<string, [number, number]> = {};
+  for (const [k, a] of parts) {
+    arrays[k] = [off, a.length];
+    off += a.length;
+  }
+  const blob = new Float32Array(off);
+  for (const [k, a] of parts) blob.set(a, arrays[k]![0]);
+  const header = {
+    config: state.config,
+    arrays,
+    steps: shape.steps,
+    batch: shape.batch,
+    trainable: trainableKeys(state.config),
+    lr: Object.fromEntries([...WEIGHT_KEYS, ...PROPERTY_KEYS].map((k) => [k, learningRate(state.config, k)])),
+    homeostaticTarget: HOMEOSTATIC_TARGET,
+    warmup: 3,
+  };
+  const json = join(dir, `${shape.name}.json`);
+  const bin = join(dir, `${shape.name}.bin`);
+  writeFileSync(json, JSON.stringify(header));
+  writeFileSync(bin, new Uint8Array(blob.buffer));
+  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'torch_engine.py');
+  return () =>
+    spawn('/usr/bin/python3', [script, json, bin], {
+      env: {
+        ...process.env,
+        // PyTorch at its best here (ENVIRONMENT.md): OpenBLAS, and glibc keeping freed memory.
+        MALLOC_MMAP_THRESHOLD_: '4294967296',
+        MALLOC_TRIM_THRESHOLD_: '4294967296',
+        MALLOC_TOP_PAD_: '268435456',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+}
+
+async function measure(columns: readonly Column[]): Promise<Runner[]> {
+  const runners: Runner[] = [];
+  for (const c of columns) {
+    const r = new Runner(c, c.start());
+    await r.ready();
+    if (r.error) process.stderr.write(`${c.label}: skipped (${r.error})\n`);
+    runners.push(r);
+  }
+  const live = runners.filter((r) => !r.error);
+  for (let round = 0; round < MIN_SAMPLES; round++) {
+    for (const r of live) await r.run(r.column.perRound);
+  }
+  for (const r of live) await r.quit();
+  for (const r of runners) r.proc.kill();
+  return runners;
+}
+
+function machine(): string {
+  try {
+    const cpu = execFileSync('lscpu', { encoding: 'utf8' });
+    const model = /Model name:\s*(.+)/.exec(cpu)?.[1]?.trim() ?? 'unknown';
+    const cores = /^CPU\(s\):\s*(\d+)/m.exec(cpu)?.[1] ?? '?';
+    return `${model}, ${cores} CPUs, Node ${process.version}`;
+  } catch {
+    return `unknown CPU, Node ${process.version}`;
+  }
+}
+
+async function parent(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ip2-bench-'));
+  const lines: string[] = [];
+  const say = (s = '') => {
+    lines.push(s);
+    console.log(s);
+  };
+  say(`Machine: ${machine()}. Command: \`npm run bench\` (\`tsx --conditions @ip2/source bench/engines.ts\`).`);
+  say();
+  say('| shape | engine | median ms (q1–q3) | vs fused | GFLOP/s | peak RSS MiB | firing rate | loss |');
+  say('|---|---|---|---|---|---|---|---|');
+  try {
+    for (const shape of SHAPES) {
+      const heavy = shape.batch > 1;
+      const columns: Column[] = [
+        { label: 'fused', shape, perRound: heavy ? 2 : 20, start: nodeChild('fused', shape) },
+        { label: 'PyTorch', shape, perRound: heavy ? 2 : 5, start: torchChild(shape, dir) },
+        {
+          label: 'TF.js wasm',
+          shape,
+          perRound: 1,
+          start: nodeChild('tfjs', shape, { IP2_TF_BACKEND: 'wasm' }),
+        },
+        { label: 'TF.js cpu', shape, perRound: 1, start: nodeChild('tfjs', shape, { IP2_TF_BACKEND: 'cpu' }) },
+      ];
+      const runners = await measure(columns);
+      const fused = quantile(runners[0]!.ms, 0.5);
+      const f = flops(shape);
+      for (const r of runners) {
+        const name = `B=${shape.batch}, ${shape.nIn} in, ${shape.nRec} rec, ${shape.steps} steps`;
+        if (r.error) {
+          say(`| ${name} | ${r.column.label} | skipped: ${r.error} | | | | | |`);
+          continue;
+        }
+        const med = quantile(r.ms, 0.5);
+        say(
+          `| ${name} | ${r.column.label} | ${med.toFixed(med < 10 ? 3 : 1)} (${quantile(r.ms, 0.25).toFixed(
+            med < 10 ? 3 : 1,
+          )}–${quantile(r.ms, 0.75).toFixed(med < 10 ? 3 : 1)}) | ${(med / fused).toFixed(1)}× | ${(
+            f /
+            med /
+            1e6
+          ).toFixed(2)} | ${r.rss.toFixed(0)} | ${(100 * r.rate).toFixed(1)}% | ${r.loss.toPrecision(4)} |`,
+        );
+      }
+    }
+    const shape = SHAPES[0]!;
+    const runners = await measure([
+      { label: `population P=${POPULATION}`, shape, perRound: 3, start: nodeChild('population', shape) },
+      { label: `${POPULATION} separate engines`, shape, perRound: 3, start: nodeChild('separate', shape) },
+    ]);
+    const [pop, sep] = runners.map((r) => quantile(r.ms, 0.5)) as [number, number];
+    say();
+    say(
+      `| population (B=1 shape) | median ms per iteration of all ${POPULATION} | network-iterations/s | peak RSS MiB |`,
+    );
+    say('|---|---|---|---|');
+    say(
+      `| FusedPopulation P=${POPULATION} | ${pop.toFixed(2)} | ${((1000 * POPULATION) / pop).toFixed(0)} | ${runners[0]!.rss.toFixed(0)} |`,
+    );
+    say(
+      `| ${POPULATION} separate FusedEngines | ${sep.toFixed(2)} | ${((1000 * POPULATION) / sep).toFixed(0)} | ${runners[1]!.rss.toFixed(0)} |`,
+    );
+    say();
+    say(`Population throughput ratio: ${(sep / pop).toFixed(2)}×.`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const at = process.argv.indexOf('--child');
+if (at >= 0) await child(process.argv[at + 1]!, process.argv[at + 2]!);
+else await parent();

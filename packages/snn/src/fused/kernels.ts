@@ -1,0 +1,492 @@
+import { assemble, F32, Fn, I32, V128, wasm, type Local, type WasmMemory, type WasmModule } from './wasm-emit.js';
+
+/**
+ * The linear-algebra kernels of the fused engine, as WebAssembly SIMD (f32x4). Every output
+ * element is a sum taken in one fixed order (sequential over the summed index, in four lanes
+ * where the summed index is contiguous), whatever blocking a call uses, so results do not depend
+ * on batch size or on how many networks share a call. Pointers are byte offsets; counts are floats.
+ */
+
+/** Emits `acc(k) += W[row r] · x[trial b]` over j-vectors, for an R × Tb block (R rows, Tb trials). */
+function matvecKernel(R: number, Tb: number): Fn {
+  // (w, x, out, n, rowFrom, rowTo, outStride) — out[b][i] = Σ_j W[i][j] x[b][j], for b < Tb.
+  const f = new Fn(`matvec_${R}x${Tb}`, [I32, I32, I32, I32, I32, I32, I32]);
+  const [w, x, out, n, rowFrom, rowTo, outStride] = f.params as [Local, Local, Local, Local, Local, Local, Local];
+  const i = f.local(I32);
+  const j = f.local(I32);
+  const n4 = f.local(I32);
+  const rowBytes = f.local(I32);
+  const wr: Local[] = [];
+  for (let r = 0; r < R; r++) wr.push(f.local(I32));
+  const xb: Local[] = [];
+  for (let b = 0; b < Tb; b++) xb.push(f.local(I32));
+  const acc: Local[] = [];
+  const tail: Local[] = [];
+  for (let k = 0; k < R * Tb; k++) {
+    acc.push(f.local(V128));
+    tail.push(f.local(F32));
+  }
+  const wv: Local[] = [];
+  for (let r = 0; r < R; r++) wv.push(f.local(V128));
+  const ws = f.local(F32);
+  f.get(n).i32(-4).and().set(n4);
+  f.get(n).i32(2).shl().set(rowBytes);
+  f.forStep(
+    i,
+    () => f.get(rowFrom),
+    rowTo,
+    R,
+    () => {
+      for (let r = 0; r < R; r++) {
+        f.get(w).get(i).i32(r).add().get(rowBytes).mul().add().set(wr[r]!);
+      }
+      for (let b = 0; b < Tb; b++) {
+        f.get(x).i32(b).get(rowBytes).mul().add().set(xb[b]!);
+      }
+      for (let k = 0; k < R * Tb; k++) {
+        f.vzero().set(acc[k]!);
+        f.f32(0).set(tail[k]!);
+      }
+      f.forStep(
+        j,
+        () => f.i32(0),
+        n4,
+        4,
+        () => {
+          for (let r = 0; r < R; r++) f.get(wr[r]!).get(j).i32(2).shl().add().loadV().set(wv[r]!);
+          for (let b = 0; b < Tb; b++) {
+            for (let r = 0; r < R; r++) {
+              const k = r * Tb + b;
+              f.get(acc[k]!).get(wv[r]!).get(xb[b]!).get(j).i32(2).shl().add().loadV().vmul().vadd().set(acc[k]!);
+            }
+          }
+        },
+      );
+      f.forStep(
+        j,
+        () => f.get(n4),
+        n,
+        1,
+        () => {
+          for (let r = 0; r < R; r++) {
+            f.get(wr[r]!).get(j).i32(2).shl().add().loadF32().set(ws);
+            for (let b = 0; b < Tb; b++) {
+              const k = r * Tb + b;
+              f.get(tail[k]!).get(ws).get(xb[b]!).get(j).i32(2).shl().add().loadF32().fmul().fadd().set(tail[k]!);
+            }
+          }
+        },
+      );
+      for (let r = 0; r < R; r++) {
+        for (let b = 0; b < Tb; b++) {
+          const k = r * Tb + b;
+          // out[b*outStride + i + r] = ((l0 + l1) + (l2 + l3)) + tail
+          f.get(out).i32(b).get(outStride).mul().get(i).add().i32(r).add().i32(2).shl().add();
+          f.get(acc[k]!).lane(0).get(acc[k]!).lane(1).fadd();
+          f.get(acc[k]!).lane(2).get(acc[k]!).lane(3).fadd();
+          f.fadd().get(tail[k]!).fadd().storeF32();
+        }
+      }
+    },
+  );
+  return f;
+}
+
+/**
+ * Y[r][0..n) (=, or += when `accumulate`) Σ_k X[r][k] · W[k][0..n), skipping zero X, for rows
+ * r = g·perGroup + q (group stride in bytes for X and Y; rows within a group contiguous).
+ */
+function projKernel(accumulate: boolean): Fn {
+  // (x, xRow, xGroup, w, y, yGroup, groups, perGroup, k, n)
+  const f = new Fn(accumulate ? 'proj_add' : 'proj', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [x, xRow, xGroup, w, y, yGroup, groups, perGroup, kk, n] = f.params as Local[] as [
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+  ];
+  const g = f.local(I32);
+  const q = f.local(I32);
+  const xr = f.local(I32);
+  const yr = f.local(I32);
+  const i = f.local(I32);
+  const k = f.local(I32);
+  const xv = f.local(F32);
+  const xs = f.local(V128);
+  const wk = f.local(I32);
+  const rowBytes = f.local(I32);
+  const n32 = f.local(I32);
+  const n4 = f.local(I32);
+  const BL = 8;
+  const acc: Local[] = [];
+  for (let m = 0; m < BL; m++) acc.push(f.local(V128));
+  const sc = f.local(F32);
+  f.get(n).i32(2).shl().set(rowBytes);
+  f.get(n).i32(-32).and().set(n32);
+  f.get(n).i32(-4).and().set(n4);
+  f.forStep(
+    g,
+    () => f.i32(0),
+    groups,
+    1,
+    () => {
+      f.forStep(
+        q,
+        () => f.i32(0),
+        perGroup,
+        1,
+        () => {
+          f.get(x).get(g).get(xGroup).mul().add().get(q).get(xRow).mul().add().set(xr);
+          f.get(y).get(g).get(yGroup).mul().add().get(q).get(rowBytes).mul().add().set(yr);
+          const block = (width: number, from: () => void, to: Local) => {
+            f.forStep(i, from, to, width * 4, () => {
+              for (let m = 0; m < width; m++) {
+                if (accumulate) {
+                  f.get(yr)
+                    .get(i)
+                    .i32(2)
+                    .shl()
+                    .add()
+                    .loadV(16 * m)
+                    .set(acc[m]!);
+                } else f.vzero().set(acc[m]!);
+              }
+              f.get(w).get(i).i32(2).shl().add().set(wk);
+              f.forStep(
+                k,
+                () => f.i32(0),
+                kk,
+                1,
+                () => {
+                  f.get(xr).get(k).i32(2).shl().add().loadF32().tee(xv).f32(0).fne();
+                  f.if(() => {
+                    f.get(xv).splat().set(xs);
+                    for (let m = 0; m < width; m++) {
+                      f.get(acc[m]!)
+                        .get(xs)
+                        .get(wk)
+                        .loadV(16 * m)
+                        .vmul()
+                        .vadd()
+                        .set(acc[m]!);
+                    }
+                  });
+                  f.get(wk).get(rowBytes).add().set(wk);
+                },
+              );
+              for (let m = 0; m < width; m++) {
+                f.get(yr)
+                  .get(i)
+                  .i32(2)
+                  .shl()
+                  .add()
+                  .get(acc[m]!)
+                  .storeV(16 * m);
+              }
+            });
+          };
+          block(BL, () => f.i32(0), n32);
+          block(1, () => f.get(n32), n4);
+          // Scalar tail.
+          f.forStep(
+            i,
+            () => f.get(n4),
+            n,
+            1,
+            () => {
+              if (accumulate) f.get(yr).get(i).i32(2).shl().add().loadF32().set(sc);
+              else f.f32(0).set(sc);
+              f.get(w).get(i).i32(2).shl().add().set(wk);
+              f.forStep(
+                k,
+                () => f.i32(0),
+                kk,
+                1,
+                () => {
+                  f.get(xr).get(k).i32(2).shl().add().loadF32().tee(xv).f32(0).fne();
+                  f.if(() => {
+                    f.get(sc).get(xv).get(wk).loadF32().fmul().fadd().set(sc);
+                  });
+                  f.get(wk).get(rowBytes).add().set(wk);
+                },
+              );
+              f.get(yr).get(i).i32(2).shl().add().get(sc).storeF32();
+            },
+          );
+        },
+      );
+    },
+  );
+  return f;
+}
+
+/**
+ * gather: y[0..n) += Σ_q W[idx[q]][0..n); scatter: G[idx[q]][0..n) += v[0..n), for q in [q0, q1).
+ * idx holds i32 row numbers.
+ */
+function rowsKernel(scatter: boolean): Fn {
+  // (m, idx, q0, q1, v, n)
+  const f = new Fn(scatter ? 'scatter_rows' : 'gather_rows', [I32, I32, I32, I32, I32, I32]);
+  const [m, idx, q0, q1, v, n] = f.params as [Local, Local, Local, Local, Local, Local];
+  const q = f.local(I32);
+  const row = f.local(I32);
+  const i = f.local(I32);
+  const n4 = f.local(I32);
+  const a = f.local(I32);
+  const b = f.local(I32);
+  f.get(n).i32(-4).and().set(n4);
+  f.forStep(
+    q,
+    () => f.get(q0),
+    q1,
+    1,
+    () => {
+      f.get(m).get(idx).get(q).i32(2).shl().add().loadI32().get(n).mul().i32(2).shl().add().set(row);
+      // target a += source b
+      if (scatter) {
+        f.get(row).set(a);
+        f.get(v).set(b);
+      } else {
+        f.get(v).set(a);
+        f.get(row).set(b);
+      }
+      f.forStep(
+        i,
+        () => f.i32(0),
+        n4,
+        4,
+        () => {
+          f.get(a).get(i).i32(2).shl().add();
+          f.get(a).get(i).i32(2).shl().add().loadV();
+          f.get(b).get(i).i32(2).shl().add().loadV();
+          f.vadd().storeV();
+        },
+      );
+      f.forStep(
+        i,
+        () => f.get(n4),
+        n,
+        1,
+        () => {
+          f.get(a).get(i).i32(2).shl().add();
+          f.get(a).get(i).i32(2).shl().add().loadF32();
+          f.get(b).get(i).i32(2).shl().add().loadF32();
+          f.fadd().storeF32();
+        },
+      );
+    },
+  );
+  return f;
+}
+
+/**
+ * G[k][0..n) += Σ_r X[r][k] · D[r][0..n), skipping zero X, over rows r = g·perGroup + q (X rows
+ * xRow bytes apart, groups xGroup apart; D rows n floats apart, groups dGroup apart).
+ */
+function gemmTnKernel(): Fn {
+  // (x, xRow, xGroup, d, dGroup, groups, perGroup, k, n, g)
+  const f = new Fn('gemm_tn', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [x, xRow, xGroup, d, dGroup, groups, perGroup, kk, n, gm] = f.params as Local[] as [
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+  ];
+  const k = f.local(I32);
+  const i = f.local(I32);
+  const g = f.local(I32);
+  const q = f.local(I32);
+  const xp = f.local(I32);
+  const dp = f.local(I32);
+  const grow = f.local(I32);
+  const xv = f.local(F32);
+  const xs = f.local(V128);
+  const rowBytes = f.local(I32);
+  const n32 = f.local(I32);
+  const n4 = f.local(I32);
+  const sc = f.local(F32);
+  const BL = 8;
+  const acc: Local[] = [];
+  for (let m = 0; m < BL; m++) acc.push(f.local(V128));
+  f.get(n).i32(2).shl().set(rowBytes);
+  f.get(n).i32(-32).and().set(n32);
+  f.get(n).i32(-4).and().set(n4);
+  const rows = (body: () => void) => {
+    f.forStep(
+      g,
+      () => f.i32(0),
+      groups,
+      1,
+      () => {
+        f.forStep(
+          q,
+          () => f.i32(0),
+          perGroup,
+          1,
+          () => {
+            f.get(x).get(g).get(xGroup).mul().add().get(q).get(xRow).mul().add().get(k).i32(2).shl().add().loadF32();
+            f.tee(xv).f32(0).fne();
+            f.if(() => {
+              f.get(d)
+                .get(g)
+                .get(dGroup)
+                .mul()
+                .add()
+                .get(q)
+                .get(rowBytes)
+                .mul()
+                .add()
+                .get(i)
+                .i32(2)
+                .shl()
+                .add()
+                .set(dp);
+              body();
+            });
+          },
+        );
+      },
+    );
+  };
+  void xp;
+  f.forStep(
+    k,
+    () => f.i32(0),
+    kk,
+    1,
+    () => {
+      f.get(gm).get(k).get(rowBytes).mul().add().set(grow);
+      const block = (width: number, from: () => void, to: Local) => {
+        f.forStep(i, from, to, width * 4, () => {
+          for (let m = 0; m < width; m++) {
+            f.get(grow)
+              .get(i)
+              .i32(2)
+              .shl()
+              .add()
+              .loadV(16 * m)
+              .set(acc[m]!);
+          }
+          rows(() => {
+            f.get(xv).splat().set(xs);
+            for (let m = 0; m < width; m++) {
+              f.get(acc[m]!)
+                .get(xs)
+                .get(dp)
+                .loadV(16 * m)
+                .vmul()
+                .vadd()
+                .set(acc[m]!);
+            }
+          });
+          for (let m = 0; m < width; m++) {
+            f.get(grow)
+              .get(i)
+              .i32(2)
+              .shl()
+              .add()
+              .get(acc[m]!)
+              .storeV(16 * m);
+          }
+        });
+      };
+      block(BL, () => f.i32(0), n32);
+      // Whole vectors after the 32-float blocks: i runs from n32 in steps of 4 up to n4.
+      block(1, () => f.get(n32), n4);
+      f.forStep(
+        i,
+        () => f.get(n4),
+        n,
+        1,
+        () => {
+          f.get(grow).get(i).i32(2).shl().add().loadF32().set(sc);
+          rows(() => {
+            f.get(sc).get(xv).get(dp).loadF32().fmul().fadd().set(sc);
+          });
+          f.get(grow).get(i).i32(2).shl().add().get(sc).storeF32();
+        },
+      );
+    },
+  );
+  return f;
+}
+
+export interface KernelExports {
+  matvec_2x4(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
+  matvec_1x4(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
+  matvec_4x1(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
+  matvec_1x1(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
+  proj(...args: number[]): void;
+  proj_add(...args: number[]): void;
+  gather_rows(m: number, idx: number, q0: number, q1: number, v: number, n: number): void;
+  scatter_rows(m: number, idx: number, q0: number, q1: number, v: number, n: number): void;
+  gemm_tn(...args: number[]): void;
+}
+
+let compiled: WasmModule | null = null;
+
+/** The compiled kernel module (built once per process). */
+export function kernelModule(): WasmModule {
+  compiled ??= new wasm.Module(
+    assemble([
+      matvecKernel(2, 4),
+      matvecKernel(1, 4),
+      matvecKernel(4, 1),
+      matvecKernel(1, 1),
+      projKernel(false),
+      projKernel(true),
+      rowsKernel(false),
+      rowsKernel(true),
+      gemmTnKernel(),
+    ]),
+  );
+  return compiled;
+}
+
+export function instantiateKernels(memory: WasmMemory): KernelExports {
+  return new wasm.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+}
+
+/**
+ * out[b][i] = Σ_j W[i][j] x[b][j] for i < rows, b < trials; W is rows × n, x is trials × n,
+ * out rows are outStride floats apart. Byte pointers.
+ */
+export function matvec(
+  k: KernelExports,
+  w: number,
+  x: number,
+  out: number,
+  rows: number,
+  n: number,
+  trials: number,
+  outStride: number,
+): void {
+  let b = 0;
+  const rowBytes = n * 4;
+  for (; b + 4 <= trials; b += 4) {
+    const xb = x + b * rowBytes;
+    const ob = out + b * outStride * 4;
+    const even = rows - (rows % 2);
+    k.matvec_2x4(w, xb, ob, n, 0, even, outStride);
+    if (even < rows) k.matvec_1x4(w, xb, ob, n, even, rows, outStride);
+  }
+  for (; b < trials; b++) {
+    const xb = x + b * rowBytes;
+    const ob = out + b * outStride * 4;
+    const four = rows - (rows % 4);
+    k.matvec_4x1(w, xb, ob, n, 0, four, outStride);
+    if (four < rows) k.matvec_1x1(w, xb, ob, n, four, rows, outStride);
+  }
+}
