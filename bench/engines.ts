@@ -117,9 +117,11 @@ async function child(kind: string, shapeName: string): Promise<void> {
       };
     }
   } else throw new Error(`unknown child kind ${kind}`);
-  for (let i = 0; i < 3; i++) step();
+  // The first iteration's loss and firing rate: the same network on the same batch in every engine.
+  const first = step();
+  for (let i = 0; i < 2; i++) step();
   const out = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
-  out({ ready: true, ...info });
+  out({ ready: true, loss0: first.loss, rate0: first.rate, ...info });
   for await (const line of createInterface({ input: process.stdin })) {
     const [cmd, n] = line.trim().split(/\s+/);
     if (cmd === 'run') {
@@ -164,7 +166,7 @@ class Runner {
     this.lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
     proc.stderr!.on('data', (d: Buffer) => {
       const text = d.toString();
-      if (!/backend:|^ip2:/.test(text)) process.stderr.write(`[${column.label}] ${text}`);
+      if (!/backend:|^ip2:|tfjs-node|={10}|^\s*$/.test(text)) process.stderr.write(`[${column.label}] ${text}`);
     });
   }
 
@@ -177,15 +179,17 @@ class Runner {
   async ready(): Promise<void> {
     const r = await this.next();
     if (typeof r.error === 'string') this.error = r.error;
-    else this.info = r;
+    else {
+      this.info = r;
+      this.loss = r.loss0 as number;
+      this.rate = r.rate0 as number;
+    }
   }
 
   async run(n: number): Promise<void> {
     this.proc.stdin!.write(`run ${n}\n`);
     const r = (await this.next()) as { ms: number[]; loss: number; rate: number };
     this.ms.push(...r.ms);
-    this.loss = r.loss;
-    this.rate = r.rate;
   }
 
   async quit(): Promise<void> {
@@ -294,7 +298,9 @@ async function parent(): Promise<void> {
   };
   say(`Machine: ${machine()}. Command: \`npm run bench\` (\`tsx --conditions @ip2/source bench/engines.ts\`).`);
   say();
-  say('| shape | engine | median ms (q1–q3) | vs fused | GFLOP/s | peak RSS MiB | firing rate | loss |');
+  say(
+    '| shape | engine | median ms (q1–q3) | vs fused | GFLOP/s | peak RSS MiB | first-iteration firing rate | first-iteration loss |',
+  );
   say('|---|---|---|---|---|---|---|---|');
   try {
     for (const shape of SHAPES) {
