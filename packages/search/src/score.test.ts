@@ -21,11 +21,12 @@ const rule = (metric: string, extra: object = {}) =>
 describe('run scores', () => {
   const run = [ok(0, 500), failed(1), ...Array.from({ length: 8 }, (_, i) => ok(i + 2, 100 - 10 * i))];
 
-  it('counts a failed task as the cap and adds the penalty per failure', () => {
+  it('counts a failed task as the cap graded by its final loss, and adds the penalty per failure', () => {
     const m = runMetrics(rule('final-efficiency'), run);
     expect(m.failures).toBe(1);
     expect(m.finalEfficiency).toBe(30);
-    expect(m.auc).toBe(500 + 1000 + (100 + 90 + 80 + 70 + 60 + 50 + 40 + 30));
+    // final loss 0.2 = 40 ε: the grade is clamped at 10 × cap
+    expect(m.auc).toBe(500 + 10 * 1000 + (100 + 90 + 80 + 70 + 60 + 50 + 40 + 30));
     expect(m.score).toBe(30 + 1000);
     expect(runMetrics(rule('auc'), run).score).toBe(m.auc + 1000);
     expect(runMetrics(rule('final-efficiency', { failurePenalty: 0 }), run).score).toBe(30);
@@ -50,7 +51,18 @@ describe('run scores', () => {
       ok(0, 10),
       { taskIndex: 1, iterations: 3, converged: true, finalLoss: Number.NaN },
     ]);
-    expect(m).toMatchObject({ failures: 1, finalEfficiency: 1000, score: 2000 });
+    expect(m).toMatchObject({ failures: 1, finalEfficiency: 10 * 1000, score: 10 * 1000 + 1000 });
+  });
+
+  it('grades failures: a failed task that came closer to ε counts for fewer iterations', () => {
+    const r = rule('auc');
+    const at = (finalLoss: number) =>
+      runMetrics(r, [{ taskIndex: 0, iterations: 1000, converged: false, finalLoss }]).auc;
+    expect(at(0.004)).toBe(1000); // below ε (cap hit before the window filled): the cap itself
+    expect(at(0.01)).toBe(2000); // 2 ε
+    expect(at(0.025)).toBe(5000);
+    expect(at(1)).toBe(10_000); // clamped
+    expect(at(Number.NaN)).toBe(10_000);
   });
 
   it('orders by direction, NaN last, and measures the advantage and ratio', () => {

@@ -13,6 +13,10 @@ import type { TaskRecord } from './results.js';
  * | `l2l-slope`        | lower  | l2lSlope(e) + p·f         | 1             |
  * | `speed-up`         | higher | speedUp(e) / (1 + p·f)    | 1             |
  *
+ * A failed task counts in e as the cap scaled by how far its final loss stayed from the criterion:
+ * cap · clamp(finalLoss / ε, 1, 10), and NaN losses as 10 · cap. Among runs that all fail (early tasks
+ * of a hard family), the one that came closest to converging ranks first instead of a tie.
+ *
  * A task is failed when it did not converge, or its final loss or its iteration count is not a finite
  * number (a converged task with a NaN loss is a failure). A candidate's score is the mean of its runs'
  * scores over the seeds, on a prefix of tasks common to every run compared.
@@ -22,7 +26,12 @@ export interface ScoreRule {
   readonly direction: 'lower' | 'higher';
   readonly failurePenalty: number;
   readonly iterationCap: number;
+  /** The convergence threshold ε, which grades failures. */
+  readonly epsilon: number;
 }
+
+/** Largest factor of the cap a failed task can count for. */
+export const FAILURE_SCALE_MAX = 10;
 
 export function scoreRule(d: SearchDefinition): ScoreRule {
   const { metric, failurePenalty } = d.score;
@@ -31,6 +40,7 @@ export function scoreRule(d: SearchDefinition): ScoreRule {
     direction: metric === 'speed-up' ? 'higher' : 'lower',
     failurePenalty,
     iterationCap: d.protocol.iterationCap,
+    epsilon: d.protocol.criterion.epsilon,
   };
 }
 
@@ -38,7 +48,15 @@ export function isFailure(r: TaskRecord): boolean {
   return !r.converged || !Number.isFinite(r.finalLoss) || !Number.isFinite(r.iterations);
 }
 
-/** The metrics of one run on some prefix of its tasks, failures counted as the cap. */
+/** Iterations a failed task counts for (see the table above). */
+export function failedTaskIterations(rule: ScoreRule, r: TaskRecord): number {
+  const scale = Number.isFinite(r.finalLoss)
+    ? Math.min(FAILURE_SCALE_MAX, Math.max(1, r.finalLoss / rule.epsilon))
+    : FAILURE_SCALE_MAX;
+  return rule.iterationCap * scale;
+}
+
+/** The metrics of one run on some prefix of its tasks, failures counted as graded caps. */
 export interface RunMetrics {
   readonly tasks: number;
   readonly failures: number;
@@ -58,7 +76,7 @@ export function runMetrics(rule: ScoreRule, records: readonly TaskRecord[]): Run
   const e = records.map((r) => {
     if (isFailure(r)) {
       failures++;
-      return rule.iterationCap;
+      return failedTaskIterations(rule, r);
     }
     return r.iterations;
   });

@@ -1,0 +1,83 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decide, parseSearchDefinition, plannedTaskTrainings } from '@ip2/search';
+import { describe, expect, it } from 'vitest';
+import { runLocalSearch } from '../commands/search.js';
+import { FileStore } from './store.js';
+
+const definition = parseSearchDefinition({
+  family: 'sma',
+  space: ['tauD', 'theta'],
+  strategy: { kind: 'successive-halving', eta: 2, minTasks: 2 },
+  protocol: {
+    tasks: 4,
+    seeds: 2,
+    baseSeed: 7,
+    criterion: { window: 10, epsilon: 0.05 },
+    iterationCap: 150,
+    evalBatch: 8,
+    network: { hidden: 10, lr: 3e-3 },
+  },
+});
+
+function store(): FileStore {
+  const s = new FileStore(mkdtempSync(join(tmpdir(), 'ip2-local-')));
+  s.writeDefinition(definition);
+  return s;
+}
+
+/** Task results without wall time, sorted: what must be identical across runs. */
+function canonical(s: FileStore): string {
+  return JSON.stringify(
+    [...s.results()]
+      .map(({ candidate, seedIndex, result: { wallMs: _w, ...r } }) => ({ candidate, seedIndex, ...r }))
+      .sort((a, b) =>
+        a.candidate + a.seedIndex + String(a.taskIndex).padStart(4, '0') <
+        b.candidate + b.seedIndex + String(b.taskIndex).padStart(4, '0')
+          ? -1
+          : 1,
+      ),
+  );
+}
+
+describe('local search', () => {
+  it('gives identical task results and decision with 1 and 2 workers', async () => {
+    const one = store();
+    await runLocalSearch({ definition, store: one, workers: 1 });
+    const two = store();
+    await runLocalSearch({ definition, store: two, workers: 2 });
+    expect(one.results().length).toBe(plannedTaskTrainings(definition));
+    expect(canonical(two)).toBe(canonical(one));
+    expect(JSON.stringify(decide(definition, two.table()))).toBe(JSON.stringify(decide(definition, one.table())));
+  });
+
+  it('interrupted mid-search and resumed on the same folder, ends with the same results as uninterrupted', async () => {
+    const straight = store();
+    await runLocalSearch({ definition, store: straight, workers: 2 });
+
+    const broken = store();
+    const ac = new AbortController();
+    let seen = 0;
+    await expect(
+      runLocalSearch({
+        definition,
+        store: broken,
+        workers: 2,
+        signal: ac.signal,
+        onResult: () => {
+          if (++seen === 5) ac.abort();
+        },
+      }),
+    ).rejects.toThrow(/interrupted/);
+    expect(broken.results().length).toBeLessThan(plannedTaskTrainings(definition));
+    // A new process: reload everything from the folder.
+    const resumed = new FileStore(broken.dir);
+    resumed.load();
+    expect(resumed.results().length).toBe(broken.results().length);
+    await runLocalSearch({ definition, store: resumed, workers: 2 });
+    expect(canonical(resumed)).toBe(canonical(straight));
+    const lines = readFileSync(join(broken.dir, 'results.jsonl'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(plannedTaskTrainings(definition)); // no duplicate line written
+  });
+});
