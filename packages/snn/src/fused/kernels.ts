@@ -1,3 +1,4 @@
+import { backwardKernel, forwardKernel, psiKernel } from './neuron-kernels.js';
 import { assemble, F32, Fn, I32, V128, wasm, type Local, type WasmMemory, type WasmModule } from './wasm-emit.js';
 
 /**
@@ -433,6 +434,14 @@ export interface KernelExports {
   gather_rows(m: number, idx: number, q0: number, q1: number, v: number, n: number): void;
   scatter_rows(m: number, idx: number, q0: number, q1: number, v: number, n: number): void;
   gemm_tn(...args: number[]): void;
+  forward_plain(...args: number[]): void;
+  forward_adapt(...args: number[]): void;
+  psi_fast_sigmoid(u: number, thr: number, th: number, out: number, rows: number, n: number, g: number, k: number): void;
+  psi_arctan(u: number, thr: number, th: number, out: number, rows: number, n: number, g: number, k: number): void;
+  backward_plain_hard(...args: number[]): void;
+  backward_adapt_hard(...args: number[]): void;
+  backward_plain_soft(...args: number[]): void;
+  backward_adapt_soft(...args: number[]): void;
 }
 
 let compiled: WasmModule | null = null;
@@ -450,6 +459,14 @@ export function kernelModule(): WasmModule {
       rowsKernel(false),
       rowsKernel(true),
       gemmTnKernel(),
+      forwardKernel(false),
+      forwardKernel(true),
+      psiKernel('fast-sigmoid'),
+      psiKernel('arctan'),
+      backwardKernel(false, false),
+      backwardKernel(true, false),
+      backwardKernel(false, true),
+      backwardKernel(true, true),
     ]),
   );
   return compiled;

@@ -6,8 +6,9 @@
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 function uleb(n: number, out: number[]): void {
   do {
@@ -51,6 +52,7 @@ export class Fn {
   constructor(
     readonly name: string,
     paramTypes: readonly ValType[],
+    readonly result: ValType | null = null,
   ) {
     for (const t of paramTypes) this.params.push({ index: this.params.length, type: t });
   }
@@ -66,12 +68,12 @@ export class Fn {
     return l;
   }
 
-  private op(...bytes: number[]): this {
+  op(...bytes: number[]): this {
     for (const b of bytes) this.code.push(b);
     return this;
   }
 
-  private simd(opcode: number): this {
+  simd(opcode: number): this {
     this.code.push(0xfd);
     uleb(opcode, this.code);
     return this;
@@ -136,6 +138,32 @@ export class Fn {
   fadd(): this {
     return this.op(0x92);
   }
+  fsub(): this {
+    return this.op(0x93);
+  }
+  fdiv(): this {
+    return this.op(0x95);
+  }
+  fneg(): this {
+    return this.op(0x8c);
+  }
+  fabs(): this {
+    return this.op(0x8b);
+  }
+  fgt(): this {
+    return this.op(0x5e);
+  }
+  /** f32 → f64, and f64 add. */
+  promote(): this {
+    return this.op(0xbb);
+  }
+  dadd(): this {
+    return this.op(0xa0);
+  }
+  /** i32 (0 or 1) → f32. */
+  fromI32(): this {
+    return this.op(0xb3);
+  }
   fmul(): this {
     return this.op(0x94);
   }
@@ -162,6 +190,21 @@ export class Fn {
   }
   storeF32(offset = 0): this {
     this.op(0x38, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+  storeI32(offset = 0): this {
+    this.op(0x36, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+  loadF64(offset = 0): this {
+    this.op(0x2b, 3);
+    uleb(offset, this.code);
+    return this;
+  }
+  storeF64(offset = 0): this {
+    this.op(0x39, 3);
     uleb(offset, this.code);
     return this;
   }
@@ -192,6 +235,34 @@ export class Fn {
   }
   vmul(): this {
     return this.simd(0xe6);
+  }
+  vsub(): this {
+    return this.simd(0xe5);
+  }
+  vdiv(): this {
+    return this.simd(0xe7);
+  }
+  vneg(): this {
+    return this.simd(0xe1);
+  }
+  vabs(): this {
+    return this.simd(0xe0);
+  }
+  /** f32x4.gt: lane masks. */
+  vgt(): this {
+    return this.simd(0x44);
+  }
+  vand(): this {
+    return this.simd(0x4e);
+  }
+  anyTrue(): this {
+    return this.simd(0x53);
+  }
+  /** i32x4.extract_lane. */
+  ilane(i: number): this {
+    this.simd(0x1b);
+    this.code.push(i);
+    return this;
   }
   vzero(): this {
     this.simd(0x0c);
@@ -263,7 +334,8 @@ export function assemble(fns: readonly Fn[]): Uint8Array {
     types.push(0x60);
     uleb(f.params.length, types);
     for (const p of f.params) types.push(p.type);
-    types.push(0);
+    if (f.result === null) types.push(0);
+    else types.push(1, f.result);
   }
   section(1, types);
   const imports: number[] = [];
