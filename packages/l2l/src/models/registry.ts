@@ -1,7 +1,18 @@
 import type { Learner, LearnerSpec } from '../learner.js';
+import { BASELINE_MODELS, baselineDescription, createBaselineLearner } from './baselines.js';
 import { createSpikingLearner, SPIKING_MODELS, type SpikingOptions } from './spiking.js';
+import type { BaselineOptionsInput } from './tf-learner.js';
 
-export type LearnerFactory = (spec: LearnerSpec, options: SpikingOptions, saved?: Uint8Array) => Promise<Learner>;
+export { BASELINE_MODELS, type BaselineModel } from './baselines.js';
+export { BaselineLearner, type BaselineOptions, type BaselineOptionsInput } from './tf-learner.js';
+
+/** Options of every model: the spiking models read the SpikingOptions fields, the baselines `baseline`. */
+export interface ModelOptions extends SpikingOptions {
+  /** λs, Adam settings and architecture details of the non-spiking baselines. */
+  readonly baseline?: BaselineOptionsInput;
+}
+
+export type LearnerFactory = (spec: LearnerSpec, options: ModelOptions, saved?: Uint8Array) => Promise<Learner>;
 
 export interface ModelEntry {
   readonly name: string;
@@ -16,9 +27,16 @@ const spikingDescriptions: Record<(typeof SPIKING_MODELS)[number], string> = {
   'ip-random': 'the same spiking network with a random mask drawn from the seed',
 };
 
+const createBaseline: LearnerFactory = (spec, options, saved) => createBaselineLearner(spec, options.baseline, saved);
+
 /** Every model the protocol can train, by name. Adding one is one entry here. */
 export const MODELS: readonly ModelEntry[] = [
   ...SPIKING_MODELS.map((name) => ({ name, description: spikingDescriptions[name], create: createSpikingLearner })),
+  ...BASELINE_MODELS.map((name) => ({
+    name,
+    description: baselineDescription(name),
+    create: createBaseline,
+  })),
 ];
 
 export function modelNames(): string[] {
@@ -31,6 +49,6 @@ export function getModel(name: string): ModelEntry {
   return m;
 }
 
-export function createLearner(spec: LearnerSpec, options: SpikingOptions = {}, saved?: Uint8Array): Promise<Learner> {
+export function createLearner(spec: LearnerSpec, options: ModelOptions = {}, saved?: Uint8Array): Promise<Learner> {
   return getModel(spec.model).create(spec, options, saved);
 }
