@@ -59,13 +59,17 @@ export function buildProgram(): Command {
     .option('--snapshots', 'record every neuron’s intrinsic values after every task')
     .option('--out <dir>', 'output folder', 'results/l2l')
     .option('--quiet', 'no progress display')
+    .option(
+      '--fixed <file>',
+      'train with a fixed configuration (fixed-config.json of a search): family, mask and protocol from it',
+    )
     .addHelpText(
       'after',
       `\nFamilies:\n${families()}\n\nModels:\n${models()}\n\nProperty keys:\n${properties()}\n\nPresets:\n${presets()}\n\n` +
         'Writes results.json, tasks.csv (one row per task), timings.csv and curve.svg into --out.\n' +
         'Example: ip2 l2l --family dms --model ip2 --mask tauD,theta --tasks 50 --seed 1 --out results/',
     )
-    .action(async (flags: L2lFlags) => runL2l(flags));
+    .action(async (flags: L2lFlags, cmd: Command) => runL2l(flags, (name) => cmd.getOptionValueSource(name) === 'cli'));
 
   program
     .command('search')

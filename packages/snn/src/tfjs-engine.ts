@@ -111,7 +111,7 @@ export class TfjsEngine implements Engine {
       ALL_KEYS.map((k) => {
         const a = state.params[k];
         if (a.length !== sizes[k]) throw new RangeError(`parameter ${k} has ${a.length} values, expected ${sizes[k]}`);
-        return [k, tf.variable(tf.tensor1d(a), true, undefined, 'float32')];
+        return [k, tf.tidy(() => tf.variable(tf.tensor1d(a), true, undefined, 'float32'))];
       }),
     ) as Record<ParamKey, tf.Variable>;
     this.trainable = trainableKeys(state.config);
@@ -119,8 +119,8 @@ export class TfjsEngine implements Engine {
     for (const k of this.trainable) {
       const m = state.adam.m[k];
       const v = state.adam.v[k];
-      this.m[k] = tf.variable(m ? tf.tensor1d(m) : tf.zeros([sizes[k]]), false);
-      this.v[k] = tf.variable(v ? tf.tensor1d(v) : tf.zeros([sizes[k]]), false);
+      this.m[k] = tf.tidy(() => tf.variable(m ? tf.tensor1d(m) : tf.zeros([sizes[k]]), false));
+      this.v[k] = tf.tidy(() => tf.variable(v ? tf.tensor1d(v) : tf.zeros([sizes[k]]), false));
     }
     this.homeostaticTarget = state.homeostaticTarget;
     this.rng = Rng.fromState(state.rng);
@@ -308,10 +308,12 @@ export class TfjsEngine implements Engine {
   resetOptimizer(): void {
     this.assertLive();
     this.step = 0;
-    for (const k of this.trainable) {
-      this.m[k]!.assign(tf.zerosLike(this.m[k]!));
-      this.v[k]!.assign(tf.zerosLike(this.v[k]!));
-    }
+    tf.tidy(() => {
+      for (const k of this.trainable) {
+        this.m[k]!.assign(tf.zerosLike(this.m[k]!));
+        this.v[k]!.assign(tf.zerosLike(this.v[k]!));
+      }
+    });
   }
 
   setHomeostaticTarget(value: number | null): void {

@@ -149,9 +149,19 @@ describe('memory', () => {
         e.trainStep(data[i % 2]!);
         e.evaluate(data[i % 2]!);
         e.gradients(data[i % 2]!);
+        e.resetOptimizer();
       }
       expect(tf.memory().numTensors).toBe(before);
     });
+  });
+
+  it('an engine frees every tensor it made when disposed', async () => {
+    const before = tf.memory().numTensors;
+    const e = await TfjsEngine.create(initNetwork(small));
+    e.trainStep(batches(1)[0]!);
+    e.resetOptimizer();
+    e.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

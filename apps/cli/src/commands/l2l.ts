@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FIXED_CONFIG_FORMAT, verifyFixedConfig, type FixedConfig } from '@ip2/search';
 import {
   createLearner,
   modelNames,
@@ -35,6 +37,7 @@ export interface L2lFlags {
   engine?: string;
   snapshots?: boolean;
   quiet?: boolean;
+  fixed?: string;
 }
 
 /** Everything the run needs, validated before anything is written. */
@@ -53,6 +56,63 @@ export interface L2lPlan {
   readonly preset: PresetName;
 }
 
+/** Flags a fixed configuration decides, so they cannot be given with --fixed. */
+const FIXED_DECIDES = [
+  'family',
+  'model',
+  'mask',
+  'space',
+  'hidden',
+  'cap',
+  'window',
+  'epsilon',
+  'batch',
+  'lr',
+  'loss',
+] as const;
+
+/**
+ * Reads a fixed configuration (fixed-config.json of a search) and turns it into flags: the family,
+ * its space and chosen mask, and the protocol the search measured it with.
+ */
+export function flagsFromFixed(f: L2lFlags, given: (flag: string) => boolean): L2lFlags {
+  const path = f.fixed!;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--fixed: cannot read '${path}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let record: FixedConfig;
+  try {
+    record = JSON.parse(text) as FixedConfig;
+  } catch (e) {
+    throw new UsageError(`--fixed: '${path}' is not valid JSON (${(e as Error).message})`);
+  }
+  if (!verifyFixedConfig(record) || record.format !== FIXED_CONFIG_FORMAT) {
+    throw new UsageError(`--fixed: '${path}' is not a fixed configuration, or its content does not match its hash`);
+  }
+  for (const flag of FIXED_DECIDES) {
+    if (given(flag)) throw new UsageError(`--${flag}: the fixed configuration decides it; do not give it with --fixed`);
+  }
+  const p = record.protocol;
+  return {
+    ...f,
+    family: record.family,
+    model: 'ip2',
+    space: record.space.join(','),
+    mask: record.mask.keys.join(','),
+    tasks: f.tasks ?? String(p.tasks),
+    hidden: String(p.network.hidden),
+    cap: String(p.iterationCap),
+    window: String(p.criterion.window),
+    epsilon: String(p.criterion.epsilon),
+    batch: String(p.batchSize),
+    lr: String(p.network.lr),
+    loss: p.network.loss,
+  };
+}
+
 export function planL2l(f: L2lFlags): L2lPlan {
   const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
   const p = PRESETS[preset];
@@ -64,7 +124,7 @@ export function planL2l(f: L2lFlags): L2lPlan {
   for (const k of mask) {
     if (!space.includes(k)) throw new UsageError(`--mask: '${k}' is not in the search space (${space.join(', ')})`);
   }
-  if (f.mask !== undefined && model !== 'ip2') {
+  if (f.mask !== undefined && model !== 'ip2' && f.fixed === undefined) {
     throw new UsageError(`--mask: only the ip2 model takes a mask ('${model}' fixes its own)`);
   }
   const protocol = parseFlag('protocol', () =>
@@ -106,7 +166,8 @@ export const TASK_COLUMNS = [
   'firingRate',
 ] as const;
 
-export async function runL2l(f: L2lFlags): Promise<void> {
+export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean = () => false): Promise<void> {
+  const f = flags.fixed === undefined ? flags : flagsFromFixed(flags, given);
   const plan = planL2l(f);
   const out = ensureWritableDir('--out', plan.out);
   const instance = createInstance(plan.family, 0, 0);
@@ -164,6 +225,7 @@ export async function runL2l(f: L2lFlags): Promise<void> {
     loss: plan.loss,
     preset: plan.preset,
     protocol: plan.protocol,
+    ...(f.fixed ? { fixedConfig: f.fixed } : {}),
   };
   const svg = await renderSvg(
     adaptationCurveSpec(
