@@ -151,7 +151,12 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
     )
     .join('\n');
   const engines = [
-    ...new Set(input.results.map((r) => ('engine' in r ? JSON.stringify((r as { engine?: unknown }).engine) : ''))),
+    ...new Set(
+      input.results.map((r) => {
+        const e = (r as { engine?: { engine: string; backend: string } }).engine;
+        return e ? `${e.engine}/${e.backend}` : '';
+      }),
+    ),
   ].filter(Boolean);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ip2 search report: ${escapeHtml(d.family)}</title>
