@@ -4,7 +4,7 @@ import { checkBatch, paramSizes } from '../network.js';
 import { PROPERTY_KEYS } from '../properties.js';
 import { MG_H } from '../surrogates.js';
 import { instantiateKernels, matvec, type KernelExports } from './kernels.js';
-import { Member, SURROGATE_ARCTAN, SURROGATE_FAST_SIGMOID } from './members.js';
+import { Member, SURROGATE_ARCTAN, SURROGATE_FAST_SIGMOID, SURROGATE_MULTI_GAUSSIAN } from './members.js';
 import { wasm } from './wasm-emit.js';
 
 export const ALL_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
@@ -34,12 +34,29 @@ function surrogateAt(m: Member, v: number, theta: number): number {
 }
 
 const REGIONS = [
-  'wIn',
-  'wRec',
-  'gWin',
-  'gWrec',
+  // Every parameter group, its gradient and Adam moments: [group][P][size] (ALL_KEYS order).
+  'params',
+  'grads',
+  'adamM',
+  'adamV',
   'woT',
   'gWoT',
+  // Intrinsic properties as float32 rows [P][N], and the accumulators of their derivatives.
+  'paD',
+  'pcD',
+  'paS',
+  'pcS',
+  'prho',
+  'pcR',
+  'pth',
+  'pbe',
+  'gaD',
+  'gaS',
+  'gRho',
+  'gBe',
+  'gTh',
+  'gB',
+  'sums',
   'xin',
   'I',
   'd',
@@ -47,41 +64,31 @@ const REGIONS = [
   'a',
   'thr',
   's',
+  'psi',
   'dI',
   'ds',
+  'adj',
   'y',
   'dy',
   'spikeIdx',
+  'spikeOff',
 ] as const;
 type Region = (typeof REGIONS)[number];
 
 /**
  * The kernels' operands, in one WebAssembly memory: weights and their gradients (kept across
- * growth), inputs, trajectory [T+1][P][B][N] (slot 0: the initial state), δI, spike lists,
- * readout and its gradient. Float32 everywhere except the spike lists (row numbers).
+ * growth), the intrinsic properties and their derivative accumulators, inputs, trajectory
+ * [T+1][P][B][N] (slot 0: the initial state), ψ, Ī, the adjoints of d, u, a for two steps,
+ * spike lists, readout and its gradient. Float32 except the spike lists and the f64 sums.
  */
 class Arena {
   readonly kernels: KernelExports;
   /** Byte offsets. */
   readonly at: Readonly<Record<Region, number>>;
-  readonly wIn: Float32Array;
-  readonly wRec: Float32Array;
-  readonly gWin: Float32Array;
-  readonly gWrec: Float32Array;
-  readonly woT: Float32Array;
-  readonly gWoT: Float32Array;
-  readonly xin: Float32Array;
-  readonly I: Float32Array;
-  readonly d: Float32Array;
-  readonly u: Float32Array;
-  readonly a: Float32Array;
-  readonly thr: Float32Array;
-  readonly s: Float32Array;
-  readonly dI: Float32Array;
-  readonly ds: Float32Array;
-  readonly y: Float32Array;
-  readonly dy: Float32Array;
+  readonly f: Readonly<Record<Exclude<Region, 'spikeIdx' | 'spikeOff' | 'sums'>, Float32Array>>;
   readonly spikeIdx: Int32Array;
+  readonly spikeOff: Int32Array;
+  readonly sums: Float64Array;
 
   constructor(sizes: Readonly<Record<Region, number>>) {
     const at = {} as Record<Region, number>;
@@ -93,25 +100,12 @@ class Arena {
     const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
     this.kernels = instantiateKernels(memory);
     this.at = at;
-    const f = (r: Region) => new Float32Array(memory.buffer, at[r], sizes[r]);
-    this.wIn = f('wIn');
-    this.wRec = f('wRec');
-    this.gWin = f('gWin');
-    this.gWrec = f('gWrec');
-    this.woT = f('woT');
-    this.gWoT = f('gWoT');
-    this.xin = f('xin');
-    this.I = f('I');
-    this.d = f('d');
-    this.u = f('u');
-    this.a = f('a');
-    this.thr = f('thr');
-    this.s = f('s');
-    this.dI = f('dI');
-    this.ds = f('ds');
-    this.y = f('y');
-    this.dy = f('dy');
+    const f = {} as Record<Region, Float32Array>;
+    for (const r of REGIONS) f[r] = new Float32Array(memory.buffer, at[r], sizes[r]);
+    this.f = f;
     this.spikeIdx = new Int32Array(memory.buffer, at.spikeIdx, sizes.spikeIdx);
+    this.spikeOff = new Int32Array(memory.buffer, at.spikeOff, sizes.spikeOff);
+    this.sums = new Float64Array(memory.buffer, at.sums, 2);
   }
 }
 
@@ -132,13 +126,16 @@ export class FusedCore {
   readonly nOut: number;
   readonly members: Member[];
   readonly sizes: Readonly<Record<ParamKey, number>>;
-  /** wIn and wRec (and their gradients) are views into the arena, replaced when it grows. */
+  /** Views into the arena (replaced when it grows). */
   readonly params: Record<ParamKey, Float32Array>;
   readonly grads: Record<ParamKey, Float32Array>;
   readonly adamM: Record<ParamKey, Float32Array>;
   readonly adamV: Record<ParamKey, Float32Array>;
   /** How many times the step-dependent buffers were (re)allocated. */
   allocations = 0;
+  /** Float offset of each group in the [group][P][size] regions, and their total size per network. */
+  private readonly groupAt: Readonly<Record<ParamKey, number>>;
+  private readonly total: number;
 
   // Natural values and derivative factors of the intrinsic properties, [P][N].
   private readonly aD: Float64Array;
@@ -155,14 +152,6 @@ export class FusedCore {
   private readonly kR: Float64Array;
   private readonly kTh: Float64Array;
   private readonly kBe: Float64Array;
-  // Gradient accumulators with respect to α_d, α_s, ρ, θ, β, b, [P][N].
-  private readonly gaD: Float64Array;
-  private readonly gaS: Float64Array;
-  private readonly gRho: Float64Array;
-  private readonly gTh: Float64Array;
-  private readonly gBe: Float64Array;
-  private readonly gB: Float64Array;
-  private readonly rb: Float64Array;
   /** Per-network terms of the last pass. */
   readonly terms: LossTerms[];
   readonly gradNorms: Float64Array;
@@ -173,15 +162,8 @@ export class FusedCore {
   private arena: Arena;
   private capSlots = 0;
   private capB = 0;
-  /** Spike list of slot k: spikeIdx[spikeOff[k] .. spikeOff[k+1]). */
-  private spikeOff = new Int32Array(0);
-  // Adjoints of d, u, a at the current and the next step, [P][B][N].
-  private bDu = new Float64Array(0);
-  private bDd = new Float64Array(0);
-  private bDa = new Float64Array(0);
-  private bDuN = new Float64Array(0);
-  private bDdN = new Float64Array(0);
-  private bDaN = new Float64Array(0);
+  /** Which half of the adjoint region holds the current step's ū, d̄, ā (the other: the next step's). */
+  private adjFlip = 0;
   private T = 0;
   private B = 0;
 
@@ -203,16 +185,20 @@ export class FusedCore {
     this.members = states.map((s) => new Member(s));
     this.sizes = paramSizes(c0);
     const P = this.P;
-    const alloc = () =>
-      Object.fromEntries(ALL_KEYS.map((k) => [k, new Float32Array(P * this.sizes[k])])) as Record<
-        ParamKey,
-        Float32Array
-      >;
+    const groupAt = {} as Record<ParamKey, number>;
+    let total = 0;
+    for (const k of ALL_KEYS) {
+      groupAt[k] = P * total;
+      total += this.sizes[k];
+    }
+    this.groupAt = groupAt;
+    this.total = total;
     this.arena = new Arena(this.regionSizes(0, 0));
-    this.params = alloc();
-    this.grads = alloc();
-    this.adamM = alloc();
-    this.adamV = alloc();
+    const none = () => ({}) as Record<ParamKey, Float32Array>;
+    this.params = none();
+    this.grads = none();
+    this.adamM = none();
+    this.adamV = none();
     this.bindArenaViews();
     for (const [p, s] of states.entries()) {
       for (const k of ALL_KEYS) {
@@ -244,13 +230,6 @@ export class FusedCore {
     this.kR = f64();
     this.kTh = f64();
     this.kBe = f64();
-    this.gaD = f64();
-    this.gaS = f64();
-    this.gRho = f64();
-    this.gTh = f64();
-    this.gBe = f64();
-    this.gB = f64();
-    this.rb = new Float64Array(this.N);
     this.terms = states.map(() => ({ loss: 0, taskLoss: 0, homeoLoss: 0, l2Loss: 0, meanU2: 0, firingRate: 0 }));
     this.gradNorms = new Float64Array(P);
     this.sumU2 = new Float64Array(P);
@@ -261,13 +240,30 @@ export class FusedCore {
   private regionSizes(slots: number, B: number): Record<Region, number> {
     const { P, N, nIn, nOut } = this;
     const traj = slots * P * B * N;
+    const PN = P * N;
+    const all = P * this.total;
     return {
-      wIn: P * nIn * N,
-      wRec: P * N * N,
-      gWin: P * nIn * N,
-      gWrec: P * N * N,
+      params: all,
+      grads: all,
+      adamM: all,
+      adamV: all,
       woT: P * nOut * N,
       gWoT: P * nOut * N,
+      paD: PN,
+      pcD: PN,
+      paS: PN,
+      pcS: PN,
+      prho: PN,
+      pcR: PN,
+      pth: PN,
+      pbe: PN,
+      gaD: PN,
+      gaS: PN,
+      gRho: PN,
+      gBe: PN,
+      gTh: PN,
+      gB: PN,
+      sums: 4,
       xin: P * slots * B * nIn,
       I: traj,
       d: traj,
@@ -275,20 +271,33 @@ export class FusedCore {
       a: traj,
       thr: traj,
       s: traj,
+      psi: traj,
       dI: traj,
       ds: P * B * N,
+      adj: 6 * P * B * N,
       y: slots * P * B * nOut,
       dy: slots * P * B * nOut,
       spikeIdx: traj,
+      spikeOff: slots * P * B + 1,
     };
   }
 
   /** Points the weight groups that the kernels read or write at the arena. */
   private bindArenaViews(): void {
-    this.params.wIn = this.arena.wIn;
-    this.params.wRec = this.arena.wRec;
-    this.grads.wIn = this.arena.gWin;
-    this.grads.wRec = this.arena.gWrec;
+    const f = this.arena.f;
+    for (const k of ALL_KEYS) {
+      const from = this.groupAt[k];
+      const to = from + this.P * this.sizes[k];
+      this.params[k] = f.params.subarray(from, to);
+      this.grads[k] = f.grads.subarray(from, to);
+      this.adamM[k] = f.adamM.subarray(from, to);
+      this.adamV[k] = f.adamV.subarray(from, to);
+    }
+  }
+
+  /** Byte address of network p's values of group k in a [group][P][size] region. */
+  private addr(region: 'params' | 'grads' | 'adamM' | 'adamV', k: ParamKey, p: number): number {
+    return this.arena.at[region] + (this.groupAt[k] + p * this.sizes[k]) * 4;
   }
 
   /** Grows the step-dependent buffers to hold T steps of B trials (capacity is kept per dimension). */
@@ -298,21 +307,9 @@ export class FusedCore {
     const capB = Math.max(B, this.capB);
     const old = this.arena;
     const next = new Arena(this.regionSizes(capSlots, capB));
-    next.wIn.set(old.wIn);
-    next.wRec.set(old.wRec);
-    next.gWin.set(old.gWin);
-    next.gWrec.set(old.gWrec);
-    next.gWoT.set(old.gWoT);
+    for (const r of ['params', 'grads', 'adamM', 'adamV', 'gWoT'] as const) next.f[r].set(old.f[r]);
     this.arena = next;
     this.bindArenaViews();
-    const PBN = this.P * capB * this.N;
-    this.spikeOff = new Int32Array(capSlots * this.P * capB + 1);
-    this.bDu = new Float64Array(PBN);
-    this.bDd = new Float64Array(PBN);
-    this.bDa = new Float64Array(PBN);
-    this.bDuN = new Float64Array(PBN);
-    this.bDdN = new Float64Array(PBN);
-    this.bDaN = new Float64Array(PBN);
     this.capSlots = capSlots;
     this.capB = capB;
     this.allocations++;
@@ -336,7 +333,7 @@ export class FusedCore {
     this.ensureCapacity(T, B);
     this.T = T;
     this.B = B;
-    const xin = this.arena.xin;
+    const xin = this.arena.f.xin;
     const len = T * B * this.nIn;
     for (const [p, batch] of batches.entries()) {
       const m = this.members[p]!;
@@ -348,11 +345,14 @@ export class FusedCore {
     }
   }
 
-  /** Natural values of the intrinsic properties, the derivative factors, and W_outᵀ (lesioned columns zeroed). */
+  /**
+   * Natural values of the intrinsic properties (float64 for the scalar paths, float32 rows for the
+   * kernels), the derivative factors, and W_outᵀ with the lesioned columns zeroed.
+   */
   private prepareParams(lesion: readonly (Uint8Array | null)[] | null): void {
     const { N, nOut } = this;
     const { tauD, tauS, theta, beta, tauA, wOut } = this.params;
-    const woT = this.arena.woT;
+    const F = this.arena.f;
     for (const [p, m] of this.members.entries()) {
       const c = m.config;
       const lo = Math.fround(c.tauClamp.min);
@@ -389,35 +389,44 @@ export class FusedCore {
       const cut = lesion?.[p] ?? null;
       for (let i = 0; i < N; i++) {
         const keep = cut === null || cut[i] === 0;
-        for (let o = 0; o < nOut; o++) woT[to + o * N + i] = keep ? wOut[wo + i * nOut + o]! : 0;
+        for (let o = 0; o < nOut; o++) F.woT[to + o * N + i] = keep ? wOut[wo + i * nOut + o]! : 0;
       }
     }
+    F.paD.set(this.aD);
+    F.pcD.set(this.cD);
+    F.paS.set(this.aS);
+    F.pcS.set(this.cS);
+    F.prho.set(this.rho);
+    F.pcR.set(this.cR);
+    F.pth.set(this.th);
+    F.pbe.set(this.be);
   }
 
   /** Forward pass over the bound batches; lesion (per network, or null) silences neurons. */
   private forward(lesion: readonly (Uint8Array | null)[] | null): void {
     const { P, N, T, B, nIn, nOut } = this;
     const A = this.arena;
+    const F = A.f;
     const K = A.kernels;
     this.sumU2.fill(0);
     this.sumS.fill(0);
     // Slot 0: d = u = a = s = 0 and ϑ = θ.
     const PBN = P * B * N;
-    A.d.fill(0, 0, PBN);
-    A.u.fill(0, 0, PBN);
-    A.a.fill(0, 0, PBN);
-    A.s.fill(0, 0, PBN);
+    F.d.fill(0, 0, PBN);
+    F.u.fill(0, 0, PBN);
+    F.a.fill(0, 0, PBN);
+    F.s.fill(0, 0, PBN);
     for (let p = 0; p < P; p++) {
-      for (let b = 0; b < B; b++) A.thr.set(this.th.subarray(p * N, (p + 1) * N), (p * B + b) * N);
+      for (let b = 0; b < B; b++) F.thr.set(F.pth.subarray(p * N, (p + 1) * N), (p * B + b) * N);
     }
-    this.spikeOff.fill(0, 0, P * B + 1);
+    A.spikeOff.fill(0, 0, P * B + 1);
     // The input drive x W_in of every step at once, into I (slots 1..T).
     for (let p = 0; p < P; p++) {
       K.proj(
         A.at.xin + p * T * B * nIn * 4,
         nIn * 4,
         B * nIn * 4,
-        A.at.wIn + p * nIn * N * 4,
+        this.addr('params', 'wIn', p),
         A.at.I + (P + p) * B * N * 4,
         PBN * 4,
         T,
@@ -427,7 +436,11 @@ export class FusedCore {
       );
     }
     for (let t = 0; t < T; t++) {
-      for (let p = 0; p < P; p++) this.forwardStep(t, p, lesion?.[p] ?? null);
+      for (let p = 0; p < P; p++) {
+        const cut = lesion?.[p] ?? null;
+        if (cut === null && !this.members[p]!.soft) this.forwardKernelStep(t, p);
+        else this.forwardStep(t, p, cut);
+      }
     }
     // Readout y = W_out u + b_out of every step (W_outᵀ has the lesioned columns zeroed).
     const bOut = this.params.bOut;
@@ -449,12 +462,58 @@ export class FusedCore {
       for (let t = 0; t < T; t++) {
         for (let b = 0; b < B; b++) {
           const yo = ((t * P + p) * B + b) * nOut;
-          for (let k = 0; k < nOut; k++) A.y[yo + k] = A.y[yo + k]! + bOut[p * nOut + k]!;
+          for (let k = 0; k < nOut; k++) F.y[yo + k] = F.y[yo + k]! + bOut[p * nOut + k]!;
         }
       }
     }
   }
 
+  /** The sparse recurrent input and the neuron update of step t, network p, all trials: in the kernels. */
+  private forwardKernelStep(t: number, p: number): void {
+    const { P, N, B } = this;
+    const A = this.arena;
+    const K = A.kernels;
+    const at = A.at;
+    const slot0 = ((t + 1) * P + p) * B;
+    const wr = this.addr('params', 'wRec', p);
+    for (let b = 0; b < B; b++) {
+      const prev = slot0 + b - P * B;
+      const q0 = A.spikeOff[prev]!;
+      const q1 = A.spikeOff[prev + 1]!;
+      if (q1 > q0) K.gather_rows(wr, at.spikeIdx, q0, q1, at.I + (slot0 + b) * N * 4, N);
+    }
+    const pn = p * N * 4;
+    A.sums[0] = 0;
+    A.sums[1] = 0;
+    (this.members[p]!.adapt ? K.forward_adapt : K.forward_plain)(
+      at.I,
+      at.d,
+      at.u,
+      at.a,
+      at.thr,
+      at.s,
+      slot0 * N * 4,
+      (slot0 - P * B) * N * 4,
+      at.paD + pn,
+      at.pcD + pn,
+      at.paS + pn,
+      at.pcS + pn,
+      at.prho + pn,
+      at.pcR + pn,
+      at.pth + pn,
+      at.pbe + pn,
+      this.addr('params', 'b', p),
+      B,
+      N,
+      at.spikeIdx,
+      at.spikeOff + slot0 * 4,
+      at.sums,
+    );
+    this.sumU2[p]! += A.sums[0]!;
+    this.sumS[p]! += A.sums[1]!;
+  }
+
+  /** The same step in float64 scalar code: soft spikes (dense recurrence) and lesioned evaluation. */
   private forwardStep(t: number, p: number, lesion: Uint8Array | null): void {
     const { P, N, B } = this;
     const m = this.members[p]!;
@@ -463,11 +522,12 @@ export class FusedCore {
     const kappa = m.kappa;
     const A = this.arena;
     const K = A.kernels;
-    const { I, d, u, a, thr, s, spikeIdx } = A;
-    const spikeOff = this.spikeOff;
+    const { I, d, u, a, thr, s } = A.f;
+    const spikeIdx = A.spikeIdx;
+    const spikeOff = A.spikeOff;
     const { aD, cD, aS, cS, rho, cR, th, be } = this;
     const bias = this.params.b;
-    const wr = A.at.wRec + p * N * N * 4;
+    const wr = this.addr('params', 'wRec', p);
     const slot0 = ((t + 1) * P + p) * B;
     const pn = p * N;
     // Recurrent input: the W_rec rows of the neurons that spiked at t − 1 (all rows, weighted, for soft spikes).
@@ -520,13 +580,42 @@ export class FusedCore {
     this.sumS[p]! += sumS;
   }
 
+  /** ψ at every step of network p: the surrogate (hard spikes) or σ'(·) κ/θ (soft spikes). */
+  private surrogates(p: number): void {
+    const { P, N, T, B } = this;
+    const m = this.members[p]!;
+    const A = this.arena;
+    const at = A.at;
+    if (!m.soft && m.surrogate !== SURROGATE_MULTI_GAUSSIAN) {
+      const kernel = m.surrogate === SURROGATE_FAST_SIGMOID ? A.kernels.psi_fast_sigmoid : A.kernels.psi_arctan;
+      const k = m.surrogate === SURROGATE_FAST_SIGMOID ? m.kappa : 1.5707963267948966 * m.kappa;
+      for (let t = 0; t < T; t++) {
+        const o = ((t + 1) * P + p) * B * N * 4;
+        kernel(at.u + o, at.thr + o, at.pth + p * N * 4, at.psi + o, B, N, m.gamma, k);
+      }
+      return;
+    }
+    const { u, thr, s, psi } = A.f;
+    const th = this.th;
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const o = (((t + 1) * P + p) * B + b) * N;
+        for (let i = 0; i < N; i++) {
+          const theta = th[p * N + i]!;
+          const si = s[o + i]!;
+          psi[o + i] = m.soft ? (si * (1 - si) * m.kappa) / theta : surrogateAt(m, u[o + i]! - thr[o + i]!, theta);
+        }
+      }
+    }
+  }
+
   /** Loss terms of network p from the forward pass, and ∂L/∂y into dy. */
   private loss(p: number, batch: TrialBatch): void {
     const { P, N, T, B, nOut } = this;
     const m = this.members[p]!;
     const c = m.config;
-    const y = this.arena.y;
-    const dy = this.arena.dy;
+    const y = this.arena.f.y;
+    const dy = this.arena.f.dy;
     const mask = batch.mask;
     const tg = batch.targets;
     let total = 0;
@@ -599,42 +688,31 @@ export class FusedCore {
   private backward(active: readonly boolean[], weights: readonly boolean[]): void {
     const { P, N, T, B, nIn, nOut } = this;
     const A = this.arena;
+    const F = A.f;
     const K = A.kernels;
     const PBN = P * B * N;
-    this.bDuN.fill(0, 0, PBN);
-    this.bDdN.fill(0, 0, PBN);
-    this.bDaN.fill(0, 0, PBN);
+    // The next step's adjoints start at zero: both halves of the adjoint region.
+    F.adj.fill(0, 0, 6 * PBN);
+    this.adjFlip = 0;
     for (let p = 0; p < P; p++) {
       if (!active[p]) continue;
       const pn = p * N;
-      this.gaD.fill(0, pn, pn + N);
-      this.gaS.fill(0, pn, pn + N);
-      this.gRho.fill(0, pn, pn + N);
-      this.gTh.fill(0, pn, pn + N);
-      this.gBe.fill(0, pn, pn + N);
-      this.gB.fill(0, pn, pn + N);
+      for (const g of [F.gaD, F.gaS, F.gRho, F.gBe, F.gTh, F.gB]) g.fill(0, pn, pn + N);
       if (weights[p]) {
-        A.gWoT.fill(0, p * nOut * N, (p + 1) * nOut * N);
-        A.gWin.fill(0, p * nIn * N, (p + 1) * nIn * N);
-        A.gWrec.fill(0, p * N * N, (p + 1) * N * N);
+        F.gWoT.fill(0, p * nOut * N, (p + 1) * nOut * N);
+        this.grads.wIn.fill(0, p * nIn * N, (p + 1) * nIn * N);
+        this.grads.wRec.fill(0, p * N * N, (p + 1) * N * N);
       }
+      this.surrogates(p);
     }
     for (let t = T - 1; t >= 0; t--) {
       for (let p = 0; p < P; p++) if (active[p]) this.backwardStep(t, p, weights[p]!);
-      let tmp = this.bDu;
-      this.bDu = this.bDuN;
-      this.bDuN = tmp;
-      tmp = this.bDd;
-      this.bDd = this.bDdN;
-      this.bDdN = tmp;
-      tmp = this.bDa;
-      this.bDa = this.bDaN;
-      this.bDaN = tmp;
+      this.adjFlip ^= 1;
     }
     for (let p = 0; p < P; p++) {
       if (!active[p]) continue;
       if (weights[p]) {
-        // ∂L/∂W_in = Σ_t xᵀ δI, ∂L/∂W_outᵀ = Σ_t δyᵀ u, and for soft spikes ∂L/∂W_rec = Σ_t s[t−1]ᵀ δI.
+        // ∂L/∂W_in = Σ_t xᵀ Ī, ∂L/∂W_outᵀ = Σ_t ȳᵀ u, and for soft spikes ∂L/∂W_rec = Σ_t s[t−1]ᵀ Ī.
         const dI1 = A.at.dI + (P + p) * B * N * 4;
         K.gemm_tn(
           A.at.xin + p * T * B * nIn * 4,
@@ -646,7 +724,7 @@ export class FusedCore {
           B,
           nIn,
           N,
-          A.at.gWin + p * nIn * N * 4,
+          this.addr('grads', 'wIn', p),
         );
         K.gemm_tn(
           A.at.dy + p * B * nOut * 4,
@@ -661,7 +739,7 @@ export class FusedCore {
           A.at.gWoT + p * nOut * N * 4,
         );
         if (this.members[p]!.soft) {
-          K.gemm_tn(A.at.s + p * B * N * 4, N * 4, PBN * 4, dI1, PBN * 4, T, B, N, N, A.at.gWrec + p * N * N * 4);
+          K.gemm_tn(A.at.s + p * B * N * 4, N * 4, PBN * 4, dI1, PBN * 4, T, B, N, N, this.addr('grads', 'wRec', p));
         }
       }
       this.finishGradients(p, weights[p]!);
@@ -671,77 +749,76 @@ export class FusedCore {
   private backwardStep(t: number, p: number, weights: boolean): void {
     const { P, N, T, B, nOut } = this;
     const m = this.members[p]!;
-    const adapt = m.adapt;
-    const soft = m.soft;
-    const kappa = m.kappa;
     const A = this.arena;
     const K = A.kernels;
-    const { I, d, u, a, thr, s, dI, ds, dy, woT } = A;
-    const { aD, cD, aS, cS, rho, cR, th, be, gaD, gaS, gRho, gTh, gBe, gB, rb } = this;
-    const du = this.bDu;
-    const dd = this.bDd;
-    const da = this.bDa;
-    const duN = this.bDuN;
-    const ddN = this.bDdN;
-    const daN = this.bDaN;
-    const ch = this.ch[p]!;
-    const pn = p * N;
+    const at = A.at;
     const slot0 = ((t + 1) * P + p) * B;
-    const st0 = p * B * N;
-    // δs[t] through W_rec: Σ_post W_rec[pre][post] δI[t+1][post], for the B trials at once.
+    const st = p * B * N * 4;
+    const half = 3 * P * B * N * 4;
+    const cur = at.adj + this.adjFlip * half;
+    const next = at.adj + (1 - this.adjFlip) * half;
+    const plane = P * B * N * 4;
+    // W_rec Ī[t+1]: Σ_post W_rec[pre][post] Ī[t+1][post], for the B trials at once.
     if (t < T - 1) {
-      matvec(K, A.at.wRec + p * N * N * 4, A.at.dI + (slot0 + P * B) * N * 4, A.at.ds + st0 * 4, N, N, B, N);
+      matvec(K, this.addr('params', 'wRec', p), at.dI + (slot0 + P * B) * N * 4, at.ds + st, N, N, B, N);
     } else {
-      ds.fill(0, st0, st0 + B * N);
+      A.f.ds.fill(0, st / 4, st / 4 + B * N);
     }
-    for (let b = 0; b < B; b++) {
-      const slot = slot0 + b;
-      const o = slot * N;
-      const op = o - P * B * N;
-      const st = st0 + b * N;
-      const yo = ((t * P + p) * B + b) * nOut;
-      rb.fill(0);
-      for (let k = 0; k < nOut; k++) {
-        const g = dy[yo + k]!;
-        if (g === 0) continue;
-        const r = (p * nOut + k) * N;
-        for (let i = 0; i < N; i++) rb[i]! += g * woT[r + i]!;
-      }
-      for (let i = 0; i < N; i++) {
-        const n = pn + i;
-        const q = st + i;
-        const ut = u[o + i]!;
-        const thrt = thr[o + i]!;
-        const sNext = s[o + i]!;
-        const duNext = duN[q]!;
-        const v = ut - thrt;
-        const dsi = ds[q]! - thrt * duNext + cR[n]! * daN[q]!;
-        const sp = soft ? (sNext * (1 - sNext) * kappa) / th[n]! : surrogateAt(m, v, th[n]!);
-        const dv = dsi * sp;
-        const dthr = -dv - sNext * duNext;
-        const dui = rb[i]! + ch * ut + aS[n]! * duNext + dv;
-        const ddi = cS[n]! * dui + aD[n]! * ddN[q]!;
-        const dIi = cD[n]! * ddi;
-        du[q] = dui;
-        dd[q] = ddi;
-        dI[o + i] = dIi;
-        gaD[n]! += ddi * (d[op + i]! - I[o + i]!);
-        gaS[n]! += dui * (u[op + i]! - d[o + i]!);
-        const dai = adapt ? be[n]! * dthr + rho[n]! * daN[q]! : 0;
-        da[q] = dai;
-        if (adapt) {
-          gRho[n]! += dai * (a[op + i]! - s[op + i]!);
-          gBe[n]! += dthr * a[o + i]!;
-        }
-        gTh[n]! += soft ? dthr - (dv * v) / th[n]! : dthr;
-        gB[n]! += dIi;
-      }
-      // ∂L/∂W_rec += s[t−1]ᵀ δI[t]: the outer product over the neurons that spiked at t − 1 only.
-      if (weights && !soft) {
-        const prev = slot - P * B;
-        const q0 = this.spikeOff[prev]!;
-        const q1 = this.spikeOff[prev + 1]!;
-        if (q1 > q0) K.scatter_rows(A.at.gWrec + p * N * N * 4, A.at.spikeIdx, q0, q1, A.at.dI + o * 4, N);
+    const kernel = m.adapt
+      ? m.soft
+        ? K.backward_adapt_soft
+        : K.backward_adapt_hard
+      : m.soft
+        ? K.backward_plain_soft
+        : K.backward_plain_hard;
+    const pn = p * N * 4;
+    kernel(
+      at.ds,
+      next,
+      next + plane,
+      next + 2 * plane,
+      cur,
+      cur + plane,
+      cur + 2 * plane,
+      st,
+      at.u,
+      at.thr,
+      at.s,
+      at.psi,
+      at.d,
+      at.I,
+      at.a,
+      at.dI,
+      slot0 * N * 4,
+      (slot0 - P * B) * N * 4,
+      at.paD + pn,
+      at.pcD + pn,
+      at.paS + pn,
+      at.pcS + pn,
+      at.prho + pn,
+      at.pcR + pn,
+      at.pth + pn,
+      at.pbe + pn,
+      at.gaD + pn,
+      at.gaS + pn,
+      at.gRho + pn,
+      at.gBe + pn,
+      at.gTh + pn,
+      at.gB + pn,
+      at.dy + (t * P + p) * B * nOut * 4,
+      at.woT + p * nOut * N * 4,
+      nOut,
+      B,
+      N,
+      this.ch[p]!,
+    );
+    // ∂L/∂W_rec += s[t−1]ᵀ Ī[t]: the outer product over the neurons that spiked at t − 1 only.
+    if (weights && !m.soft) {
+      for (let b = 0; b < B; b++) {
+        const prev = slot0 + b - P * B;
+        const q0 = A.spikeOff[prev]!;
+        const q1 = A.spikeOff[prev + 1]!;
+        if (q1 > q0) K.scatter_rows(this.addr('grads', 'wRec', p), at.spikeIdx, q0, q1, at.dI + (slot0 + b) * N * 4, N);
       }
     }
   }
@@ -752,31 +829,31 @@ export class FusedCore {
     const m = this.members[p]!;
     const c = m.config.loss;
     const g = this.grads;
+    const F = this.arena.f;
     const pn = p * N;
     for (let i = 0; i < N; i++) {
       const n = pn + i;
-      g.tauD[n] = this.gaD[n]! * this.kD[n]!;
-      g.tauS[n] = this.gaS[n]! * this.kS[n]!;
-      g.theta[n] = this.gTh[n]! * this.kTh[n]!;
-      g.beta[n] = m.adapt ? this.gBe[n]! * this.kBe[n]! : 0;
-      g.tauA[n] = m.adapt ? this.gRho[n]! * this.kR[n]! : 0;
-      g.b[n] = this.gB[n]!;
+      g.tauD[n] = F.gaD[n]! * this.kD[n]!;
+      g.tauS[n] = F.gaS[n]! * this.kS[n]!;
+      g.theta[n] = F.gTh[n]! * this.kTh[n]!;
+      g.beta[n] = m.adapt ? F.gBe[n]! * this.kBe[n]! : 0;
+      g.tauA[n] = m.adapt ? F.gRho[n]! * this.kR[n]! : 0;
+      g.b[n] = F.gB[n]!;
     }
     if (!weights) return;
     const w = this.params;
-    const dy = this.arena.dy;
+    const dy = F.dy;
     for (let k = 0; k < nOut; k++) {
       let sum = 0;
       for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) sum += dy[((t * P + p) * B + b) * nOut + k]!;
       g.bOut[p * nOut + k] = sum;
     }
-    const sIn = (2 * c.lambdaIn) / (nIn * N);
-    for (let i = p * nIn * N; i < (p + 1) * nIn * N; i++) g.wIn[i]! += sIn * w.wIn[i]!;
-    const sRec = (2 * c.lambdaRec) / (N * N);
-    for (let i = p * N * N; i < (p + 1) * N * N; i++) g.wRec[i]! += sRec * w.wRec[i]!;
+    const K = this.arena.kernels;
+    K.axpy(this.addr('grads', 'wIn', p), this.addr('params', 'wIn', p), nIn * N, (2 * c.lambdaIn) / (nIn * N));
+    K.axpy(this.addr('grads', 'wRec', p), this.addr('params', 'wRec', p), N * N, (2 * c.lambdaRec) / (N * N));
     const sOut = (2 * c.lambdaOut) / (N * nOut);
     const wo = p * N * nOut;
-    const gWoT = this.arena.gWoT;
+    const gWoT = F.gWoT;
     for (let i = 0; i < N; i++) {
       for (let k = 0; k < nOut; k++) {
         g.wOut[wo + i * nOut + k] = gWoT[(p * nOut + k) * N + i]! + sOut * w.wOut[wo + i * nOut + k]!;
@@ -788,33 +865,30 @@ export class FusedCore {
   private adam(p: number): void {
     const m = this.members[p]!;
     const o = m.config.optimizer;
+    const K = this.arena.kernels;
     let sq = 0;
-    for (const k of m.trainable) {
-      const n = this.sizes[k];
-      const g = this.grads[k];
-      for (let i = p * n; i < (p + 1) * n; i++) sq += g[i]! * g[i]!;
-    }
+    for (const k of m.trainable) sq += K.sum_squares(this.addr('grads', k, p), this.sizes[k]);
     const norm = Math.sqrt(sq);
     this.gradNorms[p] = norm;
     const scale = o.clipNorm > 0 ? Math.min(1, o.clipNorm / Math.max(norm, 1e-30)) : 1;
     const bc1 = 1 - Math.pow(o.beta1, m.step);
     const bc2 = 1 - Math.pow(o.beta2, m.step);
-    const { beta1: b1, beta2: b2, eps } = o;
     for (const k of m.trainable) {
-      adamUpdate(
-        this.params[k],
-        this.grads[k],
-        this.adamM[k],
-        this.adamV[k],
-        p * this.sizes[k],
-        (p + 1) * this.sizes[k],
+      K.adam(
+        this.addr('params', k, p),
+        this.addr('grads', k, p),
+        this.addr('adamM', k, p),
+        this.addr('adamV', k, p),
+        this.sizes[k],
         scale,
         m.lr[k],
-        b1,
-        b2,
+        o.beta1,
+        1 - o.beta1,
+        o.beta2,
+        1 - o.beta2,
         bc1,
         bc2,
-        eps,
+        o.eps,
       );
     }
   }
@@ -845,7 +919,7 @@ export class FusedCore {
   /** Readout of network p from the last pass, [T][B][nOut] (a copy). */
   outputs(p: number): Float32Array {
     const { P, T, B, nOut } = this;
-    const y = this.arena.y;
+    const y = this.arena.f.y;
     const out = new Float32Array(T * B * nOut);
     for (let t = 0; t < T; t++) {
       out.set(y.subarray((t * P + p) * B * nOut, (t * P + p + 1) * B * nOut), t * B * nOut);
@@ -885,31 +959,6 @@ export class FusedCore {
       this.adamM[k].fill(0, p * this.sizes[k], (p + 1) * this.sizes[k]);
       this.adamV[k].fill(0, p * this.sizes[k], (p + 1) * this.sizes[k]);
     }
-  }
-}
-
-function adamUpdate(
-  w: Float32Array,
-  g: Float32Array,
-  mm: Float32Array,
-  vv: Float32Array,
-  from: number,
-  to: number,
-  scale: number,
-  lr: number,
-  b1: number,
-  b2: number,
-  bc1: number,
-  bc2: number,
-  eps: number,
-): void {
-  for (let i = from; i < to; i++) {
-    const gi = g[i]! * scale;
-    const mi = b1 * mm[i]! + (1 - b1) * gi;
-    const vi = b2 * vv[i]! + (1 - b2) * gi * gi;
-    mm[i] = mi;
-    vv[i] = vi;
-    w[i] = w[i]! - lr * (mi / bc1 / (Math.sqrt(vi / bc2) + eps));
   }
 }
 

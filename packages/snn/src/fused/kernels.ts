@@ -1,4 +1,4 @@
-import { backwardKernel, forwardKernel, psiKernel } from './neuron-kernels.js';
+import { adamKernel, axpyKernel, backwardKernel, forwardKernel, psiKernel, sumSquaresKernel } from './neuron-kernels.js';
 import { assemble, F32, Fn, I32, V128, wasm, type Local, type WasmMemory, type WasmModule } from './wasm-emit.js';
 
 /**
@@ -442,6 +442,9 @@ export interface KernelExports {
   backward_adapt_hard(...args: number[]): void;
   backward_plain_soft(...args: number[]): void;
   backward_adapt_soft(...args: number[]): void;
+  adam(...args: number[]): void;
+  axpy(y: number, x: number, n: number, a: number): void;
+  sum_squares(x: number, n: number): number;
 }
 
 let compiled: WasmModule | null = null;
@@ -467,6 +470,9 @@ export function kernelModule(): WasmModule {
       backwardKernel(true, false),
       backwardKernel(false, true),
       backwardKernel(true, true),
+      adamKernel(),
+      axpyKernel(),
+      sumSquaresKernel(),
     ]),
   );
   return compiled;
