@@ -163,6 +163,32 @@ describe('FusedEngine agrees with TfjsEngine', () => {
     });
   }
 
+  it('odd sizes (13 neurons, 5 trials, 3 inputs, 2 outputs) agree', async () => {
+    const state = initNetwork({
+      nIn: 3,
+      nRec: 13,
+      nOut: 2,
+      weights: { inGain: 3, recGain: 1.5 },
+      space: FIVE,
+      learnable: FIVE,
+      loss: { lambdaH: 0.01 },
+      seed: 31,
+    });
+    const batch = spikingBatch(25, 5, 3, 2, 31);
+    const tf = await TfjsEngine.create(state);
+    const fused = FusedEngine.create(state);
+    engines.push(tf, fused);
+    for (const e of [tf, fused]) e.setHomeostaticTarget(0.05);
+    const gt = tf.gradients(batch);
+    const gf = fused.gradients(batch);
+    expect(gf.firingRate).toBeGreaterThan(0.005);
+    expect(Math.abs(gf.loss - gt.loss) / gt.loss).toBeLessThan(1e-5);
+    for (const k of ALL) expect(relativeError(gf.grads[k], gt.grads[k]), k).toBeLessThan(1e-4);
+    const st = tf.trainStep(batch);
+    const sf = fused.trainStep(batch);
+    expect(Math.abs(sf.gradNorm - st.gradNorm) / st.gradNorm).toBeLessThan(1e-4);
+  });
+
   it('lesioned evaluation agrees', async () => {
     const state = initNetwork({ ...SMALL, space: FIVE, seed: 3 });
     const batch = spikingBatch(30, 2, SMALL.nIn, SMALL.nOut, 7);
