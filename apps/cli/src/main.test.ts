@@ -80,7 +80,7 @@ describe('ip2 --help', () => {
       'tiny',
       'quick',
       'paper',
-      'default: "dms"',
+      'default: "sma"',
     ]) {
       expect(stdout).toContain(word);
     }

@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     .description(
       'train one network on a sequence of tasks of a family (learning-to-learn) and plot its adaptation curve',
     )
-    .addOption(new Option('--family <id>', 'task family').default('dms'))
+    .addOption(new Option('--family <id>', 'task family').default('sma'))
     .addOption(new Option('--model <name>', 'model: ip2 or a baseline').default('ip2'))
     .option('--mask <keys>', 'learnable intrinsic properties for ip2, comma-separated (default: the whole space)')
     .option('--space <keys>', 'search space, comma-separated property keys (default: tauD,tauS,theta)')
@@ -76,7 +76,7 @@ export function buildProgram(): Command {
     .description(
       'meta-IP search on this machine (no Redis, no PostgreSQL): which intrinsic properties should be learnable for a family',
     )
-    .addOption(new Option('--family <id>', 'task family').default('dms'))
+    .addOption(new Option('--family <id>', 'task family').default('sma'))
     .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
     .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))
     .addOption(new Option('--preset <name>', 'network size and protocol').choices(PRESET_NAMES).default('quick'))
