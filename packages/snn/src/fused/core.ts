@@ -57,6 +57,7 @@ const REGIONS = [
   'gTh',
   'gB',
   'sums',
+  'ch',
   'xin',
   'I',
   'd',
@@ -105,7 +106,7 @@ class Arena {
     this.f = f;
     this.spikeIdx = new Int32Array(memory.buffer, at.spikeIdx, sizes.spikeIdx);
     this.spikeOff = new Int32Array(memory.buffer, at.spikeOff, sizes.spikeOff);
-    this.sums = new Float64Array(memory.buffer, at.sums, 2);
+    this.sums = new Float64Array(memory.buffer, at.sums, sizes.sums / 2);
   }
 }
 
@@ -263,7 +264,8 @@ export class FusedCore {
       gBe: PN,
       gTh: PN,
       gB: PN,
-      sums: 4,
+      sums: 4 * P,
+      ch: P,
       xin: P * slots * B * nIn,
       I: traj,
       d: traj,
@@ -420,6 +422,7 @@ export class FusedCore {
       for (let b = 0; b < B; b++) F.thr.set(F.pth.subarray(p * N, (p + 1) * N), (p * B + b) * N);
     }
     A.spikeOff.fill(0, 0, P * B + 1);
+    A.sums.fill(0, 0, 2 * P);
     // The input drive x W_in of every step at once, into I (slots 1..T).
     for (let p = 0; p < P; p++) {
       K.proj(
@@ -435,12 +438,20 @@ export class FusedCore {
         N,
       );
     }
+    // Runs of consecutive networks that the kernels advance together (hard spikes, no lesion).
+    const runs = this.runs(
+      (p) => (lesion?.[p] ?? null) === null && !this.members[p]!.soft,
+      (p) => this.variant(p),
+    );
     for (let t = 0; t < T; t++) {
-      for (let p = 0; p < P; p++) {
-        const cut = lesion?.[p] ?? null;
-        if (cut === null && !this.members[p]!.soft) this.forwardKernelStep(t, p);
-        else this.forwardStep(t, p, cut);
+      for (const [p0, p1, kernel] of runs) {
+        if (kernel) this.forwardKernelStep(t, p0, p1);
+        else for (let p = p0; p < p1; p++) this.forwardStep(t, p, lesion?.[p] ?? null);
       }
+    }
+    for (let p = 0; p < P; p++) {
+      this.sumU2[p]! += A.sums[2 * p]!;
+      this.sumS[p]! += A.sums[2 * p + 1]!;
     }
     // Readout y = W_out u + b_out of every step (W_outᵀ has the lesioned columns zeroed).
     const bOut = this.params.bOut;
@@ -468,24 +479,47 @@ export class FusedCore {
     }
   }
 
-  /** The sparse recurrent input and the neuron update of step t, network p, all trials: in the kernels. */
-  private forwardKernelStep(t: number, p: number): void {
+  /**
+   * Networks [p0, p1) grouped into runs of consecutive networks with equal `key` (and `ok`): each
+   * run is [p0, p1, ok(p0)]. The kernels advance a run in one call per step.
+   */
+  private runs(ok: (p: number) => boolean, key: (p: number) => string): [number, number, boolean][] {
+    const out: [number, number, boolean][] = [];
+    for (let p = 0; p < this.P; p++) {
+      const last = out[out.length - 1];
+      if (last && last[2] === ok(p) && key(p) === key(last[0])) last[1] = p + 1;
+      else out.push([p, p + 1, ok(p)]);
+    }
+    return out;
+  }
+
+  /** What the kernels of a network depend on: adaptation, spike mode and surrogate. */
+  private variant(p: number): string {
+    const m = this.members[p]!;
+    return `${m.adapt}|${m.soft}|${m.surrogate}|${m.gamma}|${m.kappa}`;
+  }
+
+  /** The sparse recurrent input and the neuron update of step t for networks [p0, p1), all trials, in two calls. */
+  private forwardKernelStep(t: number, p0: number, p1: number): void {
     const { P, N, B } = this;
     const A = this.arena;
     const K = A.kernels;
     const at = A.at;
-    const slot0 = ((t + 1) * P + p) * B;
-    const wr = this.addr('params', 'wRec', p);
-    for (let b = 0; b < B; b++) {
-      const prev = slot0 + b - P * B;
-      const q0 = A.spikeOff[prev]!;
-      const q1 = A.spikeOff[prev + 1]!;
-      if (q1 > q0) K.gather_rows(wr, at.spikeIdx, q0, q1, at.I + (slot0 + b) * N * 4, N);
-    }
-    const pn = p * N * 4;
-    A.sums[0] = 0;
-    A.sums[1] = 0;
-    (this.members[p]!.adapt ? K.forward_adapt : K.forward_plain)(
+    const rows = (p1 - p0) * B;
+    const slot0 = ((t + 1) * P + p0) * B;
+    const prev0 = slot0 - P * B;
+    K.gather_net(
+      this.addr('params', 'wRec', p0),
+      N * N * 4,
+      B,
+      at.spikeIdx,
+      at.spikeOff + prev0 * 4,
+      at.I + slot0 * N * 4,
+      rows,
+      N,
+    );
+    const pn = p0 * N * 4;
+    (this.members[p0]!.adapt ? K.forward_adapt : K.forward_plain)(
       at.I,
       at.d,
       at.u,
@@ -493,7 +527,7 @@ export class FusedCore {
       at.thr,
       at.s,
       slot0 * N * 4,
-      (slot0 - P * B) * N * 4,
+      prev0 * N * 4,
       at.paD + pn,
       at.pcD + pn,
       at.paS + pn,
@@ -502,15 +536,15 @@ export class FusedCore {
       at.pcR + pn,
       at.pth + pn,
       at.pbe + pn,
-      this.addr('params', 'b', p),
-      B,
+      this.addr('params', 'b', p0),
+      rows,
       N,
       at.spikeIdx,
       at.spikeOff + slot0 * 4,
-      at.sums,
+      at.sums + p0 * 16,
+      B,
+      N * 4,
     );
-    this.sumU2[p]! += A.sums[0]!;
-    this.sumS[p]! += A.sums[1]!;
   }
 
   /** The same step in float64 scalar code: soft spikes (dense recurrence) and lesioned evaluation. */
@@ -580,30 +614,37 @@ export class FusedCore {
     this.sumS[p]! += sumS;
   }
 
-  /** ψ at every step of network p: the surrogate (hard spikes) or σ'(·) κ/θ (soft spikes). */
-  private surrogates(p: number): void {
+  /** ψ at every step of networks [p0, p1) (one variant): the surrogate (hard spikes) or σ'(·) κ/θ (soft spikes). */
+  private surrogates(p0: number, p1: number): void {
     const { P, N, T, B } = this;
-    const m = this.members[p]!;
+    const m = this.members[p0]!;
     const A = this.arena;
     const at = A.at;
     if (!m.soft && m.surrogate !== SURROGATE_MULTI_GAUSSIAN) {
       const kernel = m.surrogate === SURROGATE_FAST_SIGMOID ? A.kernels.psi_fast_sigmoid : A.kernels.psi_arctan;
       const k = m.surrogate === SURROGATE_FAST_SIGMOID ? m.kappa : 1.5707963267948966 * m.kappa;
-      for (let t = 0; t < T; t++) {
-        const o = ((t + 1) * P + p) * B * N * 4;
-        kernel(at.u + o, at.thr + o, at.pth + p * N * 4, at.psi + o, B, N, m.gamma, k);
+      if (p0 === 0 && p1 === P) {
+        const o = P * B * N * 4;
+        kernel(at.u + o, at.thr + o, at.pth, at.psi + o, T * P * B, N, m.gamma, k, B, P, N * 4);
+      } else {
+        for (let t = 0; t < T; t++) {
+          const o = ((t + 1) * P + p0) * B * N * 4;
+          kernel(at.u + o, at.thr + o, at.pth + p0 * N * 4, at.psi + o, (p1 - p0) * B, N, m.gamma, k, B, P, N * 4);
+        }
       }
       return;
     }
     const { u, thr, s, psi } = A.f;
     const th = this.th;
-    for (let t = 0; t < T; t++) {
-      for (let b = 0; b < B; b++) {
-        const o = (((t + 1) * P + p) * B + b) * N;
-        for (let i = 0; i < N; i++) {
-          const theta = th[p * N + i]!;
-          const si = s[o + i]!;
-          psi[o + i] = m.soft ? (si * (1 - si) * m.kappa) / theta : surrogateAt(m, u[o + i]! - thr[o + i]!, theta);
+    for (let p = p0; p < p1; p++) {
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) {
+          const o = (((t + 1) * P + p) * B + b) * N;
+          for (let i = 0; i < N; i++) {
+            const theta = th[p * N + i]!;
+            const si = s[o + i]!;
+            psi[o + i] = m.soft ? (si * (1 - si) * m.kappa) / theta : surrogateAt(m, u[o + i]! - thr[o + i]!, theta);
+          }
         }
       }
     }
@@ -703,10 +744,15 @@ export class FusedCore {
         this.grads.wIn.fill(0, p * nIn * N, (p + 1) * nIn * N);
         this.grads.wRec.fill(0, p * N * N, (p + 1) * N * N);
       }
-      this.surrogates(p);
     }
+    F.ch.set(this.ch);
+    const runs = this.runs(
+      (p) => active[p]!,
+      (p) => `${this.variant(p)}|${weights[p]}`,
+    ).filter((r) => r[2]);
+    for (const [p0, p1] of runs) this.surrogates(p0, p1);
     for (let t = T - 1; t >= 0; t--) {
-      for (let p = 0; p < P; p++) if (active[p]) this.backwardStep(t, p, weights[p]!);
+      for (const [p0, p1] of runs) this.backwardStep(t, p0, p1, weights[p0]!);
       this.adjFlip ^= 1;
     }
     for (let p = 0; p < P; p++) {
@@ -746,23 +792,29 @@ export class FusedCore {
     }
   }
 
-  private backwardStep(t: number, p: number, weights: boolean): void {
+  /** Step t of the backward pass for networks [p0, p1) (one variant), all trials. */
+  private backwardStep(t: number, p0: number, p1: number, weights: boolean): void {
     const { P, N, T, B, nOut } = this;
-    const m = this.members[p]!;
+    const m = this.members[p0]!;
     const A = this.arena;
     const K = A.kernels;
     const at = A.at;
-    const slot0 = ((t + 1) * P + p) * B;
-    const st = p * B * N * 4;
+    const rows = (p1 - p0) * B;
+    const slot0 = ((t + 1) * P + p0) * B;
+    const prev0 = slot0 - P * B;
+    const st = p0 * B * N * 4;
     const half = 3 * P * B * N * 4;
     const cur = at.adj + this.adjFlip * half;
     const next = at.adj + (1 - this.adjFlip) * half;
     const plane = P * B * N * 4;
-    // W_rec Ī[t+1]: Σ_post W_rec[pre][post] Ī[t+1][post], for the B trials at once.
+    // W_rec Ī[t+1]: Σ_post W_rec[pre][post] Ī[t+1][post], for each network's B trials.
     if (t < T - 1) {
-      matvec(K, this.addr('params', 'wRec', p), at.dI + (slot0 + P * B) * N * 4, at.ds + st, N, N, B, N);
+      for (let p = p0; p < p1; p++) {
+        const o = (slot0 + (p - p0) * B + P * B) * N * 4;
+        matvec(K, this.addr('params', 'wRec', p), at.dI + o, at.ds + p * B * N * 4, N, N, B, N);
+      }
     } else {
-      A.f.ds.fill(0, st / 4, st / 4 + B * N);
+      A.f.ds.fill(0, st / 4, st / 4 + rows * N);
     }
     const kernel = m.adapt
       ? m.soft
@@ -771,7 +823,7 @@ export class FusedCore {
       : m.soft
         ? K.backward_plain_soft
         : K.backward_plain_hard;
-    const pn = p * N * 4;
+    const pn = p0 * N * 4;
     kernel(
       at.ds,
       next,
@@ -790,7 +842,7 @@ export class FusedCore {
       at.a,
       at.dI,
       slot0 * N * 4,
-      (slot0 - P * B) * N * 4,
+      prev0 * N * 4,
       at.paD + pn,
       at.pcD + pn,
       at.paS + pn,
@@ -805,21 +857,28 @@ export class FusedCore {
       at.gBe + pn,
       at.gTh + pn,
       at.gB + pn,
-      at.dy + (t * P + p) * B * nOut * 4,
-      at.woT + p * nOut * N * 4,
+      at.dy + (t * P + p0) * B * nOut * 4,
+      at.woT + p0 * nOut * N * 4,
       nOut,
-      B,
+      rows,
       N,
-      this.ch[p]!,
+      at.ch + p0 * 4,
+      B,
+      N * 4,
+      nOut * N * 4,
     );
     // ∂L/∂W_rec += s[t−1]ᵀ Ī[t]: the outer product over the neurons that spiked at t − 1 only.
     if (weights && !m.soft) {
-      for (let b = 0; b < B; b++) {
-        const prev = slot0 + b - P * B;
-        const q0 = A.spikeOff[prev]!;
-        const q1 = A.spikeOff[prev + 1]!;
-        if (q1 > q0) K.scatter_rows(this.addr('grads', 'wRec', p), at.spikeIdx, q0, q1, at.dI + (slot0 + b) * N * 4, N);
-      }
+      K.scatter_net(
+        this.addr('grads', 'wRec', p0),
+        N * N * 4,
+        B,
+        at.spikeIdx,
+        at.spikeOff + prev0 * 4,
+        at.dI + slot0 * N * 4,
+        rows,
+        N,
+      );
     }
   }
 

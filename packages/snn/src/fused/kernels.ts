@@ -1,4 +1,11 @@
-import { adamKernel, axpyKernel, backwardKernel, forwardKernel, psiKernel, sumSquaresKernel } from './neuron-kernels.js';
+import {
+  adamKernel,
+  axpyKernel,
+  backwardKernel,
+  forwardKernel,
+  psiKernel,
+  sumSquaresKernel,
+} from './neuron-kernels.js';
 import { assemble, F32, Fn, I32, V128, wasm, type Local, type WasmMemory, type WasmModule } from './wasm-emit.js';
 
 /**
@@ -287,6 +294,89 @@ function rowsKernel(scatter: boolean): Fn {
 }
 
 /**
+ * For `rows` consecutive rows r (perNet per network, whose matrices are mStride bytes apart): the
+ * spike list spikeIdx[off[r] .. off[r+1]) of row r; gather adds those rows of the network's matrix
+ * to v[r]; scatter adds v[r] to those rows.
+ */
+function netRowsKernel(scatter: boolean): Fn {
+  // (m, mStride, perNet, idx, off, v, rows, n)
+  const f = new Fn(scatter ? 'scatter_net' : 'gather_net', [I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [m, mStride, perNet, idx, off, v, rows, n] = f.params as Local[] as [
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+  ];
+  const r = f.local(I32);
+  const q = f.local(I32);
+  const q1 = f.local(I32);
+  const mat = f.local(I32);
+  const vec = f.local(I32);
+  const row = f.local(I32);
+  const i = f.local(I32);
+  const n4 = f.local(I32);
+  const a = f.local(I32);
+  const b = f.local(I32);
+  f.get(n).i32(-4).and().set(n4);
+  f.forStep(
+    r,
+    () => f.i32(0),
+    rows,
+    1,
+    () => {
+      f.get(m).get(r).get(perNet).op(0x6e).get(mStride).mul().add().set(mat);
+      f.get(v).get(r).get(n).mul().i32(2).shl().add().set(vec);
+      f.get(off).get(r).i32(2).shl().add().loadI32(4).set(q1);
+      f.forStep(
+        q,
+        () => f.get(off).get(r).i32(2).shl().add().loadI32(),
+        q1,
+        1,
+        () => {
+          f.get(mat).get(idx).get(q).i32(2).shl().add().loadI32().get(n).mul().i32(2).shl().add().set(row);
+          if (scatter) {
+            f.get(row).set(a);
+            f.get(vec).set(b);
+          } else {
+            f.get(vec).set(a);
+            f.get(row).set(b);
+          }
+          f.forStep(
+            i,
+            () => f.i32(0),
+            n4,
+            4,
+            () => {
+              f.get(a).get(i).i32(2).shl().add();
+              f.get(a).get(i).i32(2).shl().add().loadV();
+              f.get(b).get(i).i32(2).shl().add().loadV();
+              f.vadd().storeV();
+            },
+          );
+          f.forStep(
+            i,
+            () => f.get(n4),
+            n,
+            1,
+            () => {
+              f.get(a).get(i).i32(2).shl().add();
+              f.get(a).get(i).i32(2).shl().add().loadF32();
+              f.get(b).get(i).i32(2).shl().add().loadF32();
+              f.fadd().storeF32();
+            },
+          );
+        },
+      );
+    },
+  );
+  return f;
+}
+
+/**
  * G[k][0..n) += Σ_r X[r][k] · D[r][0..n), skipping zero X, over rows r = g·perGroup + q (X rows
  * xRow bytes apart, groups xGroup apart; D rows n floats apart, groups dGroup apart).
  */
@@ -436,13 +526,33 @@ export interface KernelExports {
   gemm_tn(...args: number[]): void;
   forward_plain(...args: number[]): void;
   forward_adapt(...args: number[]): void;
-  psi_fast_sigmoid(u: number, thr: number, th: number, out: number, rows: number, n: number, g: number, k: number): void;
-  psi_arctan(u: number, thr: number, th: number, out: number, rows: number, n: number, g: number, k: number): void;
+  psi_fast_sigmoid(...args: number[]): void;
+  psi_arctan(...args: number[]): void;
   backward_plain_hard(...args: number[]): void;
   backward_adapt_hard(...args: number[]): void;
   backward_plain_soft(...args: number[]): void;
   backward_adapt_soft(...args: number[]): void;
   adam(...args: number[]): void;
+  gather_net(
+    m: number,
+    mStride: number,
+    perNet: number,
+    idx: number,
+    off: number,
+    v: number,
+    rows: number,
+    n: number,
+  ): void;
+  scatter_net(
+    m: number,
+    mStride: number,
+    perNet: number,
+    idx: number,
+    off: number,
+    v: number,
+    rows: number,
+    n: number,
+  ): void;
   axpy(y: number, x: number, n: number, a: number): void;
   sum_squares(x: number, n: number): number;
 }
@@ -471,6 +581,8 @@ export function kernelModule(): WasmModule {
       backwardKernel(false, true),
       backwardKernel(true, true),
       adamKernel(),
+      netRowsKernel(false),
+      netRowsKernel(true),
       axpyKernel(),
       sumSquaresKernel(),
     ]),

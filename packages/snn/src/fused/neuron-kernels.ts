@@ -88,18 +88,51 @@ class Lanes {
 
 /** Emits `body` for the vectors of a row (byte offset `ib` in steps of 16) and then the scalar tail. */
 function overRow(f: Fn, ib: Local, nBytes: Local, n4Bytes: Local, body: (L: Lanes) => void): void {
-  f.forStep(ib, () => f.i32(0), n4Bytes, 16, () => body(new Lanes(f, true)));
-  f.forStep(ib, () => f.get(n4Bytes), nBytes, 4, () => body(new Lanes(f, false)));
+  f.forStep(
+    ib,
+    () => f.i32(0),
+    n4Bytes,
+    16,
+    () => body(new Lanes(f, true)),
+  );
+  f.forStep(
+    ib,
+    () => f.get(n4Bytes),
+    nBytes,
+    4,
+    () => body(new Lanes(f, false)),
+  );
+}
+
+/** Per-network parameter rows: row r of a call belongs to network r / perNet, whose rows are `stride` bytes apart. */
+function netRows(
+  f: Fn,
+  r: Local,
+  perNet: Local,
+  stride: Local,
+  bases: readonly Local[],
+  into: readonly Local[],
+): Local {
+  const net = f.local(I32);
+  f.get(r).get(perNet).op(0x6e).set(net); // i32.div_u
+  bases.forEach((b, i) => f.get(b).get(net).get(stride).mul().add().set(into[i]!));
+  return net;
 }
 
 /**
- * Forward update of `rows` consecutive trials of one network at one step (hard spikes):
+ * Forward update at one step of `rows` consecutive trial rows, perNet per network (hard spikes):
  * I += b; d, u, a, ϑ, s as in SCIENCE.md §2; the indices of the neurons that spiked appended to
- * the spike list (spikeOff[r+1] = running count); Σu² and Σs added (in f64) to sums[0], sums[1].
+ * the spike list (spikeOff[r+1] = running count); each network's Σu² and Σs added (in f64) to
+ * its sums[2 net], sums[2 net + 1].
  */
 export function forwardKernel(adapt: boolean): Fn {
-  const names = 'I d u a thr s o op aD cD aS cS rho cR th be bias rows n spikeIdx spikeOff sums'.split(' ');
-  const f = new Fn(`forward_${adapt ? 'adapt' : 'plain'}`, names.map(() => I32));
+  const names = 'I d u a thr s o op aD cD aS cS rho cR th be bias rows n spikeIdx spikeOff sums perNet stride'.split(
+    ' ',
+  );
+  const f = new Fn(
+    `forward_${adapt ? 'adapt' : 'plain'}`,
+    names.map(() => I32),
+  );
   const P = Object.fromEntries(names.map((k, i) => [k, f.p(i)])) as Record<string, Local>;
   const r = f.local(I32);
   const ib = f.local(I32);
@@ -127,8 +160,9 @@ export function forwardKernel(adapt: boolean): Fn {
   const sv = f.local(F32);
   const tailU = f.local(F32);
   const tailS = f.local(F32);
-  const sumU = f.local(F64);
-  const sumS = f.local(F64);
+  const paramNames = 'aD cD aS cS rho cR th be bias'.split(' ');
+  const Q = Object.fromEntries(paramNames.map((k) => [k, f.local(I32)])) as Record<string, Local>;
+  const sp = f.local(I32);
   f.get(P.n!).i32(2).shl().set(nBytes);
   f.get(P.n!).i32(-4).and().i32(2).shl().set(n4Bytes);
   f.get(P.spikeOff!).loadI32().set(count);
@@ -151,36 +185,45 @@ export function forwardKernel(adapt: boolean): Fn {
       row(P.thr!, P.op!, ptr.pthrp!);
       row(P.s!, P.o!, ptr.ps!);
       row(P.s!, P.op!, ptr.psp!);
+      const net = netRows(
+        f,
+        r,
+        P.perNet!,
+        P.stride!,
+        paramNames.map((k) => P[k]!),
+        paramNames.map((k) => Q[k]!),
+      );
+      f.get(P.sums!).get(net).i32(4).shl().add().set(sp);
       f.vzero().set(accU).vzero().set(accS).f32(0).set(tailU).f32(0).set(tailS);
       overRow(f, ib, nBytes, n4Bytes, (L) => {
         const [I, s, d, u, a, th, v] = L.vec ? [vI, vs, vd, vu, va, vth, vv] : [sI, ss, sd, su, sa, sth, sv];
         L.store(ptr.pI!, ib, () => {
-          L.load(ptr.pI!, ib).load(P.bias!, ib).add();
+          L.load(ptr.pI!, ib).load(Q.bias!, ib).add();
           f.tee(I!);
         });
         L.load(ptr.psp!, ib);
         f.set(s!);
-        L.load(P.aD!, ib).load(ptr.pdp!, ib).mul();
-        L.load(P.cD!, ib);
+        L.load(Q.aD!, ib).load(ptr.pdp!, ib).mul();
+        L.load(Q.cD!, ib);
         f.get(I!);
         L.mul().add();
         f.set(d!);
         L.store(ptr.pd!, ib, () => f.get(d!));
-        L.load(P.aS!, ib).load(ptr.pup!, ib).mul().load(P.cS!, ib);
+        L.load(Q.aS!, ib).load(ptr.pup!, ib).mul().load(Q.cS!, ib);
         f.get(d!);
         L.mul().add().load(ptr.pthrp!, ib);
         f.get(s!);
         L.mul().sub();
         f.set(u!);
         L.store(ptr.pu!, ib, () => f.get(u!));
-        L.load(P.th!, ib);
+        L.load(Q.th!, ib);
         if (adapt) {
-          L.load(P.rho!, ib).load(ptr.pap!, ib).mul().load(P.cR!, ib);
+          L.load(Q.rho!, ib).load(ptr.pap!, ib).mul().load(Q.cR!, ib);
           f.get(s!);
           L.mul().add();
           f.set(a!);
           L.store(ptr.pa!, ib, () => f.get(a!));
-          L.load(P.be!, ib);
+          L.load(Q.be!, ib);
           f.get(a!);
           L.mul().add();
         }
@@ -229,33 +272,45 @@ export function forwardKernel(adapt: boolean): Fn {
         }
       });
       f.get(P.spikeOff!).get(r).i32(1).add().i32(2).shl().add().get(count).storeI32();
-      f.get(sumU).get(accU).lane(0).get(accU).lane(1).fadd().get(accU).lane(2).get(accU).lane(3).fadd().fadd();
-      f.get(tailU).fadd().promote().dadd().set(sumU);
-      f.get(sumS).get(accS).lane(0).get(accS).lane(1).fadd().get(accS).lane(2).get(accS).lane(3).fadd().fadd();
-      f.get(tailS).fadd().promote().dadd().set(sumS);
+      f.get(sp).get(sp).loadF64();
+      f.get(accU).lane(0).get(accU).lane(1).fadd().get(accU).lane(2).get(accU).lane(3).fadd().fadd();
+      f.get(tailU).fadd().promote().dadd().storeF64();
+      f.get(sp).get(sp).loadF64(8);
+      f.get(accS).lane(0).get(accS).lane(1).fadd().get(accS).lane(2).get(accS).lane(3).fadd().fadd();
+      f.get(tailS).fadd().promote().dadd().storeF64(8);
     },
   );
-  f.get(P.sums!).get(P.sums!).loadF64().get(sumU).dadd().storeF64();
-  f.get(P.sums!).get(P.sums!).loadF64(8).get(sumS).dadd().storeF64(8);
   return f;
 }
 
 /**
- * ψ of `rows` consecutive trials at one step: fast-sigmoid γ / (1 + κ|x|)² or arctan γ / (1 + (kx)²)
- * with x = (u − ϑ)/θ and k = πκ/2 (passed as `kappa`).
+ * ψ of `rows` consecutive trial rows: fast-sigmoid γ / (1 + κ|x|)² or arctan γ / (1 + (kx)²) with
+ * x = (u − ϑ)/θ and k = πκ/2 (passed as `kappa`). Row r uses the θ row of network (r / perNet) % nets,
+ * θ rows `stride` bytes apart (rows run over steps, then networks, then trials).
  */
 export function psiKernel(kind: 'fast-sigmoid' | 'arctan'): Fn {
   const f = new Fn(`psi_${kind === 'arctan' ? 'arctan' : 'fast_sigmoid'}`, [
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
+    ...[0, 0, 0, 0, 0, 0].map((): ValType => I32),
     F32,
     F32,
+    I32,
+    I32,
+    I32,
   ]);
-  const [u, thr, th, out, rows, n, gamma, kappa] = f.params as [Local, Local, Local, Local, Local, Local, Local, Local];
+  const [u, thr, th0, out, rows, n, gamma, kappa, perNet, nets, stride] = f.params as Local[] as [
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+    Local,
+  ];
+  const th = f.local(I32);
   const r = f.local(I32);
   const ib = f.local(I32);
   const nBytes = f.local(I32);
@@ -276,6 +331,7 @@ export function psiKernel(kind: 'fast-sigmoid' | 'arctan'): Fn {
       f.get(u).get(r).get(nBytes).mul().add().set(pu);
       f.get(thr).get(r).get(nBytes).mul().add().set(pt);
       f.get(out).get(r).get(nBytes).mul().add().set(po);
+      f.get(th0).get(r).get(perNet).op(0x6e).get(nets).op(0x70).get(stride).mul().add().set(th); // div_u, rem_u
       overRow(f, ib, nBytes, n4Bytes, (L) => {
         const x = L.vec ? vx : sx;
         L.load(pu, ib).load(pt, ib).sub().load(th, ib).div();
@@ -303,21 +359,24 @@ export function psiKernel(kind: 'fast-sigmoid' | 'arctan'): Fn {
 }
 
 /**
- * Backward update of `rows` consecutive trials of one network at one step (docs/fused-engine.md):
- * the adjoints ū, d̄, ā (from those of the next step), Ī into the trajectory, and the accumulated
- * derivatives with respect to α_d, α_s, ρ, β, θ and b. `ds` holds W_rec Ī[t+1]; ψ is precomputed.
+ * Backward update at one step of `rows` consecutive trial rows, perNet per network
+ * (docs/fused-engine.md): the adjoints ū, d̄, ā (from those of the next step), Ī into the
+ * trajectory, and each network's accumulated derivatives with respect to α_d, α_s, ρ, β, θ and b.
+ * `ds` holds W_rec Ī[t+1]; ψ is precomputed; c_h of network k is the f32 at ch + 4k.
  */
 export function backwardKernel(adapt: boolean, soft: boolean): Fn {
   const names = (
     'ds duN ddN daN du dd da st u thr s psi d I a dI o op aD cD aS cS rho cR th be ' +
-    'gaD gaS gRho gBe gTh gB dy woT nOut rows n'
+    'gaD gaS gRho gBe gTh gB dy woT nOut rows n ch perNet stride woStride'
   ).split(' ');
   const f = new Fn(
     `backward_${adapt ? 'adapt' : 'plain'}_${soft ? 'soft' : 'hard'}`,
-    [...names.map((): ValType => I32), F32],
+    names.map((): ValType => I32),
   );
   const P = Object.fromEntries(names.map((k, i) => [k, f.p(i)])) as Record<string, Local>;
-  const ch = f.p(names.length);
+  const ch = f.local(F32);
+  const paramNames = 'aD cD aS cS rho cR th be gaD gaS gRho gBe gTh gB'.split(' ');
+  const Q = Object.fromEntries([...paramNames, 'woT'].map((k) => [k, f.local(I32)])) as Record<string, Local>;
   const r = f.local(I32);
   const ib = f.local(I32);
   const o = f.local(I32);
@@ -331,10 +390,7 @@ export function backwardKernel(adapt: boolean, soft: boolean): Fn {
       .map((k) => [k, f.local(I32)]),
   ) as Record<string, Local>;
   const V = (t: typeof V128 | typeof F32) =>
-    Object.fromEntries('rb ut v duNx dv dthr du dd dI'.split(' ').map((k) => [k, f.local(t)])) as Record<
-      string,
-      Local
-    >;
+    Object.fromEntries('rb ut v duNx dv dthr du dd dI'.split(' ').map((k) => [k, f.local(t)])) as Record<string, Local>;
   const vecL = V(V128);
   const scaL = V(F32);
   f.get(P.n!).i32(2).shl().set(nBytes);
@@ -367,12 +423,22 @@ export function backwardKernel(adapt: boolean, soft: boolean): Fn {
       row(P.a!, P.op!, ptr.pap!);
       row(P.dI!, P.o!, ptr.pdI!);
       f.get(P.dy!).get(r).get(P.nOut!).mul().i32(2).shl().add().set(dyr);
+      const net = netRows(
+        f,
+        r,
+        P.perNet!,
+        P.stride!,
+        paramNames.map((k) => P[k]!),
+        paramNames.map((k) => Q[k]!),
+      );
+      f.get(P.woT!).get(net).get(P.woStride!).mul().add().set(Q.woT!);
+      f.get(P.ch!).get(net).i32(2).shl().add().loadF32().set(ch);
       overRow(f, ib, nBytes, n4Bytes, (L) => {
         const x = L.vec ? vecL : scaL;
         // rb = W_out ȳ for these neurons: Σ_o ȳ[o] W_outᵀ[o][i].
         L.c(0);
         f.set(x.rb!);
-        f.get(P.woT!).set(wo);
+        f.get(Q.woT!).set(wo);
         f.forStep(
           o,
           () => f.i32(0),
@@ -395,7 +461,7 @@ export function backwardKernel(adapt: boolean, soft: boolean): Fn {
         // v̄ = (W_rec Ī[t+1] − ϑ ū[t+1] + (1 − ρ) ā[t+1]) ψ
         L.load(ptr.pds!, ib).load(ptr.pthr!, ib);
         f.get(x.duNx!);
-        L.mul().sub().load(P.cR!, ib).load(ptr.pdaN!, ib).mul().add().load(ptr.ppsi!, ib).mul();
+        L.mul().sub().load(Q.cR!, ib).load(ptr.pdaN!, ib).mul().add().load(ptr.ppsi!, ib).mul();
         f.set(x.dv!);
         // ϑ̄ = −v̄ − s ū[t+1]
         f.get(x.dv!);
@@ -407,7 +473,7 @@ export function backwardKernel(adapt: boolean, soft: boolean): Fn {
         f.get(x.rb!);
         L.scalar(ch);
         f.get(x.ut!);
-        L.mul().add().load(P.aS!, ib);
+        L.mul().add().load(Q.aS!, ib);
         f.get(x.duNx!);
         L.mul().add();
         f.get(x.dv!);
@@ -415,50 +481,50 @@ export function backwardKernel(adapt: boolean, soft: boolean): Fn {
         f.set(x.du!);
         L.store(ptr.pdu!, ib, () => f.get(x.du!));
         // d̄ = (1 − α_s) ū + α_d d̄[t+1];  Ī = (1 − α_d) d̄
-        L.load(P.cS!, ib);
+        L.load(Q.cS!, ib);
         f.get(x.du!);
-        L.mul().load(P.aD!, ib).load(ptr.pddN!, ib).mul().add();
+        L.mul().load(Q.aD!, ib).load(ptr.pddN!, ib).mul().add();
         f.set(x.dd!);
         L.store(ptr.pdd!, ib, () => f.get(x.dd!));
-        L.load(P.cD!, ib);
+        L.load(Q.cD!, ib);
         f.get(x.dd!);
         L.mul();
         f.set(x.dI!);
         L.store(ptr.pdI!, ib, () => f.get(x.dI!));
-        L.accumulate(P.gaD!, ib, () => {
+        L.accumulate(Q.gaD!, ib, () => {
           f.get(x.dd!);
           L.load(ptr.pdp!, ib).load(ptr.pI!, ib).sub().mul();
         });
-        L.accumulate(P.gaS!, ib, () => {
+        L.accumulate(Q.gaS!, ib, () => {
           f.get(x.du!);
           L.load(ptr.pup!, ib).load(ptr.pd!, ib).sub().mul();
         });
         if (adapt) {
           // ā = β ϑ̄ + ρ ā[t+1]  (reusing the dd local for ā)
-          L.load(P.be!, ib);
+          L.load(Q.be!, ib);
           f.get(x.dthr!);
-          L.mul().load(P.rho!, ib).load(ptr.pdaN!, ib).mul().add();
+          L.mul().load(Q.rho!, ib).load(ptr.pdaN!, ib).mul().add();
           f.set(x.dd!);
           L.store(ptr.pda!, ib, () => f.get(x.dd!));
-          L.accumulate(P.gRho!, ib, () => {
+          L.accumulate(Q.gRho!, ib, () => {
             f.get(x.dd!);
             L.load(ptr.pap!, ib).load(ptr.psp!, ib).sub().mul();
           });
-          L.accumulate(P.gBe!, ib, () => {
+          L.accumulate(Q.gBe!, ib, () => {
             f.get(x.dthr!);
             L.load(ptr.pa!, ib).mul();
           });
         } else {
           L.store(ptr.pda!, ib, () => L.c(0));
         }
-        L.accumulate(P.gTh!, ib, () => {
+        L.accumulate(Q.gTh!, ib, () => {
           f.get(x.dthr!);
           if (soft) {
             f.get(x.dv!).get(x.v!);
-            L.mul().load(P.th!, ib).div().sub();
+            L.mul().load(Q.th!, ib).div().sub();
           }
         });
-        L.accumulate(P.gB!, ib, () => f.get(x.dI!));
+        L.accumulate(Q.gB!, ib, () => f.get(x.dI!));
       });
     },
   );
