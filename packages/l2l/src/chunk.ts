@@ -1,5 +1,6 @@
 import { createInstance } from '@ip2/tasks';
 import type { EngineName, PropertyKey } from '@ip2/snn';
+import type { Learner } from './learner.js';
 import { createLearner } from './models/registry.js';
 import { runSeeds, runSequence, type Protocol, type RunCheckpoint, type TaskResult } from './protocol.js';
 
@@ -24,6 +25,36 @@ export interface ChunkJob {
   readonly engine?: EngineName;
 }
 
+/** What a run's network is built from. */
+export type RunLearnerSpec = Pick<
+  ChunkJob,
+  'family' | 'seed' | 'model' | 'space' | 'mask' | 'hidden' | 'lr' | 'loss' | 'engine'
+> & {
+  readonly dt: number;
+};
+
+/**
+ * The learner of one run: its sizes from the family, its initialisation from the run seed (see
+ * runSeeds), or its exact state from saved bytes.
+ */
+export async function createRunLearner(spec: RunLearnerSpec, saved?: Uint8Array): Promise<Learner> {
+  const instance = createInstance(spec.family, 0, 0);
+  return createLearner(
+    {
+      model: spec.model,
+      nIn: instance.nIn,
+      nOut: instance.nOut,
+      hidden: spec.hidden,
+      dt: spec.dt,
+      seed: runSeeds(spec.seed).network,
+      loss: spec.loss,
+      lr: spec.lr,
+    },
+    { space: spec.space, mask: spec.mask, ...(spec.engine ? { engine: spec.engine } : {}) },
+    saved,
+  );
+}
+
 export interface ChunkStep {
   readonly result: TaskResult;
   readonly checkpoint: RunCheckpoint;
@@ -46,21 +77,7 @@ export async function* trainChunk(
   if (start > job.fromTask) {
     throw new RangeError(`checkpoint is at task ${start}, after the chunk's first task ${job.fromTask}`);
   }
-  const instance = createInstance(job.family, 0, 0);
-  const learner = await createLearner(
-    {
-      model: job.model,
-      nIn: instance.nIn,
-      nOut: instance.nOut,
-      hidden: job.hidden,
-      dt: job.protocol.dt,
-      seed: runSeeds(job.seed).network,
-      loss: job.loss,
-      lr: job.lr,
-    },
-    { space: job.space, mask: job.mask, ...(job.engine ? { engine: job.engine } : {}) },
-    checkpoint?.learner,
-  );
+  const learner = await createRunLearner({ ...job, dt: job.protocol.dt }, checkpoint?.learner);
   try {
     for await (const step of runSequence({
       family: job.family,

@@ -9,6 +9,7 @@ export * from './rng.js';
 export * from './state.js';
 export * from './surrogates.js';
 export { TfjsEngine, makeSpike } from './tfjs-engine.js';
+export { matMulT } from './tf-ops.js';
 export { createEngine, ENGINE_ENV, ENGINE_NAMES, type EngineName } from './create-engine.js';
 export { FusedEngine, FusedPopulation } from './fused/index.js';
 export * from './testkit.js';

@@ -22,6 +22,7 @@ import { Rng } from './rng.js';
 import { resolveBackend } from './backend.js';
 import { MG_H, MG_S, type SurrogateParams } from './surrogates.js';
 import { batchAccuracy } from './metrics.js';
+import { matMulT as matMul } from './tf-ops.js';
 
 const ALL_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
 
@@ -62,22 +63,6 @@ export function makeSpike(p: SurrogateParams): (v: tf.Tensor, theta: tf.Tensor) 
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (v: tf.Tensor, theta: tf.Tensor) => tf.Tensor;
 }
-
-/**
- * matMul whose gradient uses explicit transposes: the wasm backend's transposed matMul falls back
- * to a slow scalar loop (ENVIRONMENT.md), an explicit transpose does not.
- */
-const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 interface Forward {
   readonly loss: tf.Scalar;
@@ -162,7 +147,7 @@ export class TfjsEngine implements Engine {
     const ys: tf.Tensor[] = [];
     for (let t = 0; t < T; t++) {
       const x = tf.tensor2d(inputs.subarray(t * B * c.nIn, (t + 1) * B * c.nIn), [B, c.nIn]);
-      const I = tf.add(tf.add(matMul(x, W.wIn), matMul(s, W.wRec)), V.b);
+      const I = tf.add(tf.add(matMul(x, W.wIn), matMul(s as tf.Tensor2D, W.wRec)), V.b);
       d = tf.add(tf.mul(aD, d), tf.mul(tf.sub(1, aD), I));
       const uNew = tf.sub(tf.add(tf.mul(aS, u), tf.mul(tf.sub(1, aS), d)), tf.mul(thr, s));
       if (adapt) {
@@ -179,7 +164,7 @@ export class TfjsEngine implements Engine {
       if (keep) s = tf.mul(s, keep);
       sumU2 = tf.add(sumU2, tf.sum(tf.square(u)));
       sumS = tf.add(sumS, tf.sum(s));
-      ys.push(tf.add(matMul(uOut, W.wOut), V.bOut));
+      ys.push(tf.add(matMul(uOut as tf.Tensor2D, W.wOut), V.bOut));
     }
     const outputs = tf.stack(ys) as tf.Tensor3D; // [T, B, nOut]
     const taskLoss = this.taskLoss(batch, outputs);

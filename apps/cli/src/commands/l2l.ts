@@ -2,17 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_CONFIG_FORMAT, verifyFixedConfig, type FixedConfig } from '@ip2/search';
 import {
-  createLearner,
+  createRunLearner,
   modelNames,
   parseProtocol,
-  runSeeds,
   runSequence,
   sequenceMetrics,
   type TaskResult,
 } from '@ip2/l2l';
 import { adaptationCurveSpec, renderSvg } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
-import { FAMILY_IDS, getFamily, createInstance } from '@ip2/tasks';
+import { FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
 import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../presets.js';
@@ -170,20 +169,18 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
   const f = flags.fixed === undefined ? flags : flagsFromFixed(flags, given);
   const plan = planL2l(f);
   const out = ensureWritableDir('--out', plan.out);
-  const instance = createInstance(plan.family, 0, 0);
-  const learner = await createLearner(
-    {
-      model: plan.model,
-      nIn: instance.nIn,
-      nOut: instance.nOut,
-      hidden: plan.hidden,
-      dt: plan.protocol.dt,
-      seed: runSeeds(plan.seed).network,
-      loss: plan.loss,
-      lr: plan.lr,
-    },
-    { space: plan.space, mask: plan.mask, ...(plan.engine ? { engine: plan.engine } : {}) },
-  );
+  const learner = await createRunLearner({
+    family: plan.family,
+    seed: plan.seed,
+    model: plan.model,
+    space: plan.space,
+    mask: plan.mask,
+    hidden: plan.hidden,
+    lr: plan.lr,
+    loss: plan.loss,
+    dt: plan.protocol.dt,
+    ...(plan.engine ? { engine: plan.engine } : {}),
+  });
   const label = plan.model === 'ip2' ? `ip2 [${plan.mask.join(',') || '∅'}]` : plan.model;
   const bar = progressBar(
     plan.protocol.tasks,

@@ -1,34 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 // The umbrella package's Node bundle registers every op's gradient with tfjs-core.
 import '@tensorflow/tfjs';
-import { Rng, type TrialBatch } from '@ip2/snn';
+import { matMulT as matMul, Rng, type TrialBatch } from '@ip2/snn';
+
+export { matMul };
 
 /**
  * Pieces shared by the TensorFlow.js baselines (SCIENCE.md §7): a wasm-friendly matMul, the task
  * loss of the spiking engines, Adam with global-norm clipping over named variables, seeded
  * initialisers and a byte format for named float32 arrays.
  */
-
-const transposeLast = (t: tf.Tensor): tf.Tensor => (t.rank === 2 ? tf.transpose(t) : tf.transpose(t, [0, 2, 1]));
-
-/**
- * matMul (rank 2, or rank 3 batched) whose gradient uses explicit transposes: the wasm backend's
- * transposed matMul falls back to a slow scalar loop, an explicit transpose does not.
- */
-export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
-      const g = dy as tf.Tensor3D;
-      return [tf.matMul(g, transposeLast(sb) as tf.Tensor3D), tf.matMul(transposeLast(sa) as tf.Tensor3D, g)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as <R extends tf.Tensor2D | tf.Tensor3D>(
-  a: R,
-  b: tf.Tensor,
-) => R;
 
 /** x W + b for every step at once, split by step: [T, B, nIn] → T × [B, k]. */
 export function inputDrive(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D[] {
