@@ -20,7 +20,7 @@ import { FusedCore } from './core.js';
  * rounding and reads and writes the same NetworkState.
  */
 export class FusedEngine implements Engine {
-  readonly info: EngineInfo = { engine: 'fused', backend: 'js' };
+  readonly info: EngineInfo = { engine: 'fused', backend: 'wasm-simd' };
   readonly config: NetworkConfig;
   private readonly core: FusedCore;
   private readonly one: TrialBatch[] = [];
