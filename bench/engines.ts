@@ -11,7 +11,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -291,6 +291,7 @@ function machine(): string {
 
 async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ip2-bench-'));
+  const load0 = loadavg()[0]!;
   const lines: string[] = [];
   const say = (s = '') => {
     lines.push(s);
@@ -356,6 +357,8 @@ async function parent(): Promise<void> {
     );
     say();
     say(`Population throughput ratio: ${(sep / pop).toFixed(2)}×.`);
+    say();
+    say(`Load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}.`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

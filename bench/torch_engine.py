@@ -122,9 +122,11 @@ def main() -> None:
         opt.step()
         return float(loss), float(sum_s) / (T * B * n_rec)
 
-    for _ in range(header.get("warmup", 3)):
+    loss0, rate0 = iteration()
+    for _ in range(header.get("warmup", 3) - 1):
         iteration()
-    print(json.dumps({"ready": True, "threads": torch.get_num_threads(), "version": torch.__version__}), flush=True)
+    ready = {"ready": True, "loss0": loss0, "rate0": rate0, "threads": torch.get_num_threads(), "version": torch.__version__}
+    print(json.dumps(ready), flush=True)
     for line in sys.stdin:
         cmd = line.split()
         if not cmd:
