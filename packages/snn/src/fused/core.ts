@@ -112,13 +112,15 @@ class Arena {
 
 /**
  * P networks of the same sizes, trained in lock-step: parameters, gradients and optimiser
- * moments of all networks live in one array per group ([P][size]), the trajectory in one array
- * per state variable ([T+1][P][B][N]), so that each time step of every network is computed in
- * one pass. A single network is the case P = 1.
+ * moments of all networks live in one region per kind ([group][P][size]), the trajectory in one
+ * array per state variable ([T+1][P][B][N]), so that each time step of every network is one pass.
+ * A single network is the case P = 1.
  *
- * The matrix work (input projection, the sparse recurrent input, δs = W_rec δI, the weight
- * gradients) runs in WebAssembly SIMD kernels (kernels.ts); the per-neuron updates run here.
- * Buffers are allocated at construction and grow only when a batch needs more steps or trials.
+ * The arithmetic runs in WebAssembly SIMD kernels (kernels.ts, neuron-kernels.ts) over one memory
+ * (the arena); this class lays out the arena, sequences the kernels, and does the per-pass scalar
+ * work (parameter transforms, loss, chain rule to the raw parameters). Soft spikes and lesioned
+ * evaluation use a float64 scalar forward step. Buffers are allocated at construction and grow only
+ * when a batch needs more steps or trials.
  */
 export class FusedCore {
   readonly P: number;
