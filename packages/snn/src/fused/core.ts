@@ -732,7 +732,6 @@ export class FusedCore {
     const { P, N, T, B, nIn, nOut } = this;
     const A = this.arena;
     const F = A.f;
-    const K = A.kernels;
     const PBN = P * B * N;
     // The next step's adjoints start at zero: both halves of the adjoint region.
     F.adj.fill(0, 0, 6 * PBN);
@@ -762,7 +761,7 @@ export class FusedCore {
       if (weights[p]) {
         // ∂L/∂W_in = Σ_t xᵀ Ī, ∂L/∂W_outᵀ = Σ_t ȳᵀ u, and for soft spikes ∂L/∂W_rec = Σ_t s[t−1]ᵀ Ī.
         const dI1 = A.at.dI + (P + p) * B * N * 4;
-        K.gemm_tn(
+        this.gemmTn(
           A.at.xin + p * T * B * nIn * 4,
           nIn * 4,
           B * nIn * 4,
@@ -774,7 +773,7 @@ export class FusedCore {
           N,
           this.addr('grads', 'wIn', p),
         );
-        K.gemm_tn(
+        this.gemmTn(
           A.at.dy + p * B * nOut * 4,
           nOut * 4,
           P * B * nOut * 4,
@@ -787,10 +786,33 @@ export class FusedCore {
           A.at.gWoT + p * nOut * N * 4,
         );
         if (this.members[p]!.soft) {
-          K.gemm_tn(A.at.s + p * B * N * 4, N * 4, PBN * 4, dI1, PBN * 4, T, B, N, N, this.addr('grads', 'wRec', p));
+          this.gemmTn(A.at.s + p * B * N * 4, N * 4, PBN * 4, dI1, PBN * 4, T, B, N, N, this.addr('grads', 'wRec', p));
         }
       }
       this.finishGradients(p, weights[p]!);
+    }
+  }
+
+  /**
+   * G[k] += Σ_rows X[row][k] D[row] over `groups` groups of `perGroup` rows, in chunks of groups
+   * whose D rows fit in cache (the per-element order, and so the result, is that of one call).
+   */
+  private gemmTn(
+    x: number,
+    xRow: number,
+    xGroup: number,
+    d: number,
+    dGroup: number,
+    groups: number,
+    perGroup: number,
+    k: number,
+    n: number,
+    g: number,
+  ): void {
+    const chunk = Math.max(1, Math.floor(131072 / (perGroup * n * 4)));
+    for (let g0 = 0; g0 < groups; g0 += chunk) {
+      const count = Math.min(chunk, groups - g0);
+      this.arena.kernels.gemm_tn(x + g0 * xGroup, xRow, xGroup, d + g0 * dGroup, dGroup, count, perGroup, k, n, g);
     }
   }
 

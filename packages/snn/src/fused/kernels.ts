@@ -37,6 +37,8 @@ function matvecKernel(R: number, Tb: number): Fn {
   const wv: Local[] = [];
   for (let r = 0; r < R; r++) wv.push(f.local(V128));
   const ws = f.local(F32);
+  const jb = f.local(I32);
+  const xv = f.local(V128);
   f.get(n).i32(-4).and().set(n4);
   f.get(n).i32(2).shl().set(rowBytes);
   f.forStep(
@@ -61,11 +63,13 @@ function matvecKernel(R: number, Tb: number): Fn {
         n4,
         4,
         () => {
-          for (let r = 0; r < R; r++) f.get(wr[r]!).get(j).i32(2).shl().add().loadV().set(wv[r]!);
+          f.get(j).i32(2).shl().set(jb);
+          for (let r = 0; r < R; r++) f.get(wr[r]!).get(jb).add().loadV().set(wv[r]!);
           for (let b = 0; b < Tb; b++) {
+            f.get(xb[b]!).get(jb).add().loadV().set(xv);
             for (let r = 0; r < R; r++) {
               const k = r * Tb + b;
-              f.get(acc[k]!).get(wv[r]!).get(xb[b]!).get(j).i32(2).shl().add().loadV().vmul().vadd().set(acc[k]!);
+              f.get(acc[k]!).get(wv[r]!).get(xv).vmul().vadd().set(acc[k]!);
             }
           }
         },
@@ -421,37 +425,23 @@ function gemmTnKernel(): Fn {
       groups,
       1,
       () => {
+        f.get(x).get(g).get(xGroup).mul().add().get(k).i32(2).shl().add().set(xp);
+        f.get(d).get(g).get(dGroup).mul().add().get(i).i32(2).shl().add().set(dp);
         f.forStep(
           q,
           () => f.i32(0),
           perGroup,
           1,
           () => {
-            f.get(x).get(g).get(xGroup).mul().add().get(q).get(xRow).mul().add().get(k).i32(2).shl().add().loadF32();
-            f.tee(xv).f32(0).fne();
-            f.if(() => {
-              f.get(d)
-                .get(g)
-                .get(dGroup)
-                .mul()
-                .add()
-                .get(q)
-                .get(rowBytes)
-                .mul()
-                .add()
-                .get(i)
-                .i32(2)
-                .shl()
-                .add()
-                .set(dp);
-              body();
-            });
+            f.get(xp).loadF32().tee(xv).f32(0).fne();
+            f.if(body);
+            f.get(xp).get(xRow).add().set(xp);
+            f.get(dp).get(rowBytes).add().set(dp);
           },
         );
       },
     );
   };
-  void xp;
   f.forStep(
     k,
     () => f.i32(0),
