@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_CONFIG_FORMAT, verifyFixedConfig, type FixedConfig } from '@ip2/search';
-import {
-  createRunLearner,
-  modelNames,
-  parseProtocol,
-  runSequence,
-  sequenceMetrics,
-  type TaskResult,
-} from '@ip2/l2l';
+import { createRunLearner, modelNames, parseProtocol, runSequence, sequenceMetrics, type TaskResult } from '@ip2/l2l';
 import { adaptationCurveSpec, renderSvg } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
