@@ -164,6 +164,9 @@ class Runner {
     readonly proc: ChildProcess,
   ) {
     this.lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+    proc.on('error', (e) => {
+      this.error = `could not start: ${e.message}`;
+    });
     proc.stderr!.on('data', (d: Buffer) => {
       const text = d.toString();
       if (!/backend:|^ip2:|tfjs-node|={10}|^\s*$/.test(text)) process.stderr.write(`[${column.label}] ${text}`);
@@ -177,7 +180,13 @@ class Runner {
   }
 
   async ready(): Promise<void> {
-    const r = await this.next();
+    let r: Record<string, unknown>;
+    try {
+      r = await this.next();
+    } catch (e) {
+      this.error ??= e instanceof Error ? e.message : String(e);
+      return;
+    }
     if (typeof r.error === 'string') this.error = r.error;
     else {
       this.info = r;
