@@ -160,6 +160,24 @@ describe('FusedEngine agrees with TfjsEngine', () => {
       const ef = fused.evaluate(batch);
       expect(relativeError(ef.outputs, et.outputs)).toBeLessThan(1e-5);
       expect(ef.accuracy).toBe(et.accuracy);
+      // Three optimiser steps: the trainable groups move alike, the others not at all.
+      for (let i = 0; i < 3; i++) {
+        const st = tf.trainStep(batch);
+        const sf = fused.trainStep(batch);
+        expect(Math.abs(sf.gradNorm - st.gradNorm) / Math.max(st.gradNorm, 1e-30)).toBeLessThan(1e-4);
+      }
+      const a = fused.snapshot();
+      const b = tf.snapshot();
+      for (const k of ALL) {
+        const initial = bits(state.params[k]);
+        if (bits(b.params[k]).every((x, i) => x === initial[i])) {
+          expect(bits(a.params[k]), k).toEqual(initial);
+          continue;
+        }
+        const change = Float32Array.from(b.params[k], (x, i) => x - state.params[k][i]!);
+        const diff = Float32Array.from(a.params[k], (x, i) => x - b.params[k][i]!);
+        expect(norm(diff) / norm(change), k).toBeLessThan(1e-4);
+      }
     });
   }
 
