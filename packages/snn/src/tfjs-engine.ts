@@ -223,7 +223,10 @@ export class TfjsEngine implements Engine {
         terms = tf.keep(f.terms);
         return f.loss;
       }, varList);
-      const gs = this.trainable.map((k) => grads[this.vars[k].name] as tf.Tensor);
+      // A learnable property may not enter the model (τ_a without β): its gradient is zero.
+      const gs = this.trainable.map(
+        (k) => (grads[this.vars[k].name] as tf.Tensor | undefined) ?? tf.zerosLike(this.vars[k]),
+      );
       const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
       const scale =
         c.optimizer.clipNorm > 0 ? tf.minimum(1, tf.div(c.optimizer.clipNorm, tf.maximum(norm, 1e-30))) : tf.scalar(1);

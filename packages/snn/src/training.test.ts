@@ -202,3 +202,14 @@ describe('learning', () => {
     });
   });
 });
+
+describe('a learnable property that does not enter the model', () => {
+  it('τ_a learnable without β in the space: trains, τ_a unchanged', async () => {
+    const state = initNetwork({ ...small, space: ['tauD', 'tauA'], learnable: ['tauA'] });
+    const after = await withEngine(state, (e) => {
+      for (const b of batches(3)) e.trainStep(b);
+      return e.snapshot();
+    });
+    expect(bits(after.params.tauA)).toEqual(bits(state.params.tauA));
+  });
+});
