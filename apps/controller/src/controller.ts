@@ -1,0 +1,68 @@
+import { InvalidJobError, JOBS, parsePayload } from '@ip2/contracts';
+import { openStore, type Store } from '@ip2/db';
+import { UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { advanceSearch, type ControllerContext } from './advance.js';
+import type { ControllerConfig } from './env.js';
+import { Queues } from './queues.js';
+import { tick } from './reaper.js';
+
+/** The timer job on the control queue (a job scheduler: one per queue, whoever upserts it). */
+export const TICK_JOB = 'controller.tick';
+const TICK_SCHEDULER = 'controller-tick';
+
+export interface RunningController {
+  readonly worker: Worker;
+  readonly store: Store;
+  readonly queues: Queues;
+  close(): Promise<void>;
+}
+
+/** Starts the controller: a worker on the control queue (search.advance and the timer). */
+export async function startController(
+  config: ControllerConfig,
+  log: (m: string) => void = () => undefined,
+): Promise<RunningController> {
+  const store = openStore({ url: config.databaseUrl, poolSize: Math.max(2, config.concurrency + 1) });
+  const queues = new Queues(config.redisUrl, config.queuePrefix);
+  const ctx: ControllerContext = { store, queues, log };
+  await queues.control.upsertJobScheduler(
+    TICK_SCHEDULER,
+    { every: config.tickMs },
+    { name: TICK_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+  );
+  const worker = new Worker(
+    JOBS['search.advance'].queue,
+    async (job) => {
+      if (job.name === TICK_JOB) {
+        await tick(ctx, config.staleMs);
+        return { enqueued: 0, done: false };
+      }
+      let payload;
+      try {
+        payload = parsePayload('search.advance', job.data);
+      } catch (e) {
+        if (e instanceof InvalidJobError) throw new UnrecoverableError(e.message);
+        throw e;
+      }
+      return advanceSearch(ctx, payload.searchId);
+    },
+    {
+      connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+      prefix: config.queuePrefix,
+      concurrency: config.concurrency,
+    },
+  );
+  worker.on('failed', (job, err) => log(`${job?.name ?? 'job'} ${job?.id ?? '?'} failed: ${err.message}`));
+  worker.on('error', (err) => log(`worker error: ${err.message}`));
+  return {
+    worker,
+    store,
+    queues,
+    async close() {
+      await worker.close();
+      await queues.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** An unset or empty variable is undefined (then takes its default, if any). */
+const blank = (v: unknown) => (v === '' ? undefined : v);
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess((v) => blank(v) ?? fallback, z.coerce.number().int().min(min).max(max));
+
+export const controllerEnvSchema = z.object({
+  REDIS_URL: z.preprocess(
+    blank,
+    z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
+      .default('redis://127.0.0.1:6379'),
+  ),
+  DATABASE_URL: z.preprocess(
+    blank,
+    z.string({ error: 'required' }).regex(/^postgres(ql)?:\/\/\S+$/, { error: 'must be a postgresql:// URL' }),
+  ),
+  CONTROLLER_CONCURRENCY: int(1, 256, 4),
+  TICK_MS: int(100, 3_600_000, 5_000),
+  STALE_MS: int(100, 86_400_000, 60_000),
+  QUEUE_PREFIX: z.preprocess(
+    blank,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
+      .default('ip2'),
+  ),
+});
+
+export interface ControllerConfig {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly concurrency: number;
+  /** Period of the timer: reaper, and a look at every unfinished search. */
+  readonly tickMs: number;
+  /** A RUNNING run whose heartbeat is older than this is re-queued. */
+  readonly staleMs: number;
+  readonly queuePrefix: string;
+}
+
+/** A wrong or missing environment variable; the message names each one. */
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvError';
+  }
+}
+
+export function parseControllerEnv(env: Record<string, string | undefined>): ControllerConfig {
+  const r = controllerEnvSchema.safeParse(env);
+  if (!r.success) {
+    throw new EnvError(r.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('\n'));
+  }
+  const e = r.data;
+  return {
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    concurrency: e.CONTROLLER_CONCURRENCY,
+    tickMs: e.TICK_MS,
+    staleMs: e.STALE_MS,
+    queuePrefix: e.QUEUE_PREFIX,
+  };
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { startController } from './controller.js';
+import { EnvError, parseControllerEnv, type ControllerConfig } from './env.js';
+
+const log = (m: string) => process.stderr.write(`ip2-controller: ${m}\n`);
+
+let config: ControllerConfig;
+try {
+  config = parseControllerEnv(process.env);
+} catch (e) {
+  if (e instanceof EnvError) {
+    log(`invalid environment:\n${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
+
+const running = await startController(config, log);
+log(`ready: tick ${config.tickMs} ms, stale after ${config.staleMs} ms, prefix ${config.queuePrefix}`);
+
+let closing = false;
+const shutdown = (signal: string) => {
+  if (closing) return;
+  closing = true;
+  log(`${signal}: closing`);
+  running.close().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      log(`close failed: ${String(e)}`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,14 @@
+import type { ControllerContext } from './advance.js';
+
+/**
+ * The timer's work: runs whose worker stopped heart-beating go back to WAITING (their old claims
+ * refused from now on), and every unfinished search is looked at again, which queues those runs
+ * from their last checkpoint and catches any wake-up that was lost.
+ */
+export async function tick(ctx: ControllerContext, staleMs: number): Promise<{ reaped: string[]; searches: number }> {
+  const reaped = await ctx.store.runs.reapStale(staleMs);
+  if (reaped.length > 0) ctx.log?.(`reaper: re-queued ${reaped.length} stale run(s): ${reaped.join(', ')}`);
+  const searches = await ctx.store.controller.searchesIn(['QUEUED', 'RUNNING'], 1000);
+  for (const s of searches) await ctx.queues.addAdvance(s.id, reaped.length > 0 ? 'reaper' : 'timer');
+  return { reaped, searches: searches.length };
+}

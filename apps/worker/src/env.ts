@@ -1,0 +1,83 @@
+import { availableParallelism, hostname } from 'node:os';
+import { z } from 'zod';
+
+/** An unset or empty variable is undefined (then takes its default, if any). */
+const blank = (v: unknown) => (v === '' ? undefined : v);
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess((v) => blank(v) ?? fallback, z.coerce.number().int().min(min).max(max));
+
+export const workerEnvSchema = z
+  .object({
+    REDIS_URL: z.preprocess(
+      blank,
+      z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
+        .default('redis://127.0.0.1:6379'),
+    ),
+    DATABASE_URL: z.preprocess(
+      blank,
+      z.string({ error: 'required' }).regex(/^postgres(ql)?:\/\/\S+$/, {
+        error: 'must be a postgresql:// URL',
+      }),
+    ),
+    WORKER_CONCURRENCY: int(1, 1024, availableParallelism()),
+    HEARTBEAT_MS: int(50, 3_600_000, 10_000),
+    STALE_MS: int(100, 86_400_000, 60_000),
+    LOCK_MS: int(1_000, 3_600_000, 30_000),
+    QUEUE_PREFIX: z.preprocess(
+      blank,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
+        .default('ip2'),
+    ),
+    WORKER_ID: z.preprocess(blank, z.string().min(1).max(200).optional()),
+  })
+  .refine((e) => e.STALE_MS > e.HEARTBEAT_MS, {
+    message: 'must exceed HEARTBEAT_MS',
+    path: ['STALE_MS'],
+  });
+
+export interface WorkerConfig {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly concurrency: number;
+  readonly heartbeatMs: number;
+  readonly staleMs: number;
+  readonly lockMs: number;
+  readonly queuePrefix: string;
+  readonly workerId: string;
+  readonly host: string;
+}
+
+/** A wrong or missing environment variable; the message names each one. */
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvError';
+  }
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('\n');
+}
+
+/** The worker's configuration from its environment (EnvError naming every wrong variable). */
+export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerConfig {
+  const r = workerEnvSchema.safeParse(env);
+  if (!r.success) throw new EnvError(formatIssues(r.error));
+  const e = r.data;
+  const host = hostname();
+  return {
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    concurrency: e.WORKER_CONCURRENCY,
+    heartbeatMs: e.HEARTBEAT_MS,
+    staleMs: e.STALE_MS,
+    lockMs: e.LOCK_MS,
+    queuePrefix: e.QUEUE_PREFIX,
+    workerId: e.WORKER_ID ?? `${host}-${process.pid}`,
+    host,
+  };
+}

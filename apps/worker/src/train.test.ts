@@ -1,0 +1,115 @@
+import { openStore, type Store } from '@ip2/db';
+import { createTestDatabase, type TestDatabase } from '@ip2/testing';
+import { UnrecoverableError } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processTrainJob, type TrainDeps, type TrainProgress } from './train.js';
+
+/* The processor's logic in this process, against a real, migrated PostgreSQL database. */
+
+let db: TestDatabase;
+let store: Store;
+
+const definition = {
+  family: 'sma',
+  space: ['tauD'],
+  strategy: { kind: 'exhaustive' },
+  protocol: {
+    tasks: 3,
+    seeds: 1,
+    baseSeed: 5,
+    criterion: { window: 10, epsilon: 0.05 },
+    iterationCap: 150,
+    evalBatch: 8,
+    network: { hidden: 8, lr: 3e-3 },
+  },
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = openStore({ url: db.url, poolSize: 2 });
+});
+
+afterAll(async () => {
+  await store?.close();
+  await db?.drop();
+});
+
+function deps(): TrainDeps {
+  return { store, worker: { workerId: 'test', host: 'here' }, heartbeatMs: 1000, staleMs: 60_000 };
+}
+
+async function newRun() {
+  const { search } = await store.searches.create('owner', { definition });
+  const run = (await store.runs.list(search.id)).find((r) => r.candidate === '1')!;
+  const payload = {
+    searchId: search.id,
+    runId: run.id,
+    candidate: run.candidate,
+    seedIndex: run.seedIndex,
+    seed: run.seed,
+    keys: ['tauD'],
+    fromTask: 0,
+    toTask: 3,
+    rung: 0,
+  };
+  return { search, run, payload };
+}
+
+function job(data: unknown, onProgress: (p: TrainProgress) => Promise<void> | void = () => undefined) {
+  return {
+    id: 'job',
+    data,
+    attemptsMade: 0,
+    opts: { attempts: 3 },
+    updateProgress: async (p: object) => onProgress(p as TrainProgress),
+  };
+}
+
+describe('processTrainJob', () => {
+  it('trains the chunk, records every task with its checkpoint, reports progress and completes the run', async () => {
+    const { run, payload } = await newRun();
+    const progress: TrainProgress[] = [];
+    const result = await processTrainJob(
+      deps(),
+      job(payload, (p) => {
+        progress.push(p);
+      }),
+    );
+    expect(result).toMatchObject({ tasksWritten: 3, nextTask: 3 });
+    expect(result.engine).not.toBe('none');
+    expect(progress.map((p) => `${p.task}/${p.of}`)).toEqual(['1/3', '2/3', '3/3']);
+    const [after] = (await store.runs.list(payload.searchId)).filter((r) => r.id === run.id);
+    expect(after).toMatchObject({ state: 'COMPLETE', tasksDone: 3, workerId: 'test', workerHost: 'here' });
+    expect(after!.engine).toBe(result.engine);
+    expect((await store.runs.checkpoint(run.id))?.nextTask).toBe(3);
+    // Done already: a repeated job changes nothing.
+    expect(await processTrainJob(deps(), job(payload))).toMatchObject({ tasksWritten: 0 });
+    expect(await store.runs.results(run.id)).toHaveLength(3);
+  });
+
+  it('goes on from the checkpoint when an earlier attempt got further than fromTask', async () => {
+    const { run, payload } = await newRun();
+    await processTrainJob(deps(), job({ ...payload, toTask: 2 }));
+    const again = await processTrainJob(deps(), job({ ...payload, fromTask: 1 }));
+    expect(again).toMatchObject({ tasksWritten: 1, nextTask: 3 });
+    expect((await store.runs.results(run.id)).map((r) => r.taskIndex)).toEqual([0, 1, 2]);
+  });
+
+  it('stops at the next task boundary when the search is cancelled', async () => {
+    const { search, run, payload } = await newRun();
+    const result = await processTrainJob(
+      deps(),
+      job(payload, async (p) => {
+        if (p.task === 1) await store.searches.cancel('owner', search.id);
+      }),
+    );
+    expect(result).toMatchObject({ tasksWritten: 1, nextTask: 1 });
+    expect(await store.runs.results(run.id)).toHaveLength(1);
+  });
+
+  it('fails an invalid payload without retry', async () => {
+    const { payload } = await newRun();
+    await expect(processTrainJob(deps(), job({ ...payload, toTask: 0 }))).rejects.toThrow(UnrecoverableError);
+    await expect(processTrainJob(deps(), job({ ...payload, extra: 1 }))).rejects.toThrow(/run\.train: /);
+  });
+});

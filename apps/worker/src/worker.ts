@@ -1,0 +1,71 @@
+import { JOBS, parsePayload, type JobPayload } from '@ip2/contracts';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { WorkerConfig } from './env.js';
+import { redisConnection } from './redis.js';
+
+export interface RunningWorker {
+  readonly worker: Worker;
+  /** Finishes (or releases, at the next task boundary) the current jobs, then closes every connection. */
+  close(): Promise<void>;
+}
+
+/** The sandboxed processor: the TypeScript source under tsx (tests, development), else the built file. */
+function processorFile(): URL {
+  const here = new URL(import.meta.url);
+  return new URL(here.pathname.endsWith('.ts') ? './processor.ts' : './processor.js', here);
+}
+
+/**
+ * Starts a BullMQ worker on the run.train queue. Each job runs in a child process (one per unit of
+ * concurrency); when a chunk ends, either way, the controller is asked to look at the search again.
+ */
+export function startWorker(config: WorkerConfig, log: (m: string) => void = () => undefined): RunningWorker {
+  const train = JOBS['run.train'];
+  const advance = JOBS['search.advance'];
+  const producer = redisConnection(config.redisUrl, 'producer');
+  const advanceQueue = new Queue(advance.queue, { connection: producer, prefix: config.queuePrefix });
+  const worker = new Worker(train.queue, processorFile(), {
+    connection: redisConnection(config.redisUrl, 'worker'),
+    prefix: config.queuePrefix,
+    concurrency: config.concurrency,
+    lockDuration: config.lockMs,
+    stalledInterval: config.lockMs,
+    name: config.workerId,
+    workerForkOptions: { env: { ...process.env, WORKER_ID: config.workerId } },
+  });
+
+  const askController = async (job: Job | undefined, reason: string) => {
+    if (!job) return;
+    let payload: JobPayload<'run.train'>;
+    try {
+      payload = parsePayload('run.train', job.data);
+    } catch {
+      return;
+    }
+    const data = { searchId: payload.searchId, reason: `${reason}: run ${payload.runId}` };
+    await advanceQueue.add(advance.name, parsePayload('search.advance', data), {
+      jobId: advance.jobId(data),
+      attempts: advance.attempts,
+      backoff: { type: 'exponential', delay: advance.backoffMs },
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
+  };
+  worker.on('completed', (job) => {
+    askController(job, 'chunk done').catch((e: unknown) => log(`could not enqueue search.advance: ${String(e)}`));
+  });
+  worker.on('failed', (job, err) => {
+    log(`job ${job?.id ?? '?'} failed: ${err.message}`);
+    askController(job, 'chunk failed').catch((e: unknown) => log(`could not enqueue search.advance: ${String(e)}`));
+  });
+  worker.on('error', (err) => log(`worker error: ${err.message}`));
+
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await advanceQueue.close();
+      producer.disconnect();
+    },
+  };
+}
