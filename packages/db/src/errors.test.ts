@@ -1,0 +1,87 @@
+import { createTestDatabase, type TestDatabase } from '@ip2/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyRepository } from './api-keys.js';
+import { createClient, type DbClient } from './client.js';
+import { ConflictError, isRetryable, mapError, NotFoundError, toDbError, UnavailableError } from './errors.js';
+
+let tdb: TestDatabase;
+let client: DbClient;
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  client = createClient({ url: tdb.url });
+});
+afterAll(async () => {
+  await client?.$disconnect();
+  await tdb?.drop();
+});
+
+const key = (hash: string) => ({ owner: 'o', name: 'n', hash, prefix: 'ip2_x' });
+const caught = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+
+describe('error mapping (real database errors)', () => {
+  it('maps a unique violation to ConflictError, from the query API and from raw SQL', async () => {
+    const h = 'a'.repeat(64);
+    await client.apiKey.create({ data: key(h) });
+    const e = mapError(await caught(client.apiKey.create({ data: key(h) })));
+    expect(e).toBeInstanceOf(ConflictError);
+    expect((e as ConflictError).constraint).toBe('hash');
+    expect(isRetryable(e)).toBe(false);
+    const raw = mapError(
+      await caught(
+        client.$executeRaw`INSERT INTO "ApiKey" ("id", "owner", "name", "hash", "prefix")
+          VALUES (gen_random_uuid(), 'o', 'n', ${h}, 'p')`,
+      ),
+    );
+    expect(raw).toBeInstanceOf(ConflictError);
+  });
+
+  it('maps a missing record and a missing reference to NotFoundError', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    expect(mapError(await caught(client.apiKey.update({ where: { id }, data: { name: 'x' } })))).toBeInstanceOf(
+      NotFoundError,
+    );
+    const fk = await caught(client.candidate.create({ data: { searchId: id, bits: '1', keys: [], role: 'ip-inner' } }));
+    expect(mapError(fk)).toBeInstanceOf(NotFoundError);
+  });
+
+  it('maps an unreachable server to a retryable UnavailableError, a missing database to a final one', async () => {
+    const down = createClient({ url: 'postgresql://postgres@127.0.0.1:1/ip2' });
+    try {
+      const e = await caught(new ApiKeyRepository(down).list('o'));
+      expect(e).toBeInstanceOf(UnavailableError);
+      expect(isRetryable(e)).toBe(true);
+    } finally {
+      await down.$disconnect();
+    }
+    const missing = createClient({ url: tdb.url.replace(/\/[^/]+$/, '/ip2_no_such_database') });
+    try {
+      const e = await caught(new ApiKeyRepository(missing).list('o'));
+      expect(e).toBeInstanceOf(UnavailableError);
+      expect(isRetryable(e)).toBe(false);
+    } finally {
+      await missing.$disconnect();
+    }
+  });
+
+  it('maps a refused update of an immutable row to ConflictError', async () => {
+    const id = '00000000-0000-4000-8000-00000000000a';
+    await client.$executeRaw`INSERT INTO "FixedConfig" ("id", "family", "version", "bits", "record", "hash")
+      VALUES (${id}::uuid, 'dms', 1, '10', '{}', ${'b'.repeat(64)})`;
+    const refused = mapError(await caught(client.fixedConfig.update({ where: { id }, data: { bits: '11' } })));
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as Error).message).toMatch(/immutable/);
+    expect((await client.fixedConfig.findUniqueOrThrow({ where: { id } })).bits).toBe('10');
+  });
+
+  it('leaves errors that are not the database’s alone', () => {
+    const e = new TypeError('bad input');
+    expect(toDbError(e)).toBeUndefined();
+    expect(mapError(e)).toBe(e);
+    expect(isRetryable(e)).toBe(false);
+    expect(isRetryable('nope')).toBe(false);
+  });
+});

@@ -1,0 +1,26 @@
+export { API_KEY_PREFIX, ApiKeyRepository, type ApiKeyInfo, type CreatedApiKey } from './api-keys.js';
+export { createClient, DEFAULT_DATABASE_URL, type ClientOptions, type DbClient } from './client.js';
+export { ControllerRepository, type CandidateUpdate } from './controller.js';
+export {
+  ClaimLostError,
+  ConflictError,
+  DbError,
+  isRetryable,
+  mapError,
+  NotFoundError,
+  toDbError,
+  UnavailableError,
+} from './errors.js';
+export { FixedConfigRepository, type SavedFixedConfig, type StoredFixedConfig } from './fixed-configs.js';
+export {
+  RunRepository,
+  type ClaimOptions,
+  type RecordOutcome,
+  type ReleaseState,
+  type RunClaim,
+  type StoredCheckpoint,
+  type WorkerInfo,
+} from './runs.js';
+export { SearchRepository, type CreatedSearch, type CreateSearchInput, type ListOptions } from './searches.js';
+export { openStore, storeOf, type Store } from './store.js';
+export * from './types.js';

@@ -1,0 +1,35 @@
+import { createClient, type ClientOptions, type DbClient } from './client.js';
+import { ApiKeyRepository } from './api-keys.js';
+import { ControllerRepository } from './controller.js';
+import { FixedConfigRepository } from './fixed-configs.js';
+import { RunRepository } from './runs.js';
+import { SearchRepository } from './searches.js';
+
+/** Every repository over one connection pool. */
+export interface Store {
+  readonly client: DbClient;
+  readonly searches: SearchRepository;
+  readonly runs: RunRepository;
+  readonly controller: ControllerRepository;
+  readonly fixedConfigs: FixedConfigRepository;
+  readonly apiKeys: ApiKeyRepository;
+  /** Closes the pool. */
+  close(): Promise<void>;
+}
+
+export function openStore(options: ClientOptions = {}): Store {
+  return storeOf(createClient(options));
+}
+
+/** The repositories over an existing client (closing the store disconnects it). */
+export function storeOf(client: DbClient): Store {
+  return {
+    client,
+    searches: new SearchRepository(client),
+    runs: new RunRepository(client),
+    controller: new ControllerRepository(client),
+    fixedConfigs: new FixedConfigRepository(client),
+    apiKeys: new ApiKeyRepository(client),
+    close: () => client.$disconnect(),
+  };
+}
