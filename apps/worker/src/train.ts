@@ -1,9 +1,8 @@
 import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
 import { ClaimLostError, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunk, type RunCheckpoint } from '@ip2/l2l';
-import { parseSearchDefinition } from '@ip2/search';
+import { chunkJob, parseSearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
-import { chunkJobFor } from './chunk-job.js';
 
 /** What the processor needs of a BullMQ job (a sandboxed job is a plain object with these). */
 export interface TrainJob {
@@ -86,7 +85,7 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
     let written = 0;
     let engine = { engine: 'none', backend: 'none' };
     if (fromTask < toTask) {
-      const chunk = chunkJobFor(definition, { seed: claim.seed, keys: claim.keys, fromTask, toTask });
+      const chunk = chunkJob(definition, { seed: claim.seed, keys: claim.keys, fromTask, toTask });
       const of = toTask - fromTask;
       for await (const step of trainChunk(chunk, checkpoint)) {
         const out = await store.runs.recordTasks(claim.runId, token, [step.result], step.checkpoint);

@@ -12,3 +12,4 @@ export * from './score.js';
 export * from './search-state.js';
 export { strategyFor, type Strategy } from './strategies/index.js';
 export * from './testkit.js';
+export * from './chunk-job.js';

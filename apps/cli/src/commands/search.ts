@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { parseProtocol, type ChunkJob, type TaskResult } from '@ip2/l2l';
+import type { TaskResult } from '@ip2/l2l';
 import { rankForDisplay, searchReportHtml } from '@ip2/report';
 import {
   aggregate,
+  chunkJob,
   fixConfiguration,
   parseSearchDefinition,
   plannedTaskTrainings,
@@ -95,32 +96,6 @@ export function definitionFromFlags(f: SearchFlags): SearchDefinitionInput {
       },
     },
     score: { metric: oneOf('--score', f.score, SCORE_METRICS) ?? 'final-efficiency' },
-  };
-}
-
-/** The inner-loop job of a train action. */
-export function chunkJob(d: SearchDefinition, a: TrainAction, engine?: EngineName): ChunkJob {
-  return {
-    family: d.family,
-    seed: a.seed,
-    model: 'ip2',
-    space: d.space,
-    mask: a.keys,
-    hidden: d.protocol.network.hidden,
-    lr: d.protocol.network.lr,
-    loss: d.protocol.network.loss,
-    protocol: parseProtocol({
-      tasks: d.protocol.tasks,
-      window: d.protocol.criterion.window,
-      epsilon: d.protocol.criterion.epsilon,
-      cap: d.protocol.iterationCap,
-      batchSize: d.protocol.batchSize,
-      evalBatch: d.protocol.evalBatch,
-      dt: d.protocol.network.dt,
-    }),
-    fromTask: a.fromTask,
-    toTask: a.toTask,
-    ...(engine ? { engine } : {}),
   };
 }
 
