@@ -56,7 +56,8 @@ export class FusedEngine implements Engine {
     if (lesion !== null && lesion.length !== this.config.nRec) {
       throw new RangeError(`lesion has ${lesion.length} entries, network has nRec=${this.config.nRec}`);
     }
-    this.pass(batch, 'eval', lesion);
+    // A lesion that silences no neuron is no lesion: the unlesioned (kernel) path, same numbers.
+    this.pass(batch, 'eval', lesion !== null && lesion.some((x) => x !== 0) ? lesion : null);
     const outputs = this.core.outputs(0);
     return { ...this.core.terms[0]!, outputs, accuracy: batchAccuracy(batch, outputs) };
   }
