@@ -1,0 +1,127 @@
+import type { Gpu, GpuAdapter, GpuDevice } from './webgpu-api.js';
+
+/** Environment variable that picks the Dawn backend: 'auto' (default), 'vulkan', 'opengles', 'd3d12', 'metal'. */
+export const WEBGPU_BACKEND_ENV = 'IP2_WEBGPU_BACKEND';
+
+/** Thrown when no WebGPU device can be had; callers fall back to FusedPopulation. */
+export class GpuUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuUnavailableError';
+  }
+}
+
+export interface GpuContext {
+  readonly device: GpuDevice;
+  readonly adapter: GpuAdapter;
+  /** Adapter description and the Dawn backend that produced it. */
+  readonly name: string;
+  readonly backend: string;
+}
+
+interface DawnModule {
+  create(flags: string[]): Gpu;
+}
+
+let shared: Promise<GpuContext> | null = null;
+
+async function loadDawn(): Promise<DawnModule> {
+  const specifier = 'webgpu';
+  try {
+    const mod = (await import(specifier)) as Partial<DawnModule> & { default?: Partial<DawnModule> };
+    const create = mod.create ?? mod.default?.create;
+    if (typeof create !== 'function') throw new Error("the module has no 'create' export");
+    return { create };
+  } catch (e) {
+    throw new GpuUnavailableError(
+      `the optional package 'webgpu' (Dawn for Node) could not be loaded: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+function describe(a: GpuAdapter): string {
+  const i = a.info;
+  return (
+    [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter'
+  );
+}
+
+async function acquire(): Promise<GpuContext> {
+  const dawn = await loadDawn();
+  const wanted = (process.env[WEBGPU_BACKEND_ENV] ?? 'auto').toLowerCase();
+  const tries: { backend: string; flags: string[]; featureLevel?: string }[] = [];
+  if (wanted === 'auto') {
+    tries.push({ backend: 'default', flags: [] });
+    // Without a Vulkan driver Dawn can still run on OpenGL ES (e.g. Mesa's llvmpipe, headless through EGL's
+    // surfaceless platform), in WebGPU's compatibility mode.
+    if (process.platform === 'linux')
+      tries.push({ backend: 'opengles', flags: ['backend=opengles'], featureLevel: 'compatibility' });
+  } else if (wanted === 'opengles' || wanted === 'opengl') {
+    tries.push({ backend: wanted, flags: [`backend=${wanted}`], featureLevel: 'compatibility' });
+  } else {
+    tries.push({ backend: wanted, flags: [`backend=${wanted}`] });
+  }
+  const failures: string[] = [];
+  for (const t of tries) {
+    if (t.backend.startsWith('opengl') && process.platform === 'linux' && process.env.EGL_PLATFORM === undefined) {
+      process.env.EGL_PLATFORM = 'surfaceless';
+    }
+    let adapter: GpuAdapter | null = null;
+    try {
+      const gpu = dawn.create(t.flags);
+      adapter = await gpu.requestAdapter(
+        t.featureLevel ? { featureLevel: t.featureLevel } : { powerPreference: 'high-performance' },
+      );
+    } catch (e) {
+      failures.push(`${t.backend}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    if (adapter === null) {
+      failures.push(`${t.backend}: no adapter`);
+      continue;
+    }
+    const lim = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize!,
+        maxBufferSize: lim.maxBufferSize!,
+        maxStorageBuffersPerShaderStage: Math.min(8, lim.maxStorageBuffersPerShaderStage!),
+      },
+    });
+    return { device, adapter, name: describe(adapter), backend: t.backend };
+  }
+  throw new GpuUnavailableError(`no WebGPU adapter is available (${failures.join('; ')})`);
+}
+
+/** The process-wide WebGPU device (created on first use). Rejects with GpuUnavailableError. */
+export function gpuContext(): Promise<GpuContext> {
+  if (shared === null) {
+    shared = acquire();
+    shared.catch(() => {
+      shared = null;
+    });
+  }
+  return shared;
+}
+
+/** Whether a WebGPU adapter can be had in this process (loads Dawn and requests a device once). */
+export async function gpuAvailable(): Promise<boolean> {
+  try {
+    await gpuContext();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Destroys the process-wide device (a later call creates a new one). */
+export async function releaseGpu(): Promise<void> {
+  const s = shared;
+  shared = null;
+  if (s === null) return;
+  try {
+    (await s).device.destroy();
+  } catch {
+    // nothing to release
+  }
+}
