@@ -8,7 +8,7 @@ echo "== node $(node --version); nvidia-smi:"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "(no nvidia-smi)"
 ls /usr/lib/x86_64-linux-gnu/libvulkan.so.1 /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null
 echo "== agreement tests"
-npx vitest run packages/snn/src/gpu
+npx vitest run --config vitest.gpu.config.ts
 tests=$?
 echo "== benchmark"
 npx tsx --conditions @ip2/source bench/gpu-population.ts "$@"

@@ -12,4 +12,13 @@ export { TfjsEngine, makeSpike } from './tfjs-engine.js';
 export { matMulT } from './tf-ops.js';
 export { createEngine, ENGINE_ENV, ENGINE_NAMES, type EngineName } from './create-engine.js';
 export { FusedEngine, FusedPopulation } from './fused/index.js';
+export { GpuPopulation, type GpuPopulationOptions } from './gpu/population.js';
+export {
+  gpuAvailable,
+  gpuContext,
+  releaseGpu,
+  GpuUnavailableError,
+  WEBGPU_BACKEND_ENV,
+  type GpuContext,
+} from './gpu/device.js';
 export * from './testkit.js';
