@@ -1,0 +1,158 @@
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Queues } from '@ip2/controller';
+import type { SearchRecord, Store } from '@ip2/db';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { Redis } from 'ioredis';
+import { rateLimitKey, requireApiKey } from './auth.js';
+import type { ApiContext } from './context.js';
+import { DEFAULT_LIMITS, type ApiLimits } from './env.js';
+import { createMetrics, recordRequests } from './metrics.js';
+import { problem, sendProblem, toProblem, HttpProblem } from './problem.js';
+import { configRoutes } from './routes/configs.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { searchRoutes } from './routes/searches.js';
+
+export interface ApiOptions {
+  /** The repositories (the app does not close them). */
+  readonly store: Store;
+  /** Redis: readiness, shared rate-limit counters and (by default) the controller's queue. */
+  readonly redisUrl: string;
+  /** Prefix of the BullMQ queues and of the rate-limit keys (default 'ip2'). */
+  readonly queuePrefix?: string;
+  readonly limits?: Partial<ApiLimits>;
+  /**
+   * Starts a stored search. Default: asks the controller to look at it (a `search.advance` job), which
+   * is what @ip2/controller's submitSearch does after storing a search.
+   */
+  readonly onSearchCreated?: (search: SearchRecord) => Promise<void>;
+  readonly eventsPollMs?: number;
+  readonly eventsGraceMs?: number;
+}
+
+export const API_VERSION = '0.1.0';
+
+/** The whole API as one plugin: external plugins, then the open routes, then the authenticated ones. */
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) => {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const prefix = options.queuePrefix ?? 'ip2';
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  redis.on('error', (err) => app.log.debug({ err }, 'redis'));
+  let queues: Queues | undefined;
+  const onSearchCreated =
+    options.onSearchCreated ??
+    (async (search: SearchRecord) => {
+      queues ??= new Queues(options.redisUrl, prefix);
+      await queues.addAdvance(search.id, 'submitted');
+    });
+  app.addHook('onClose', async () => {
+    await queues?.close();
+    redis.disconnect();
+  });
+
+  const ctx: ApiContext = {
+    store: options.store,
+    limits,
+    onSearchCreated,
+    eventsPollMs: options.eventsPollMs ?? 500,
+    eventsGraceMs: options.eventsGraceMs ?? 2000,
+  };
+
+  app.decorateRequest('apiKey', null);
+  // Bodies are JSON only: a text body is refused (415) rather than handed to a schema as a string.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((err, request, reply) => {
+    const p = toProblem(err, request);
+    if (err instanceof HttpProblem) reply.headers(err.headers);
+    return sendProblem(reply, p);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  const registry = createMetrics(options.store.client);
+  recordRequests(app, registry);
+
+  await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: false });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'ip2 API',
+        description: 'Meta-IP searches for recurrent spiking networks: submit, watch, read results.',
+        version: API_VERSION,
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (ip2_...)' } },
+      },
+      tags: [
+        { name: 'searches', description: 'Meta-IP searches, their candidates, runs and progress' },
+        { name: 'configs', description: 'Fixed configurations per task family' },
+        { name: 'operations', description: 'Health, readiness, metrics' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+  });
+
+  await app.register(healthRoutes, { ctx, redis, registry });
+
+  await app.register(async (scope) => {
+    requireApiKey(scope, ctx);
+    await scope.register(fastifyRateLimit, {
+      global: true,
+      hook: 'preParsing',
+      max: limits.rateLimitMax,
+      timeWindow: limits.rateLimitWindowMs,
+      redis,
+      nameSpace: `${prefix}:api-rate:`,
+      skipOnError: true,
+      keyGenerator: rateLimitKey,
+      errorResponseBuilder: (_request, context) =>
+        new HttpProblem(429, `rate limit of ${context.max} requests per ${context.after} exceeded for this key`, [
+          { path: 'headers.authorization', message: 'too many requests for this key' },
+        ]),
+    });
+    await scope.register(searchRoutes, { ctx });
+    await scope.register(eventRoutes, { ctx });
+    await scope.register(configRoutes, { ctx });
+  });
+};
+
+export interface BuildAppOptions extends ApiOptions {
+  /** Fastify's logger option (default: pino at IP2_LOG or 'info'; 'silent' in tests). */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** A Fastify instance with the API registered (not listening; call listen() or inject()). */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const app = Fastify({
+    logger: options.logger ?? { level: process.env.IP2_LOG ?? 'info' },
+    bodyLimit: limits.bodyLimit,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  await app.register(apiPlugin, options);
+  await app.ready();
+  return app;
+}

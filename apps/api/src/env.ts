@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/** An unset or empty variable is undefined (then takes its default, if any). */
+const blank = (v: unknown) => (v === '' ? undefined : v);
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (v) => blank(v) ?? fallback,
+    z.coerce
+      .number({ error: 'must be an integer' })
+      .int({ error: 'must be an integer' })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  );
+
+export const apiEnvSchema = z.object({
+  PORT: int(0, 65_535, 3000),
+  HOST: z.preprocess(blank, z.string().min(1).default('127.0.0.1')),
+  DATABASE_URL: z.preprocess(
+    blank,
+    z.string({ error: 'required' }).regex(/^postgres(ql)?:\/\/\S+$/, { error: 'must be a postgresql:// URL' }),
+  ),
+  REDIS_URL: z.preprocess(
+    blank,
+    z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
+      .default('redis://127.0.0.1:6379'),
+  ),
+  QUEUE_PREFIX: z.preprocess(
+    blank,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
+      .default('ip2'),
+  ),
+  MAX_TASK_TRAININGS: int(1, Number.MAX_SAFE_INTEGER, 1_000_000),
+  MAX_HIDDEN: int(1, 8192, 1024),
+  BODY_LIMIT: int(1024, 100 * 1024 * 1024, 64 * 1024),
+  RATE_LIMIT_MAX: int(1, 1_000_000, 300),
+  RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000, 60_000),
+  LOG_LEVEL: z.preprocess(
+    blank,
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+  ),
+});
+
+export interface ApiLimits {
+  /** Ceiling on the task trainings one search may plan (candidates × seeds × tasks, with the strategy's rungs). */
+  readonly maxTaskTrainings: number;
+  /** Ceiling on protocol.network.hidden. */
+  readonly maxHidden: number;
+  /** Largest request body in bytes. */
+  readonly bodyLimit: number;
+  /** Requests per key (or per address without a key) per window. */
+  readonly rateLimitMax: number;
+  readonly rateLimitWindowMs: number;
+}
+
+export const DEFAULT_LIMITS: ApiLimits = {
+  maxTaskTrainings: 1_000_000,
+  maxHidden: 1024,
+  bodyLimit: 64 * 1024,
+  rateLimitMax: 300,
+  rateLimitWindowMs: 60_000,
+};
+
+export interface ApiConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly queuePrefix: string;
+  readonly logLevel: string;
+  readonly limits: ApiLimits;
+}
+
+/** A wrong or missing environment variable; the message names each one. */
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvError';
+  }
+}
+
+export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig {
+  const r = apiEnvSchema.safeParse(env);
+  if (!r.success) {
+    throw new EnvError(r.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('\n'));
+  }
+  const e = r.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    limits: {
+      maxTaskTrainings: e.MAX_TASK_TRAININGS,
+      maxHidden: e.MAX_HIDDEN,
+      bodyLimit: e.BODY_LIMIT,
+      rateLimitMax: e.RATE_LIMIT_MAX,
+      rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auth, createHarness, recordResults, smallSearch, type Harness } from './test-harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+interface Sse {
+  readonly id?: string;
+  readonly event: string;
+  readonly data: Record<string, unknown>;
+}
+
+function parseSse(text: string): Sse[] {
+  const out: Sse[] = [];
+  for (const block of text.split('\n\n')) {
+    let id: string | undefined;
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith('id: ')) id = line.slice(4);
+      else if (line.startsWith('event: ')) event = line.slice(7);
+      else if (line.startsWith('data: ')) data.push(line.slice(6));
+    }
+    if (data.length > 0) out.push({ ...(id === undefined ? {} : { id }), event, data: JSON.parse(data.join('\n')) });
+  }
+  return out;
+}
+
+async function newSearch(): Promise<{ id: string; runs: string[] }> {
+  const r = await h.app.inject({ method: 'POST', url: '/v1/searches', headers: auth(h.alice), payload: smallSearch() });
+  const id = r.json().id as string;
+  return { id, runs: (await h.store.runs.list(id)).map((x) => x.id) };
+}
+
+const taskKey = (e: Sse) => `${String(e.data.runId)}#${String(e.data.taskIndex)}`;
+
+describe('progress events', () => {
+  it('streams state, every task result with increasing ids, and the end; resumes after Last-Event-ID', async () => {
+    const s = await newSearch();
+    await recordResults(h.store, s.runs[0]!, 0, 3);
+    await recordResults(h.store, s.runs[1]!, 0, 2);
+    await h.app.inject({ method: 'DELETE', url: `/v1/searches/${s.id}`, headers: auth(h.alice) });
+
+    const r = await h.app.inject({ url: `/v1/searches/${s.id}/events`, headers: auth(h.alice) });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toContain('text/event-stream');
+    const events = parseSse(r.body);
+    const tasks = events.filter((e) => e.event === 'task');
+    expect(tasks.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(new Set(tasks.map(taskKey)).size).toBe(5);
+    expect(tasks[0]!.data).toMatchObject({ converged: true, accuracy: 0.9 });
+    expect(events.find((e) => e.event === 'state')!.data).toMatchObject({ state: 'CANCELLED', tasksDone: 5 });
+    expect(events.some((e) => e.event === 'candidates')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ event: 'end', data: { state: 'CANCELLED' } });
+
+    const resumed = parseSse(
+      (await h.app.inject({ url: `/v1/searches/${s.id}/events`, headers: { ...auth(h.alice), 'last-event-id': '2' } }))
+        .body,
+    ).filter((e) => e.event === 'task');
+    expect(resumed.map((e) => e.id)).toEqual(['3', '4', '5']);
+    expect(resumed.map(taskKey)).toEqual(tasks.slice(2).map(taskKey));
+
+    const past = parseSse(
+      (await h.app.inject({ url: `/v1/searches/${s.id}/events`, headers: { ...auth(h.alice), 'last-event-id': '99' } }))
+        .body,
+    );
+    expect(past.filter((e) => e.event === 'task')).toEqual([]);
+    expect(past.at(-1)?.event).toBe('end');
+  });
+
+  it('delivers results of a running search live, and a reconnecting client misses none', async () => {
+    const s = await newSearch();
+    const address = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `${address}/v1/searches/${s.id}/events`;
+
+    /** Reads events until `until` says stop, then disconnects. */
+    async function read(headers: Record<string, string>, until: (events: Sse[]) => boolean): Promise<Sse[]> {
+      const ac = new AbortController();
+      const res = await fetch(url, { headers: { ...auth(h.alice), ...headers }, signal: ac.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const deadline = Date.now() + 15_000;
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+          const complete = text.slice(0, text.lastIndexOf('\n\n') + 2);
+          const events = parseSse(complete);
+          if (until(events) || Date.now() > deadline) return events;
+        }
+        return parseSse(text);
+      } finally {
+        ac.abort();
+      }
+    }
+
+    const first = read({}, (ev) => ev.filter((e) => e.event === 'task').length >= 3);
+    await new Promise((r) => setTimeout(r, 200));
+    await recordResults(h.store, s.runs[0]!, 0, 2);
+    await new Promise((r) => setTimeout(r, 150));
+    await recordResults(h.store, s.runs[1]!, 0, 2);
+    const got = (await first).filter((e) => e.event === 'task');
+    expect(got.slice(0, 3).map((e) => e.id)).toEqual(['1', '2', '3']);
+    const lastId = got[2]!.id!;
+
+    // While disconnected: more results, then the search ends.
+    await recordResults(h.store, s.runs[2]!, 0, 3);
+    const rest = read({ 'last-event-id': lastId }, (ev) => ev.some((e) => e.event === 'end'));
+    await new Promise((r) => setTimeout(r, 200));
+    await h.app.inject({ method: 'DELETE', url: `/v1/searches/${s.id}`, headers: auth(h.alice) });
+    const after = await rest;
+    const tasks = after.filter((e) => e.event === 'task');
+    expect(tasks.map((e) => Number(e.id))).toEqual([4, 5, 6, 7]);
+    const all = new Set([...got.slice(0, 3), ...tasks].map(taskKey));
+    expect(all.size).toBe(7);
+    expect(after.at(-1)).toMatchObject({ event: 'end', data: { state: 'CANCELLED' } });
+  });
+});

@@ -1,0 +1,4 @@
+export { apiPlugin, buildApp, API_VERSION, type ApiOptions, type BuildAppOptions } from './app.js';
+export { apiEnvSchema, DEFAULT_LIMITS, EnvError, parseApiEnv, type ApiConfig, type ApiLimits } from './env.js';
+export { problem, HttpProblem, PROBLEM_TYPE, type Problem, type ProblemIssue } from './problem.js';
+export { checkLimits } from './routes/searches.js';

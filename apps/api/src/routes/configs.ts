@@ -1,0 +1,57 @@
+import { NotFoundError } from '@ip2/db';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { ApiContext } from '../context.js';
+import { problemSchema } from '../problem.js';
+import {
+  configParamsSchema,
+  configsQuerySchema,
+  fixedConfigListSchema,
+  fixedConfigViewSchema,
+  noQuerySchema,
+} from '../schemas.js';
+import { fixedConfigView } from '../views.js';
+
+const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };
+
+/** Fixed configurations: the chosen mask of a family, versioned, with its evidence. */
+export const configRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (app, { ctx }) => {
+  const { store } = ctx;
+  app.get(
+    '/v1/configs',
+    {
+      schema: {
+        summary: "A family's fixed configurations, oldest version first",
+        tags: ['configs'],
+        security: [{ bearer: [] }],
+        querystring: configsQuerySchema,
+        response: { 200: fixedConfigListSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const family = request.query.family;
+      const items = await store.fixedConfigs.list(family);
+      return { family, items: items.map(fixedConfigView) };
+    },
+  );
+
+  app.get(
+    '/v1/configs/:id',
+    {
+      schema: {
+        summary: 'One fixed configuration',
+        tags: ['configs'],
+        security: [{ bearer: [] }],
+        params: configParamsSchema,
+        querystring: noQuerySchema,
+        response: { 200: fixedConfigViewSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      const row = await store.client.fixedConfig.findUnique({ where: { id }, select: { hash: true } });
+      const config = row === null ? null : await store.fixedConfigs.byHash(row.hash);
+      if (config === null) throw new NotFoundError(`no fixed configuration ${id}`);
+      return fixedConfigView(config);
+    },
+  );
+};

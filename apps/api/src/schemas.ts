@@ -1,0 +1,195 @@
+import { SEARCH_STATES } from '@ip2/db';
+import { searchDefinitionSchema } from '@ip2/search';
+import { z } from 'zod';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuid = (field: string) =>
+  z.string({ error: `${field} must be a string` }).regex(UUID, { error: `${field} must be a UUID` });
+
+/** The body of POST /v1/searches: the search definition of @ip2/search, as it is. */
+export const searchBodySchema = searchDefinitionSchema;
+
+export const searchParamsSchema = z.object({ id: uuid('id') }).strict();
+export const runParamsSchema = z.object({ id: uuid('id'), runId: uuid('runId') }).strict();
+export const configParamsSchema = z.object({ id: uuid('id') }).strict();
+
+const FAMILY = /^[a-z0-9-]{1,64}$/;
+const familyQuery = z
+  .string({ error: (iss) => (iss.input === undefined ? 'family is required' : 'family must be given once') })
+  .regex(FAMILY, { error: 'family must be 1–64 characters of a-z, 0-9 and -' });
+
+const intQuery = (field: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${field} must be an integer` })
+    .int({ error: `${field} must be an integer` })
+    .min(min, { error: `${field} must be at least ${min}` })
+    .max(max, { error: `${field} must be at most ${max}` });
+
+export const MAX_PAGE_SIZE = 100;
+
+export const listSearchesQuerySchema = z
+  .object(
+    {
+      limit: intQuery('limit', 1, MAX_PAGE_SIZE).default(20),
+      cursor: uuid('cursor').optional().describe('The nextCursor of the previous page'),
+      page: intQuery('page', 1, 1_000_000).optional().describe('1-based page number (instead of cursor)'),
+      state: z.enum(SEARCH_STATES, { error: `state must be one of ${SEARCH_STATES.join(', ')}` }).optional(),
+      family: familyQuery.optional(),
+    },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown query parameter(s) ${iss.keys.map((k) => `'${k}'`).join(', ')}`
+          : undefined,
+    },
+  )
+  .strict()
+  .refine((q) => q.cursor === undefined || q.page === undefined, {
+    error: 'give either cursor or page, not both',
+    path: ['page'],
+  });
+
+export const noQuerySchema = z
+  .object(
+    {},
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown query parameter(s) ${iss.keys.map((k) => `'${k}'`).join(', ')}`
+          : undefined,
+    },
+  )
+  .strict();
+
+export const configsQuerySchema = z
+  .object(
+    { family: familyQuery },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown query parameter(s) ${iss.keys.map((k) => `'${k}'`).join(', ')}`
+          : undefined,
+    },
+  )
+  .strict();
+
+export const idempotencyHeaderSchema = z.object({
+  'idempotency-key': z
+    .string({ error: 'Idempotency-Key must be given once' })
+    .min(1, { error: 'Idempotency-Key must not be empty' })
+    .max(200, { error: 'Idempotency-Key must be at most 200 characters' })
+    .regex(/^[\x21-\x7e]+$/, { error: 'Idempotency-Key must be printable ASCII without spaces' })
+    .optional(),
+});
+
+export const eventsHeaderSchema = z.object({
+  'last-event-id': z.string().max(200, { error: 'Last-Event-ID must be at most 200 characters' }).optional(),
+});
+
+const json = z.record(z.string(), z.unknown());
+const time = z.string().describe('ISO 8601');
+/** A number that may be non-finite in the database; sent as null then. */
+const num = z.number().nullable();
+
+export const searchStateSchema = z.enum(SEARCH_STATES);
+
+export const searchViewSchema = z
+  .object({
+    id: z.string(),
+    owner: z.string(),
+    state: searchStateSchema,
+    family: z.string(),
+    space: z.array(z.string()),
+    strategy: json,
+    protocol: json,
+    definition: json,
+    maxTaskTrainings: z.number().nullable(),
+    plannedTaskTrainings: z.number(),
+    idempotencyKey: z.string().nullable(),
+    error: z.string().nullable(),
+    createdAt: time,
+    updatedAt: time,
+    startedAt: time.nullable(),
+    finishedAt: time.nullable(),
+    links: z.object({ self: z.string(), candidates: z.string(), events: z.string() }),
+  })
+  .meta({ id: 'Search' });
+
+export const searchListSchema = z
+  .object({
+    items: z.array(searchViewSchema),
+    nextCursor: z.string().nullable(),
+    page: z.number().optional(),
+    total: z.number().optional(),
+    links: z.object({ next: z.string().nullable() }),
+  })
+  .meta({ id: 'SearchList' });
+
+export const runViewSchema = z.object({
+  id: z.string(),
+  seedIndex: z.number(),
+  seed: z.number(),
+  state: z.string(),
+  tasksDone: z.number(),
+  attempts: z.number(),
+  heartbeatAt: time.nullable(),
+  workerHost: z.string().nullable(),
+  engine: z.string().nullable(),
+  backend: z.string().nullable(),
+  error: z.string().nullable(),
+  links: z.object({ tasks: z.string() }),
+});
+
+export const candidateViewSchema = z
+  .object({
+    id: z.string(),
+    bits: z.string(),
+    keys: z.array(z.string()),
+    role: z.string(),
+    rung: z.number(),
+    state: z.string(),
+    score: z.object({ mean: num, lo: num, hi: num }).nullable(),
+    runs: z.array(runViewSchema),
+  })
+  .meta({ id: 'Candidate' });
+
+export const candidateListSchema = z.object({ searchId: z.string(), items: z.array(candidateViewSchema) });
+
+export const taskViewSchema = z
+  .object({
+    taskIndex: z.number(),
+    iterations: num,
+    totalIterations: z.number(),
+    converged: z.boolean(),
+    failure: z.string().nullable(),
+    finalLoss: num,
+    accuracy: num,
+    heldOutLoss: num,
+    firingRate: num,
+    wallMs: num,
+  })
+  .meta({ id: 'TaskResult' });
+
+export const learningCurveSchema = z.object({
+  searchId: z.string(),
+  runId: z.string(),
+  candidate: z.string(),
+  seedIndex: z.number(),
+  state: z.string(),
+  items: z.array(taskViewSchema),
+});
+
+export const fixedConfigViewSchema = z
+  .object({
+    id: z.string(),
+    family: z.string(),
+    version: z.number(),
+    bits: z.string(),
+    hash: z.string(),
+    searchId: z.string().nullable(),
+    createdAt: time,
+    record: json,
+  })
+  .meta({ id: 'FixedConfig' });
+
+export const fixedConfigListSchema = z.object({ family: z.string(), items: z.array(fixedConfigViewSchema) });

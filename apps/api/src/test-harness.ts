@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { openStore, type SearchRecord, type Store } from '@ip2/db';
+import { createTestDatabase, type TestDatabase } from '@ip2/testing';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildAppOptions } from './app.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface Harness {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly db: TestDatabase;
+  /** Bearer keys of two owners, 'alice' and 'bob'. */
+  readonly alice: string;
+  readonly bob: string;
+  /** Searches passed to onSearchCreated. */
+  readonly started: SearchRecord[];
+  close(): Promise<void>;
+}
+
+/** A fresh migrated database, real Redis, the app over them, and a key for each of two owners. */
+export async function createHarness(options: Partial<BuildAppOptions> = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const store = openStore({ url: db.url, poolSize: 4 });
+  const started: SearchRecord[] = [];
+  const app = await buildApp({
+    store,
+    redisUrl: REDIS_URL,
+    queuePrefix: `ip2-api-test-${randomBytes(4).toString('hex')}`,
+    logger: false,
+    onSearchCreated: async (s) => {
+      started.push(s);
+    },
+    eventsPollMs: 50,
+    eventsGraceMs: 0,
+    ...options,
+  });
+  const alice = (await store.apiKeys.create('alice', 'test')).key;
+  const bob = (await store.apiKeys.create('bob', 'test')).key;
+  return {
+    app,
+    store,
+    db,
+    alice,
+    bob,
+    started,
+    async close() {
+      await app.close();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** A small valid search definition. */
+export function smallSearch(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    family: 'sma',
+    space: ['tauD', 'theta'],
+    protocol: { tasks: 4, seeds: 2, iterationCap: 200, criterion: { window: 10 }, network: { hidden: 16 } },
+    ...extra,
+  };
+}
+
+/** Rows of the tables a submission writes. */
+export interface RowCounts {
+  readonly searches: number;
+  readonly candidates: number;
+  readonly runs: number;
+  readonly results: number;
+}
+
+export async function rowCounts(store: Store): Promise<RowCounts> {
+  const [searches, candidates, runs, results] = await Promise.all([
+    store.client.search.count(),
+    store.client.candidate.count(),
+    store.client.run.count(),
+    store.client.taskResult.count(),
+  ]);
+  return { searches, candidates, runs, results };
+}
+
+/** Writes task results [from, to) of a run as a worker would (claim, record, release to WAITING). */
+export async function recordResults(store: Store, runId: string, from: number, to: number): Promise<void> {
+  const claim = await store.runs.claim(runId, { workerId: 'test-worker', host: 'test' });
+  if (claim === null) throw new Error(`could not claim run ${runId}`);
+  const results = Array.from({ length: to - from }, (_, i) => ({
+    taskIndex: from + i,
+    iterations: 100 - from - i,
+    totalIterations: 150 - from - i,
+    converged: true,
+    failure: null,
+    finalLoss: 0.004,
+    accuracy: 0.9,
+    heldOutLoss: 0.01,
+    firingRate: 12.5,
+    wallMs: 30,
+  }));
+  await store.runs.recordTasks(runId, claim.claimToken, results, null);
+  await store.runs.release(runId, claim.claimToken, 'WAITING');
+}
