@@ -1,31 +1,7 @@
-import type { DbClient, SearchRecord, SearchState } from '@ip2/db';
-import type { SearchDefinition, SearchProtocol, StrategyDefinition } from '@ip2/search';
+import { searchRecord, type DbClient, type SearchRecord, type SearchState } from '@ip2/db';
 
 // Reads the repositories of @ip2/db do not offer (filtered, paged listings; the progress stream's
 // incremental result reads), over its client.
-
-type SearchRow = NonNullable<Awaited<ReturnType<DbClient['search']['findFirst']>>>;
-
-function searchRecord(row: SearchRow): SearchRecord {
-  return {
-    id: row.id,
-    owner: row.owner,
-    idempotencyKey: row.idempotencyKey,
-    family: row.family,
-    space: row.space,
-    strategy: row.strategy as unknown as StrategyDefinition,
-    maxTaskTrainings: row.maxTaskTrainings === null ? null : Number(row.maxTaskTrainings),
-    protocol: row.protocol as unknown as SearchProtocol,
-    definition: row.definition as unknown as SearchDefinition,
-    definitionHash: row.definitionHash,
-    state: row.state,
-    error: row.error,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-  };
-}
 
 export interface ListQuery {
   readonly limit: number;

@@ -24,3 +24,4 @@ export {
 export { SearchRepository, type CreatedSearch, type CreateSearchInput, type ListOptions } from './searches.js';
 export { openStore, storeOf, type Store } from './store.js';
 export * from './types.js';
+export { searchRecord } from './records.js';
