@@ -116,3 +116,25 @@ describe('ip2 l2l: a tiny real run', () => {
     return mkdtempSync(join(tmpdir(), 'ip2-cli-'));
   }
 });
+
+describe('ip2 search: bad input', () => {
+  const cases: [string[], RegExp][] = [
+    [['--seeds', '0'], /--seeds: expected a positive integer/],
+    [['--family', 'xyz'], /--family: unknown value 'xyz'/],
+    [['--space', 'tauD,foo'], /--space: unknown property key 'foo'/],
+    [['--strategy', 'exhaustive', '--eta', '3'], /--eta\/--min-tasks: only for --strategy successive-halving/],
+    [['--masks', '3'], /--masks: only for --strategy random/],
+    [['--score', 'best'], /--score: unknown value 'best'/],
+    [['--resume'], /--resume: .* holds no search to resume/],
+    [['--window', '500', '--cap', '100'], /--window: must not exceed --cap/],
+  ];
+  for (const [args, message] of cases) {
+    it(`${args.join(' ')} → exit 2 naming the flag, no folder made`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ip2-cli-'));
+      const code = await main(['search', ...args, '--out', join(dir, 'r'), '--quiet']);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(message);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  }
+});

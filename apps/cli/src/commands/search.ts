@@ -167,6 +167,7 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
   let definition = parseFlag('search', () => parseSearchDefinition(input));
   const workers = positiveInt('--workers', f.workers, 256) ?? Math.max(1, availableParallelism());
   const engine = oneOf('--engine', f.engine, ENGINE_NAMES);
+  if (f.resume && !FileStore.hasSearch(f.out)) throw new UsageError(`--resume: '${f.out}' holds no search to resume`);
   const out = ensureWritableDir('--out', f.out);
   const store = new FileStore(out);
   if (FileStore.hasSearch(out)) {
@@ -178,7 +179,6 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
     definition = parseSearchDefinition(store.readDefinition());
     store.load();
   } else {
-    if (f.resume) throw new UsageError(`--resume: '${f.out}' holds no search to resume`);
     store.writeDefinition(definition);
   }
   const planned = plannedTaskTrainings(definition);
