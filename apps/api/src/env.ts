@@ -1,3 +1,6 @@
+import { parseEnv } from '@ip2/contracts';
+
+export { EnvError } from '@ip2/contracts';
 import { z } from 'zod';
 
 /** An unset or empty variable is undefined (then takes its default, if any). */
@@ -79,19 +82,8 @@ export interface ApiConfig {
 }
 
 /** A wrong or missing environment variable; the message names each one. */
-export class EnvError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EnvError';
-  }
-}
-
 export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig {
-  const r = apiEnvSchema.safeParse(env);
-  if (!r.success) {
-    throw new EnvError(r.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('\n'));
-  }
-  const e = r.data;
+  const e = parseEnv(apiEnvSchema, env);
   return {
     port: e.PORT,
     host: e.HOST,

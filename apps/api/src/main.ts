@@ -1,20 +1,12 @@
 #!/usr/bin/env node
 import { openStore } from '@ip2/db';
 import { buildApp } from './app.js';
-import { EnvError, parseApiEnv, type ApiConfig } from './env.js';
+import { configOrExit } from '@ip2/contracts';
+import { parseApiEnv } from './env.js';
 
 const log = (m: string) => process.stderr.write(`ip2-api: ${m}\n`);
 
-let config: ApiConfig;
-try {
-  config = parseApiEnv(process.env);
-} catch (e) {
-  if (e instanceof EnvError) {
-    log(`invalid environment:\n${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit(log, () => parseApiEnv(process.env));
 
 const store = openStore({ url: config.databaseUrl });
 const app = await buildApp({

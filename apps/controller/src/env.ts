@@ -1,3 +1,6 @@
+import { parseEnv } from '@ip2/contracts';
+
+export { EnvError } from '@ip2/contracts';
 import { z } from 'zod';
 
 /** An unset or empty variable is undefined (then takes its default, if any). */
@@ -41,19 +44,8 @@ export interface ControllerConfig {
 }
 
 /** A wrong or missing environment variable; the message names each one. */
-export class EnvError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EnvError';
-  }
-}
-
 export function parseControllerEnv(env: Record<string, string | undefined>): ControllerConfig {
-  const r = controllerEnvSchema.safeParse(env);
-  if (!r.success) {
-    throw new EnvError(r.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('\n'));
-  }
-  const e = r.data;
+  const e = parseEnv(controllerEnvSchema, env);
   return {
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,

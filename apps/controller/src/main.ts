@@ -1,19 +1,11 @@
 #!/usr/bin/env node
 import { startController } from './controller.js';
-import { EnvError, parseControllerEnv, type ControllerConfig } from './env.js';
+import { configOrExit } from '@ip2/contracts';
+import { parseControllerEnv } from './env.js';
 
 const log = (m: string) => process.stderr.write(`ip2-controller: ${m}\n`);
 
-let config: ControllerConfig;
-try {
-  config = parseControllerEnv(process.env);
-} catch (e) {
-  if (e instanceof EnvError) {
-    log(`invalid environment:\n${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit(log, () => parseControllerEnv(process.env));
 
 const running = await startController(config, log);
 log(`ready: tick ${config.tickMs} ms, stale after ${config.staleMs} ms, prefix ${config.queuePrefix}`);

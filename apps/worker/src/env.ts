@@ -1,3 +1,6 @@
+import { parseEnv } from '@ip2/contracts';
+
+export { EnvError } from '@ip2/contracts';
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 
@@ -52,22 +55,9 @@ export interface WorkerConfig {
 }
 
 /** A wrong or missing environment variable; the message names each one. */
-export class EnvError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EnvError';
-  }
-}
-
-export function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('\n');
-}
-
 /** The worker's configuration from its environment (EnvError naming every wrong variable). */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerConfig {
-  const r = workerEnvSchema.safeParse(env);
-  if (!r.success) throw new EnvError(formatIssues(r.error));
-  const e = r.data;
+  const e = parseEnv(workerEnvSchema, env);
   const host = hostname();
   return {
     redisUrl: e.REDIS_URL,

@@ -1,19 +1,11 @@
 #!/usr/bin/env node
-import { EnvError, parseWorkerEnv, type WorkerConfig } from './env.js';
+import { configOrExit } from '@ip2/contracts';
+import { parseWorkerEnv } from './env.js';
 import { startWorker } from './worker.js';
 
 const log = (m: string) => process.stderr.write(`ip2-worker: ${m}\n`);
 
-let config: WorkerConfig;
-try {
-  config = parseWorkerEnv(process.env);
-} catch (e) {
-  if (e instanceof EnvError) {
-    log(`invalid environment:\n${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit(log, () => parseWorkerEnv(process.env));
 
 const running = startWorker(config, log);
 running.worker.on('ready', () =>
