@@ -1,0 +1,303 @@
+/**
+ * Reproduction study of the paper's three claims (docs/reproduction.md), as plain `ip2` commands:
+ *   npm run build && npm run study:reproduction -- [flags]
+ *
+ * 1. Per family: a meta-IP search (`ip2 search`) chooses the mask.
+ * 2. Per family and seed, on the same task instances (the run seed fixes them): `ip2 l2l` with the
+ *    searched mask (`ip2`), inner-only IP (`ip-inner`), a random mask (`ip-random`) and no IP
+ *    (`rsnn-noip`): claims 1 and 2.
+ * 3. On the baseline families: the searched IP² network against `rnn`, `lstm`, `gru` and
+ *    `attn-h1/h2/h4` under one shorter protocol: claim 3.
+ *
+ * Every command is printed before it runs and its output folder is kept; a finished run
+ * (results.json present) is not run again, so an interrupted study continues where it stopped.
+ * The summary (mean over seeds with a seeded 95% bootstrap interval) goes to <out>/summary.md and
+ * <out>/summary.json.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { bootstrapMean, type Interval } from '@ip2/search';
+import { Rng } from '@ip2/snn';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const CLI = join(ROOT, 'apps/cli/dist/main.js');
+
+const { values: flags } = parseArgs({
+  options: {
+    families: { type: 'string', default: 'dms,cddms,gng2,gng4' },
+    seeds: { type: 'string', default: '1,2,3' },
+    tasks: { type: 'string', default: '20' },
+    hidden: { type: 'string', default: '64' },
+    lr: { type: 'string', default: '3e-3' },
+    epsilon: { type: 'string', default: '0.015' },
+    cap: { type: 'string', default: '10000' },
+    'baseline-families': { type: 'string', default: 'dms' },
+    'baseline-models': { type: 'string', default: 'rnn,lstm,gru,attn-h1,attn-h2,attn-h4' },
+    'baseline-seeds': { type: 'string', default: '1' },
+    'baseline-tasks': { type: 'string', default: '8' },
+    'baseline-cap': { type: 'string', default: '2000' },
+    'search-preset': { type: 'string', default: 'quick' },
+    parts: { type: 'string', default: 'ablation,baselines' },
+    jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
+    out: { type: 'string', default: 'results/reproduction' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
+  process.exit(0);
+}
+
+function list(flag: string, text: string): string[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) fail(`--${flag}: give at least one value`);
+  return items;
+}
+function posInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) fail(`--${flag}: expected a positive integer, got '${text}'`);
+  return n;
+}
+function fail(message: string): never {
+  console.error(`reproduction: ${message}`);
+  process.exit(2);
+}
+
+const seeds = list('seeds', flags.seeds).map((s) => posInt('seeds', s));
+const baselineModels = list('baseline-models', flags['baseline-models']);
+const baselineSeeds = list('baseline-seeds', flags['baseline-seeds']).map((s) => posInt('baseline-seeds', s));
+const jobs = posInt('jobs', flags.jobs);
+const parts = list('parts', flags.parts);
+for (const p of parts)
+  if (p !== 'ablation' && p !== 'baselines') fail(`--parts: unknown part '${p}' (ablation, baselines)`);
+const families = parts.includes('ablation') ? list('families', flags.families) : [];
+const baselineFamilies = parts.includes('baselines') ? list('baseline-families', flags['baseline-families']) : [];
+const out = resolve(flags.out);
+const common = ['--hidden', flags.hidden, '--lr', flags.lr, '--epsilon', flags.epsilon, '--quiet'];
+
+if (!existsSync(CLI)) fail(`${CLI} is missing: run 'npm run build' first`);
+
+/** One `ip2` command and the folder it writes. */
+interface Step {
+  readonly args: string[];
+  readonly dir: string;
+  readonly done: string;
+}
+
+async function runSteps(steps: readonly Step[]): Promise<void> {
+  const todo = steps.filter((s) => !existsSync(join(s.dir, s.done)));
+  let next = 0;
+  let finished = 0;
+  const worker = async (): Promise<void> => {
+    while (next < todo.length) {
+      const step = todo[next++]!;
+      const started = Date.now();
+      mkdirSync(step.dir, { recursive: true });
+      await new Promise<void>((ok, ko) => {
+        const child = spawn(process.execPath, [CLI, ...step.args], { stdio: ['ignore', 'ignore', 'inherit'] });
+        child.on('error', ko);
+        child.on('exit', (code) =>
+          code === 0 ? ok() : ko(new Error(`ip2 ${step.args.join(' ')} exited with ${code}`)),
+        );
+      });
+      finished++;
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(`[${finished}/${todo.length}] ${secs} s  ip2 ${step.args.join(' ')}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, worker));
+}
+
+interface RunResult {
+  readonly metrics: {
+    failures: number;
+    finalEfficiency: number;
+    speedUp: number;
+    l2lSlope: number;
+    auc: number;
+  };
+  readonly wallMs: number;
+  readonly engine: { engine: string; backend?: string };
+  readonly tasks: { iterations: number; converged: boolean; accuracy?: number }[];
+  readonly definition: { mask?: string[] };
+}
+
+const readRun = (dir: string): RunResult => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
+
+const l2l = (family: string, model: string, seed: number, dir: string, extra: string[]): Step => ({
+  args: ['l2l', '--family', family, '--model', model, '--seed', String(seed), ...common, ...extra, '--out', dir],
+  dir,
+  done: 'results.json',
+});
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(`reproduction study → ${out} (${jobs} parallel commands, ${cpus().length} cores)`);
+
+  // 1. The searched mask, per family.
+  const allFamilies = [...new Set([...families, ...baselineFamilies])];
+  await runSteps(
+    allFamilies.map((f) => {
+      const dir = join(out, f, 'search');
+      const args = ['search', '--family', f, '--preset', flags['search-preset'], '--score', 'auc'];
+      return { args: [...args, ...common, '--workers', String(jobs), '--out', dir], dir, done: 'fixed-config.json' };
+    }),
+  );
+  const masks = new Map<string, { keys: string[]; bits: string; separable: boolean }>();
+  for (const f of allFamilies) {
+    const fixed = JSON.parse(readFileSync(join(out, f, 'search', 'fixed-config.json'), 'utf8')) as {
+      mask: { keys: string[]; bits: string };
+      evidence: { separable?: boolean };
+    };
+    masks.set(f, { keys: fixed.mask.keys, bits: fixed.mask.bits, separable: fixed.evidence.separable ?? false });
+  }
+  const ip2Args = (f: string): string[] => {
+    const keys = masks.get(f)!.keys;
+    return keys.length === 0 ? ['--mask', ''] : ['--mask', keys.join(',')];
+  };
+
+  // 2. Claims 1 and 2: the searched mask against its controls, same instances.
+  const ablation = ['ip2', 'ip-inner', 'ip-random', 'rsnn-noip'];
+  const proto = ['--tasks', flags.tasks, '--cap', flags.cap];
+  const steps: Step[] = [];
+  for (const f of families)
+    for (const seed of seeds)
+      for (const m of ablation)
+        steps.push(
+          l2l(f, m, seed, join(out, f, 'l2l', m, `seed-${seed}`), [...proto, ...(m === 'ip2' ? ip2Args(f) : [])]),
+        );
+
+  // 3. Claim 3: IP² against the non-spiking baselines, one shorter protocol.
+  const bproto = ['--tasks', flags['baseline-tasks'], '--cap', flags['baseline-cap']];
+  for (const f of baselineFamilies)
+    for (const seed of baselineSeeds)
+      for (const m of ['ip2', ...baselineModels])
+        steps.push(
+          l2l(f, m, seed, join(out, f, 'baselines', m, `seed-${seed}`), [
+            ...bproto,
+            ...(m === 'ip2' ? ip2Args(f) : []),
+          ]),
+        );
+  await runSteps(steps);
+
+  // Summary.
+  const rng = Rng.seeded(20261128, 'reproduction-summary');
+  const ci = (xs: number[]): Interval => bootstrapMean(xs, rng, {});
+  const fmt = (i: Interval, digits = 0): string =>
+    xsSingle(i)
+      ? i.mean.toFixed(digits)
+      : `${i.mean.toFixed(digits)} [${i.lo.toFixed(digits)}, ${i.hi.toFixed(digits)}]`;
+  const xsSingle = (i: Interval): boolean => i.lo === i.hi;
+
+  interface Row {
+    family: string;
+    model: string;
+    seeds: number[];
+    failures: Interval;
+    finalEfficiency: Interval;
+    speedUp: Interval;
+    auc: Interval;
+    accuracy: number;
+    msPerIteration: number;
+    curves: number[][];
+    engine: string;
+  }
+  const summarise = (family: string, model: string, dirs: { seed: number; dir: string }[]): Row => {
+    const runs = dirs.map((d) => readRun(d.dir));
+    const iterations = runs.reduce((s, r) => s + r.metrics.auc, 0);
+    const wall = runs.reduce((s, r) => s + r.wallMs, 0);
+    const accs = runs.flatMap((r) => r.tasks.map((t) => t.accuracy ?? NaN)).filter(Number.isFinite);
+    return {
+      family,
+      model: model === 'ip2' ? `ip2 [${masks.get(family)!.keys.join(',') || '∅'}]` : model,
+      seeds: dirs.map((d) => d.seed),
+      failures: ci(runs.map((r) => r.metrics.failures)),
+      finalEfficiency: ci(runs.map((r) => r.metrics.finalEfficiency)),
+      speedUp: ci(runs.map((r) => r.metrics.speedUp)),
+      auc: ci(runs.map((r) => r.metrics.auc)),
+      accuracy: accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : NaN,
+      msPerIteration: wall / Math.max(1, iterations),
+      curves: runs.map((r) => r.tasks.map((t) => (t.converged ? t.iterations : -t.iterations))),
+      engine: [...new Set(runs.map((r) => `${r.engine.engine}${r.engine.backend ? `/${r.engine.backend}` : ''}`))].join(
+        ',',
+      ),
+    };
+  };
+  const ablationRows = families.flatMap((f) =>
+    ablation.map((m) =>
+      summarise(
+        f,
+        m,
+        seeds.map((seed) => ({ seed, dir: join(out, f, 'l2l', m, `seed-${seed}`) })),
+      ),
+    ),
+  );
+  const baselineRows = baselineFamilies.flatMap((f) =>
+    ['ip2', ...baselineModels].map((m) =>
+      summarise(
+        f,
+        m,
+        baselineSeeds.map((seed) => ({ seed, dir: join(out, f, 'baselines', m, `seed-${seed}`) })),
+      ),
+    ),
+  );
+
+  const header =
+    '| family | model | failures | final efficiency | speed-up | AUC (iterations) | held-out accuracy | ms / iteration | engine |\n|---|---|---|---|---|---|---|---|---|';
+  const line = (r: Row): string =>
+    `| ${r.family} | ${r.model} | ${fmt(r.failures, 1)} | ${fmt(r.finalEfficiency)} | ${fmt(r.speedUp, 1)}× | ${fmt(r.auc)} | ${(100 * r.accuracy).toFixed(1)}% | ${r.msPerIteration.toFixed(2)} | ${r.engine} |`;
+  const curves = (rows: Row[]): string =>
+    rows
+      .map(
+        (r) =>
+          `- ${r.family} · ${r.model}: ${r.curves.map((c, i) => `seed ${r.seeds[i]}: ${c.map((v) => (v < 0 ? `${-v}✗` : String(v))).join(' ')}`).join('; ')}`,
+      )
+      .join('\n');
+  const maskLines = allFamilies
+    .map((f) => {
+      const m = masks.get(f)!;
+      return `- ${f}: \`${m.bits}\` = [${m.keys.join(', ') || 'none'}]${m.separable ? '' : ' (not separable from the runner-up)'}`;
+    })
+    .join('\n');
+  const wallMin = ((Date.now() - started) / 60000).toFixed(1);
+  const md = `# Reproduction study: results
+
+Protocol (claims 1–2): ${flags.tasks} tasks, hidden ${flags.hidden}, lr ${flags.lr}, ε ${flags.epsilon}, cap ${flags.cap}, seeds ${seeds.join(', ')}.
+Protocol (claim 3): ${flags['baseline-tasks']} tasks, cap ${flags['baseline-cap']}, seeds ${baselineSeeds.join(', ')}, same network size and ε.
+Intervals: 95% bootstrap of the mean over seeds (seeded; with few seeds they are wide and coarse).
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average at the end ${loadavg()[0]!.toFixed(2)}; this invocation ran for ${wallMin} min (finished runs are reused).
+
+## Masks chosen by the search (\`ip2 search --preset ${flags['search-preset']} --score auc\`)
+${maskLines}
+
+## Claims 1 and 2
+${header}
+${ablationRows.map(line).join('\n')}
+
+## Claim 3
+${header}
+${baselineRows.map(line).join('\n')}
+
+## Curves (iterations to criterion per task, ✗ = failed at the cap)
+${curves([...ablationRows, ...baselineRows])}
+`;
+  writeFileSync(join(out, 'summary.md'), md);
+  writeFileSync(
+    join(out, 'summary.json'),
+    JSON.stringify({ flags, masks: Object.fromEntries(masks), ablationRows, baselineRows }, null, 2),
+  );
+  console.log(md);
+}
+
+main().catch((e: unknown) => {
+  console.error(`reproduction: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
