@@ -1,7 +1,9 @@
+import { ENGINE_ENV, ENGINE_NAMES, type EngineName } from '@ip2/snn';
 import type { LearnerSpec } from '../learner.js';
 import { attention } from './attention.js';
 import { gru, lstm } from './gated.js';
 import { rnn } from './rnn.js';
+import { FusedRnnLearner } from './rnn-fused.js';
 import { BaselineLearner, type Architecture, type BaselineOptionsInput } from './tf-learner.js';
 
 /** The non-spiking baselines of SCIENCE.md §7, trained by the same protocol as the spiking models. */
@@ -21,14 +23,29 @@ export function baselineDescription(model: BaselineModel): string {
   return ARCHITECTURES[model].description;
 }
 
-/** Builds (or, with `saved`, restores) the baseline named by `spec.model`. */
+/** Baselines with a fused (typed-array, hand-derived) engine besides the TensorFlow.js one. */
+export const FUSED_BASELINES: readonly BaselineModel[] = ['rnn'];
+
+/**
+ * Builds (or, with `saved`, restores) the baseline named by `spec.model`. Engine: `engine`, else
+ * the IP2_ENGINE environment variable, else `fused` where the model has a fused engine and
+ * TensorFlow.js elsewhere (asking for `fused` on a model without one falls back to TensorFlow.js;
+ * `learner.info` records which ran). Both engines of a model read each other's saved state.
+ */
 export async function createBaselineLearner(
   spec: LearnerSpec,
   options: BaselineOptionsInput = {},
   saved?: Uint8Array,
-): Promise<BaselineLearner> {
+  engine?: EngineName,
+): Promise<BaselineLearner | FusedRnnLearner> {
   if (!(BASELINE_MODELS as readonly string[]).includes(spec.model)) {
     throw new RangeError(`unknown baseline '${spec.model}'; valid: ${BASELINE_MODELS.join(', ')}`);
   }
-  return BaselineLearner.create(ARCHITECTURES[spec.model as BaselineModel].arch, spec, options, saved);
+  const model = spec.model as BaselineModel;
+  const name = engine ?? process.env[ENGINE_ENV] ?? 'fused';
+  if (!(ENGINE_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(`unknown engine '${name}'; valid: ${ENGINE_NAMES.join(', ')}`);
+  }
+  if (name === 'fused' && FUSED_BASELINES.includes(model)) return FusedRnnLearner.create(spec, options, saved);
+  return BaselineLearner.create(ARCHITECTURES[model].arch, spec, options, saved);
 }

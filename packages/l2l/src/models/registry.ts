@@ -27,7 +27,8 @@ const spikingDescriptions: Record<(typeof SPIKING_MODELS)[number], string> = {
   'ip-random': 'the same spiking network with a random mask drawn from the seed',
 };
 
-const createBaseline: LearnerFactory = (spec, options, saved) => createBaselineLearner(spec, options.baseline, saved);
+const createBaseline: LearnerFactory = (spec, options, saved) =>
+  createBaselineLearner(spec, options.baseline, saved, options.engine);
 
 /** Every model the protocol can train, by name. Adding one is one entry here. */
 export const MODELS: readonly ModelEntry[] = [

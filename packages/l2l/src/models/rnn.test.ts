@@ -5,7 +5,10 @@ import type { LearnerSpec } from '../learner.js';
 import { parseProtocol, runSequence, type TaskResult } from '../protocol.js';
 import { createLearner } from './registry.js';
 import { rnnAlpha } from './rnn.js';
+import type { FusedRnnLearner } from './rnn-fused.js';
 import type { BaselineConfig, BaselineLearner } from './tf-learner.js';
+
+type RnnLearner = BaselineLearner | FusedRnnLearner;
 
 type Params64 = Record<string, Float64Array>;
 
@@ -70,10 +73,11 @@ const spec = (over: Partial<LearnerSpec> = {}): LearnerSpec => ({
 const to64 = (p: Record<string, Float32Array>): Params64 =>
   Object.fromEntries(Object.entries(p).map(([k, a]) => [k, Float64Array.from(a)]));
 
-describe('rnn against a float64 reference', () => {
+describe.each(['fused', 'tfjs'] as const)('rnn (%s engine) against a float64 reference', (engine) => {
   for (const loss of ['mse', 'xent'] as const) {
     it(`${loss}: loss equals the reference, gradients equal its central differences`, async () => {
-      const l = (await createLearner(spec({ loss }))) as BaselineLearner;
+      const l = (await createLearner(spec({ loss }), { engine })) as RnnLearner;
+      expect(l.info.engine).toBe(engine);
       const batch = randomBatch({ steps: 7, batch: 2, nIn: 3, nOut: 3, scored: 0.7, seed: 3 });
       l.trainStep(batch);
       const p = to64(l.parameters());
@@ -94,7 +98,7 @@ describe('rnn against a float64 reference', () => {
           num += (g[i]! - fd) ** 2;
           den += fd ** 2;
         }
-        // float32 autodiff against float64 differences: observed ≤ 3e-7 relative.
+        // float32 parameters against float64 differences: observed ≤ 3e-7 relative.
         expect(Math.sqrt(num / den), k).toBeLessThan(1e-5);
       }
       l.dispose();
@@ -102,7 +106,7 @@ describe('rnn against a float64 reference', () => {
   }
 
   it('a lesion holds the silenced units at 0, as in the reference', async () => {
-    const l = (await createLearner(spec())) as BaselineLearner;
+    const l = (await createLearner(spec(), { engine })) as RnnLearner;
     const batch = randomBatch({ steps: 6, batch: 2, nIn: 3, nOut: 3, seed: 4 });
     const lesion = Uint8Array.from([1, 0, 0, 1, 0]);
     const keep = Float64Array.from(lesion, (s) => 1 - s);
