@@ -13,7 +13,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { Redis } from 'ioredis';
-import { rateLimitKey, requireApiKey } from './auth.js';
+import { randomUUID } from 'node:crypto';
+import { authenticate, rateLimitKey, requireApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './env.js';
 import { createMetrics, recordRequests } from './metrics.js';
@@ -38,6 +39,8 @@ export interface ApiOptions {
   readonly onSearchCreated?: (search: SearchRecord) => Promise<void>;
   readonly eventsPollMs?: number;
   readonly eventsGraceMs?: number;
+  /** Whether GET /metrics answers without a key (default true). */
+  readonly metricsPublic?: boolean;
 }
 
 export const API_VERSION = '0.1.0';
@@ -114,7 +117,12 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     staticCSP: true,
   });
 
-  await app.register(healthRoutes, { ctx, redis, registry });
+  await app.register(healthRoutes, {
+    ctx,
+    redis,
+    registry,
+    ...(options.metricsPublic === false ? { metricsAuth: authenticate(ctx) } : {}),
+  });
 
   await app.register(async (scope) => {
     requireApiKey(scope, ctx);
@@ -139,18 +147,55 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
 };
 
 export interface BuildAppOptions extends ApiOptions {
-  /** Fastify's logger option (default: pino at IP2_LOG or 'info'; 'silent' in tests). */
+  /** Fastify's logger option (default: pino at IP2_LOG or 'info'; 'silent' in tests); LOG_REDACT is added. */
   readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** Log fields that may hold a secret: censored in every log line. */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'authorization',
+  'databaseUrl',
+  'DATABASE_URL',
+  'password',
+  '*.password',
+];
+
+/** An API key anywhere in a text (a URL someone put a key in, say). */
+const KEY_IN_TEXT = /ip2_[A-Za-z0-9_-]+/g;
+
+/** Request log fields: method, path with any key-like text censored, and no headers. */
+function requestLogFields(req: { method: string; url: string; ip?: string }) {
+  return { method: req.method, url: req.url.replace(KEY_IN_TEXT, 'ip2_[Redacted]'), remoteAddress: req.ip };
+}
+
+function withRedaction(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === false) return false;
+  const base = logger === true || logger === undefined ? {} : logger;
+  return {
+    level: process.env.IP2_LOG ?? 'info',
+    ...base,
+    redact: { paths: LOG_REDACT, censor: '[Redacted]' },
+    serializers: { req: requestLogFields, ...(base.serializers ?? {}) },
+  };
 }
 
 /** A Fastify instance with the API registered (not listening; call listen() or inject()). */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const app = Fastify({
-    logger: options.logger ?? { level: process.env.IP2_LOG ?? 'info' },
+    logger: withRedaction(options.logger),
+    // Every log line of a request carries its id (reqId); the response tells it in X-Request-Id.
+    genReqId: () => randomUUID(),
     bodyLimit: limits.bodyLimit,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false } },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
   await app.register(apiPlugin, options);
   await app.ready();

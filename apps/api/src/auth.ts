@@ -21,7 +21,16 @@ export function rateLimitKey(request: FastifyRequest): string {
 
 /** Adds `Authorization: Bearer <key>` checking to every route of the scope. */
 export function requireApiKey(scope: FastifyInstance, ctx: ApiContext): void {
-  scope.addHook('onRequest', async (request) => {
+  scope.addHook('onRequest', authenticate(ctx));
+}
+
+/**
+ * An onRequest hook that sets request.apiKey or refuses the request (401). The key is never compared
+ * as a string: the store hashes it (SHA-256), looks the hash up and compares the stored hash with
+ * timingSafeEqual (see ApiKeyRepository.authenticate in @ip2/db).
+ */
+export function authenticate(ctx: ApiContext): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
     const h = request.headers.authorization;
     if (h === undefined) {
       throw new HttpProblem(
@@ -50,5 +59,5 @@ export function requireApiKey(scope: FastifyInstance, ctx: ApiContext): void {
       );
     }
     request.apiKey = key;
-  });
+  };
 }

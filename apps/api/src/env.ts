@@ -41,6 +41,11 @@ export const apiEnvSchema = z.object({
   BODY_LIMIT: int(1024, 100 * 1024 * 1024, 64 * 1024),
   RATE_LIMIT_MAX: int(1, 1_000_000, 300),
   RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000, 60_000),
+  MAX_ACTIVE_SEARCHES: int(1, 1_000_000, 20),
+  METRICS_PUBLIC: z.preprocess(
+    (v) => blank(v) ?? 'true',
+    z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1'),
+  ),
   LOG_LEVEL: z.preprocess(
     blank,
     z
@@ -61,6 +66,8 @@ export interface ApiLimits {
   /** Requests per key (or per address without a key) per window. */
   readonly rateLimitMax: number;
   readonly rateLimitWindowMs: number;
+  /** Unfinished (queued or running) searches one key owner may have at a time. */
+  readonly maxActiveSearches: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -69,6 +76,7 @@ export const DEFAULT_LIMITS: ApiLimits = {
   bodyLimit: 64 * 1024,
   rateLimitMax: 300,
   rateLimitWindowMs: 60_000,
+  maxActiveSearches: 20,
 };
 
 export interface ApiConfig {
@@ -78,6 +86,8 @@ export interface ApiConfig {
   readonly redisUrl: string;
   readonly queuePrefix: string;
   readonly logLevel: string;
+  /** Whether GET /metrics answers without a key. */
+  readonly metricsPublic: boolean;
   readonly limits: ApiLimits;
 }
 
@@ -91,12 +101,14 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
     logLevel: e.LOG_LEVEL,
+    metricsPublic: e.METRICS_PUBLIC,
     limits: {
       maxTaskTrainings: e.MAX_TASK_TRAININGS,
       maxHidden: e.MAX_HIDDEN,
       bodyLimit: e.BODY_LIMIT,
       rateLimitMax: e.RATE_LIMIT_MAX,
       rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+      maxActiveSearches: e.MAX_ACTIVE_SEARCHES,
     },
   };
 }

@@ -14,6 +14,7 @@ const app = await buildApp({
   redisUrl: config.redisUrl,
   queuePrefix: config.queuePrefix,
   limits: config.limits,
+  metricsPublic: config.metricsPublic,
   logger: { level: config.logLevel },
 });
 await app.listen({ port: config.port, host: config.host });

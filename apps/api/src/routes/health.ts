@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -28,11 +29,16 @@ const readySchema = z.object({
   checks: z.object({ postgres: checkSchema, redis: checkSchema }),
 });
 
-/** Liveness, readiness (PostgreSQL and Redis answer) and Prometheus metrics: no authentication. */
-export const healthRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext; redis: Redis; registry: Registry }> = async (
-  app,
-  { ctx, redis, registry },
-) => {
+/**
+ * Liveness, readiness (PostgreSQL and Redis answer) and Prometheus metrics: no authentication, except
+ * for the metrics when `metricsAuth` (the API key check) is given.
+ */
+export const healthRoutes: FastifyPluginAsyncZod<{
+  ctx: ApiContext;
+  redis: Redis;
+  registry: Registry;
+  metricsAuth?: (request: FastifyRequest) => Promise<void>;
+}> = async (app, { ctx, redis, registry, metricsAuth }) => {
   app.get(
     '/healthz',
     {
@@ -75,7 +81,9 @@ export const healthRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext; redis: Redis
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['operations'],
         produces: ['text/plain'],
+        ...(metricsAuth ? { security: [{ bearer: [] }] } : {}),
       },
+      ...(metricsAuth ? { onRequest: metricsAuth } : {}),
     },
     async (_request, reply) => {
       const text = await registry.metrics();

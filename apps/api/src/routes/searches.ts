@@ -1,4 +1,4 @@
-import { NotFoundError, type SearchRecord } from '@ip2/db';
+import { NotFoundError, TERMINAL_SEARCH_STATES, type SearchRecord } from '@ip2/db';
 import { parseSearchDefinition, plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
 import { FAMILY_IDS, isFamilyId } from '@ip2/tasks';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -50,8 +50,44 @@ export function checkLimits(d: SearchDefinition, limits: ApiLimits): void {
   }
 }
 
+/** Runs fn after every earlier call for the same owner has finished (this process's submissions, in order). */
+function serialPerOwner(): <T>(owner: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return async (owner, fn) => {
+    const previous = tails.get(owner) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    tails.set(owner, tail);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(owner) === tail) tails.delete(owner);
+    }
+  };
+}
+
 export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (app, { ctx }) => {
   const { store } = ctx;
+  const serial = serialPerOwner();
+
+  /** Refuses a new search when the owner already has maxActiveSearches unfinished ones (429). */
+  async function checkActive(owner: string, idempotencyKey: string | undefined): Promise<void> {
+    // A retried submission of an existing search creates nothing, so it is never refused.
+    if (idempotencyKey !== undefined) {
+      const existing = await store.client.search.findFirst({ where: { owner, idempotencyKey }, select: { id: true } });
+      if (existing !== null) return;
+    }
+    const active = await store.client.search.count({
+      where: { owner, state: { notIn: [...TERMINAL_SEARCH_STATES] } },
+    });
+    if (active >= ctx.limits.maxActiveSearches) {
+      throw new HttpProblem(
+        429,
+        `this key's owner has ${active} unfinished searches, this server's limit (MAX_ACTIVE_SEARCHES = ${ctx.limits.maxActiveSearches}); cancel one or wait for one to finish`,
+        [{ path: 'headers.authorization', message: 'too many unfinished searches for this key' }],
+      );
+    }
+  }
 
   app.post(
     '/v1/searches',
@@ -82,9 +118,11 @@ export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
       const definition = parseSearchDefinition(request.body);
       checkLimits(definition, ctx.limits);
       const key = request.headers['idempotency-key'];
-      const { search, created } = await store.searches.create(owner, {
-        definition,
-        ...(key === undefined ? {} : { idempotencyKey: key }),
+      // The count and the insert run one at a time per owner, so that parallel submissions cannot
+      // all pass the check (within this API process; each replica enforces the limit on its own).
+      const { search, created } = await serial(owner, async () => {
+        await checkActive(owner, key);
+        return store.searches.create(owner, { definition, ...(key === undefined ? {} : { idempotencyKey: key }) });
       });
       await notify(ctx, search, request.log);
       return reply
