@@ -1,9 +1,11 @@
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Queues } from '@ip2/controller';
 import type { SearchRecord, Store } from '@ip2/db';
+import { existsSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import {
   jsonSchemaTransform,
@@ -41,6 +43,11 @@ export interface ApiOptions {
   readonly eventsGraceMs?: number;
   /** Whether GET /metrics answers without a key (default true). */
   readonly metricsPublic?: boolean;
+  /**
+   * The dashboard's built files (apps/dashboard/dist), served without a key under /dashboard/ (and `/`
+   * redirects there). Not served when absent or the folder does not exist.
+   */
+  readonly dashboardDir?: string;
 }
 
 export const API_VERSION = '0.1.0';
@@ -123,6 +130,14 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     registry,
     ...(options.metricsPublic === false ? { metricsAuth: authenticate(ctx) } : {}),
   });
+
+  const dashboard = options.dashboardDir;
+  if (dashboard !== undefined && existsSync(dashboard)) {
+    await app.register(fastifyStatic, { root: dashboard, prefix: '/dashboard/', redirect: true, index: 'index.html' });
+    app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/dashboard/'));
+  } else if (dashboard !== undefined) {
+    app.log.warn({ dashboard }, 'dashboard not built (npm run build): not served');
+  }
 
   await app.register(async (scope) => {
     requireApiKey(scope, ctx);

@@ -46,6 +46,7 @@ export const apiEnvSchema = z.object({
     (v) => blank(v) ?? 'true',
     z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1'),
   ),
+  DASHBOARD_DIR: z.preprocess(blank, z.string().optional()),
   LOG_LEVEL: z.preprocess(
     blank,
     z
@@ -88,6 +89,8 @@ export interface ApiConfig {
   readonly logLevel: string;
   /** Whether GET /metrics answers without a key. */
   readonly metricsPublic: boolean;
+  /** The dashboard's built files; undefined: the default (apps/dashboard/dist next to this app). */
+  readonly dashboardDir: string | undefined;
   readonly limits: ApiLimits;
 }
 
@@ -101,6 +104,7 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
     logLevel: e.LOG_LEVEL,
+    dashboardDir: e.DASHBOARD_DIR,
     metricsPublic: e.METRICS_PUBLIC,
     limits: {
       maxTaskTrainings: e.MAX_TASK_TRAININGS,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import { openStore } from '@ip2/db';
 import { buildApp } from './app.js';
 import { configOrExit } from '@ip2/contracts';
@@ -16,6 +17,7 @@ const app = await buildApp({
   limits: config.limits,
   metricsPublic: config.metricsPublic,
   logger: { level: config.logLevel },
+  dashboardDir: config.dashboardDir ?? fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),
 });
 await app.listen({ port: config.port, host: config.host });
 

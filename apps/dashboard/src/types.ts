@@ -1,0 +1,120 @@
+import type { Interval } from './dom.js';
+
+/** The API's views (apps/api/src/schemas.ts), as far as the dashboard reads them. */
+export interface SearchView {
+  readonly id: string;
+  readonly state: string;
+  readonly family: string;
+  readonly space: readonly string[];
+  readonly strategy: Record<string, unknown>;
+  readonly protocol: Record<string, unknown>;
+  readonly plannedTaskTrainings: number;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export interface SearchList {
+  readonly items: readonly SearchView[];
+  readonly nextCursor: string | null;
+  readonly page?: number;
+  readonly total?: number;
+}
+
+export interface RunView {
+  readonly id: string;
+  readonly seedIndex: number;
+  readonly seed: number;
+  readonly state: string;
+  readonly tasksDone: number;
+}
+
+export interface CandidateView {
+  readonly id: string;
+  readonly bits: string;
+  readonly keys: readonly string[];
+  readonly role: string;
+  readonly rung: number;
+  readonly state: string;
+  readonly score: Interval | null;
+  readonly runs: readonly RunView[];
+}
+
+export interface TaskEvent {
+  readonly runId: string;
+  readonly candidate: string;
+  readonly seedIndex: number;
+  readonly taskIndex: number;
+  readonly iterations: number | null;
+  readonly totalIterations: number;
+  readonly converged: boolean;
+  readonly failure: string | null;
+  readonly finalLoss: number | null;
+  readonly accuracy: number | null;
+}
+
+export interface StateEvent {
+  readonly id: string;
+  readonly state: string;
+  readonly error: string | null;
+  readonly tasksDone: number;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export interface CandidateEvidence {
+  readonly id: string;
+  readonly keys: readonly string[];
+  readonly role: string;
+  readonly tasks: number;
+  readonly seeds: number;
+  readonly score: Interval;
+  readonly metrics: Record<'finalEfficiency' | 'speedUp' | 'l2lSlope' | 'auc' | 'failures', Interval>;
+}
+
+export interface Comparison {
+  readonly candidate: string;
+  readonly role: string;
+  readonly tasks: number;
+  readonly best: Interval;
+  readonly other: Interval;
+  readonly ratio: number | null;
+  readonly advantage: Interval;
+}
+
+export interface Decision {
+  readonly best: CandidateEvidence;
+  readonly runnerUp: CandidateEvidence | null;
+  readonly separable: boolean;
+  readonly versusRunnerUp: Comparison | null;
+  readonly versus: Record<'rsnn-noip' | 'ip-inner', Comparison | null>;
+  readonly ranking: readonly { readonly id: string; readonly score: Interval }[];
+  readonly rungs: readonly {
+    readonly rung: number;
+    readonly tasks: number;
+    readonly ranking: readonly { readonly id: string; readonly score: number | null }[];
+    readonly pruned: readonly string[];
+  }[];
+  readonly rule: { readonly metric: string; readonly direction: 'lower' | 'higher' };
+  readonly seeds: number;
+  readonly tasks: number;
+  readonly bootstrap: { readonly resamples: number; readonly level: number };
+  readonly taskTrainings: { readonly measured: number; readonly planned: number };
+}
+
+export interface FixedConfigView {
+  readonly id: string;
+  readonly family: string;
+  readonly version: number;
+  readonly bits: string;
+  readonly hash: string;
+  readonly searchId: string | null;
+  readonly createdAt: string;
+  readonly record: {
+    readonly space?: readonly string[];
+    readonly mask?: { readonly bits: string; readonly keys: readonly string[] };
+    readonly protocol?: Record<string, unknown>;
+    readonly evidence?: Decision;
+  };
+}

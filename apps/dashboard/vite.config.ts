@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/**
+ * The dashboard is a static bundle served by apps/api under /dashboard/ (relative asset paths, so it
+ * works under any prefix). The search form validates with @ip2/search's definition schema itself: its
+ * module is bundled from source, with @ip2/snn narrowed to the property keys it needs (no engine code).
+ */
+export default defineConfig({
+  root: here('.'),
+  base: './',
+  resolve: {
+    alias: { '@ip2/snn': here('../../packages/snn/src/properties.ts') },
+  },
+  build: {
+    outDir: here('dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 1000,
+  },
+});
