@@ -51,6 +51,8 @@ export async function startController(
       connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
       prefix: config.queuePrefix,
       concurrency: config.concurrency,
+      lockDuration: config.lockMs,
+      stalledInterval: config.lockMs,
     },
   );
   worker.on('failed', (job, err) => log(`${job?.name ?? 'job'} ${job?.id ?? '?'} failed: ${err.message}`));

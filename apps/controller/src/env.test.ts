@@ -15,6 +15,7 @@ describe('controller environment', () => {
       concurrency: 4,
       tickMs: 5000,
       staleMs: 60_000,
+      lockMs: 30_000,
       queuePrefix: 'ip2',
     });
     expect(parseControllerEnv({ DATABASE_URL: DB, TICK_MS: '250', STALE_MS: '' })).toMatchObject({

@@ -23,6 +23,7 @@ export const controllerEnvSchema = z.object({
   CONTROLLER_CONCURRENCY: int(1, 256, 4),
   TICK_MS: int(100, 3_600_000, 5_000),
   STALE_MS: int(100, 86_400_000, 60_000),
+  LOCK_MS: int(1_000, 3_600_000, 30_000),
   QUEUE_PREFIX: z.preprocess(
     blank,
     z
@@ -40,6 +41,11 @@ export interface ControllerConfig {
   readonly tickMs: number;
   /** A RUNNING run whose heartbeat is older than this is re-queued. */
   readonly staleMs: number;
+  /**
+   * BullMQ lock duration of a control job, and the stalled-job check period: a control job held by a
+   * controller that died is taken up again after at most about twice this.
+   */
+  readonly lockMs: number;
   readonly queuePrefix: string;
 }
 
@@ -52,6 +58,7 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     concurrency: e.CONTROLLER_CONCURRENCY,
     tickMs: e.TICK_MS,
     staleMs: e.STALE_MS,
+    lockMs: e.LOCK_MS,
     queuePrefix: e.QUEUE_PREFIX,
   };
 }
