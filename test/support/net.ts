@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, sleep } from './stack.js';
+
+/**
+ * A TCP forwarder (node:net) between the service's processes and a server: `cut()` drops every
+ * connection and refuses new ones (the server looks unreachable), `restore()` listens again.
+ */
+export class TcpProxy {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  /** Connections accepted, and connections dropped by cut(). */
+  accepted = 0;
+  dropped = 0;
+
+  private constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  static async start(host: string, target: { host: string; port: number }, port?: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(host, port ?? (await freePort(host)), target);
+    await proxy.restore();
+    return proxy;
+  }
+
+  /** host:port of the proxy in place of the target's in a URL. */
+  url(url: string): string {
+    const u = new URL(url);
+    u.hostname = this.host;
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  async restore(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((client) => {
+      this.accepted++;
+      const upstream = createConnection(this.target);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(this.port, this.host, () => ok());
+    });
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    for (const s of this.sockets) {
+      if (s.remoteAddress !== undefined) this.dropped++;
+      s.destroy();
+    }
+    this.sockets.clear();
+    await closed;
+  }
+
+  async close(): Promise<void> {
+    await this.cut();
+  }
+}
+
+/**
+ * A redis-server of the test's own, on a free port, with append-only persistence (fsync at every
+ * write) in a temporary folder: it can be killed and started again with the same data.
+ */
+export class OwnRedis {
+  private proc: ChildProcess | null = null;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'ip2-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort());
+    await r.restart();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server (again, from its append-only file) and waits until it answers. */
+  async restart(): Promise<void> {
+    this.proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: 'ignore' },
+    );
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const c = new Redis(this.url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        if ((await c.ping()) === 'PONG') return;
+      } catch {
+        // not up yet
+      } finally {
+        c.disconnect();
+      }
+      if (Date.now() > end) throw new Error(`redis-server on port ${this.port} did not start`);
+      await sleep(50);
+    }
+  }
+
+  /** Kills the server (SIGKILL: no shutdown save; the append-only file has every acknowledged write). */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGKILL');
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
