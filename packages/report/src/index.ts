@@ -1,2 +1,3 @@
 export * from './plots.js';
 export * from './search-report.js';
+export * from './configuration-analysis.js';

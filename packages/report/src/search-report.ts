@@ -1,7 +1,12 @@
-import type { TaskResult } from '@ip2/l2l';
+import { quantileSorted, type TaskResult } from '@ip2/l2l';
 import type { CandidateAggregate, FixedConfig, SearchDefinition, SearchState } from '@ip2/search';
 import type { TopLevelSpec } from 'vega-lite';
-import { bandCurveSpec, renderSvg, type BandSeries } from './plots.js';
+import { analysisSectionHtml } from './analysis-section.js';
+import type { ConfigurationAnalysis } from './configuration-analysis.js';
+import { escapeHtml, num } from './format.js';
+import { adaptationCurveSpec, bandPanelsSpec, renderSvg, type BandSeries } from './plots.js';
+
+export { escapeHtml } from './format.js';
 
 export interface SearchReportInput {
   readonly definition: SearchDefinition;
@@ -10,16 +15,15 @@ export interface SearchReportInput {
   readonly state: SearchState;
   readonly results: readonly { readonly candidate: string; readonly seedIndex: number; readonly result: TaskResult }[];
   readonly wallSeconds?: number;
+  /** Analyses of the chosen configuration (see analyseConfiguration); without it the report says none were made. */
+  readonly analysis?: ConfigurationAnalysis;
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-const num = (x: number | null | undefined, d = 1) =>
-  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d);
 const interval = (i: { mean: number | null; lo: number | null; hi: number | null }, d = 1) =>
   `${num(i.mean, d)} <span class="ci">[${num(i.lo, d)}, ${num(i.hi, d)}]</span>`;
+/** The same on two lines (mean above its interval), for wide tables. */
+const stacked = (i: { mean: number | null; lo: number | null; hi: number | null }, d = 1) =>
+  `${num(i.mean, d)}<br><span class="ci">[${num(i.lo, d)}, ${num(i.hi, d)}]</span>`;
 
 function label(id: string, keys: readonly string[]): string {
   return `${id} ${keys.length ? keys.join('+') : '∅'}`;
@@ -42,8 +46,11 @@ export function rankForDisplay<T extends { id: string; tasks: number; score: { m
   );
 }
 
-/** Median and range across seeds of iterations-to-criterion, per task, per candidate (failures at the cap). */
-export function curveBands(input: SearchReportInput): BandSeries[] {
+/**
+ * Iterations to criterion across seeds, per task, per candidate (failures count at the cap): median,
+ * quartiles (type 7) and range. Series are labelled '<mask> <keys>' and ordered by mask.
+ */
+export function curveBands(input: Pick<SearchReportInput, 'definition' | 'candidates' | 'results'>): BandSeries[] {
   const cap = input.definition.protocol.iterationCap;
   const byCandidate = new Map<string, Map<number, number[]>>();
   for (const r of input.results) {
@@ -61,81 +68,223 @@ export function curveBands(input: SearchReportInput): BandSeries[] {
       points: [...tasks.entries()]
         .sort(([a], [b]) => a - b)
         .map(([task, xs]) => {
-          const s = [...xs].sort((a, b) => a - b);
-          const mid = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-          return { task, median: mid, lo: s[0]!, hi: s[s.length - 1]! };
+          const s = Float64Array.from(xs).sort();
+          return {
+            task,
+            median: quantileSorted(s, 0.5),
+            lo: s[0]!,
+            hi: s[s.length - 1]!,
+            q1: quantileSorted(s, 0.25),
+            q3: quantileSorted(s, 0.75),
+          };
         }),
     }));
 }
 
-/** Score of every candidate at every rung it reached: the successive-halving bracket. */
-export function bracketSpec(state: SearchState, keysOf: Map<string, readonly string[]>): TopLevelSpec {
-  const values = state.rungs.flatMap((r) =>
-    r.ranking.map((c) => ({
-      candidate: label(c.id, keysOf.get(c.id) ?? []),
+type Outcome = 'kept' | 'pruned here' | 'finished' | 'chosen';
+const OUTCOMES: readonly Outcome[] = ['kept', 'pruned here', 'finished', 'chosen'];
+
+interface BracketCell {
+  readonly id: string;
+  readonly rung: number;
+  readonly tasks: number;
+  readonly score: number;
+  /** 1 = best of the rung. */
+  readonly rank: number;
+  readonly outcome: Outcome;
+}
+
+function bracketCells(state: SearchState, best: string): BracketCell[] {
+  const last = state.rungs.length - 1;
+  return state.rungs.flatMap((r, i) =>
+    r.ranking.map((c, k) => ({
+      id: c.id,
+      rung: r.rung + 1,
       tasks: r.tasks,
       score: c.score,
-      outcome: r.pruned.includes(c.id) ? 'pruned here' : 'kept',
+      rank: k + 1,
+      outcome: r.pruned.includes(c.id) ? 'pruned here' : i === last ? (c.id === best ? 'chosen' : 'finished') : 'kept',
     })),
   );
+}
+
+/**
+ * The successive-halving bracket: one row per candidate (in `order`), a mark at every rung it was
+ * compared on, its score written beside it, and how it left: pruned at that rung, finished, or chosen.
+ */
+export function bracketSpec(
+  state: SearchState,
+  keysOf: Map<string, readonly string[]>,
+  best: string,
+  order: readonly string[],
+): TopLevelSpec {
+  const cells = bracketCells(state, best).map((c) => ({
+    ...c,
+    candidate: label(c.id, keysOf.get(c.id) ?? []),
+    text: `${num(c.score, c.score >= 100 ? 0 : 1)} (#${c.rank})`,
+  }));
+  const rungs = state.rungs.map((r) => ({ rung: r.rung + 1, tasks: r.tasks }));
+  const labelExpr = rungs
+    .map((r) => `datum.value === ${r.rung} ? 'rung ${r.rung} · ${r.tasks} tasks'`)
+    .concat("''")
+    .join(' : ');
+  const x = {
+    field: 'rung',
+    type: 'quantitative',
+    title: null,
+    scale: { domain: [0.6, rungs.length + 0.9] },
+    axis: { values: rungs.map((r) => r.rung), labelExpr, orient: 'top', grid: true },
+  };
+  const y = {
+    field: 'candidate',
+    type: 'nominal',
+    title: null,
+    sort: order.map((id) => label(id, keysOf.get(id) ?? [])),
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Successive halving: score per rung (lower is better)',
-    width: 560,
-    height: 260,
-    data: { values },
-    encoding: {
-      x: { field: 'tasks', type: 'quantitative', title: 'tasks compared on (rung length)' },
-      y: { field: 'score', type: 'quantitative', title: 'score', scale: { type: 'log' } },
-      color: { field: 'candidate', type: 'nominal', title: null },
-    },
+    width: Math.max(360, 180 * rungs.length),
+    height: { step: 30 },
+    data: { values: cells },
+    encoding: { x, y },
     layer: [
-      { mark: { type: 'line', strokeWidth: 1.2 } },
+      { mark: { type: 'line', color: '#9ab', strokeWidth: 2 }, encoding: { detail: { field: 'candidate' } } },
       {
-        mark: { type: 'point', filled: true, size: 60 },
+        mark: { type: 'point', filled: true, size: 110, opacity: 1 },
         encoding: {
+          color: {
+            field: 'outcome',
+            type: 'nominal',
+            title: null,
+            scale: { domain: OUTCOMES, range: ['#3b6ea8', '#c0392b', '#7f8c8d', '#d97706'] },
+          },
           shape: {
             field: 'outcome',
             type: 'nominal',
-            scale: { domain: ['kept', 'pruned here'], range: ['circle', 'cross'] },
+            title: null,
+            scale: { domain: OUTCOMES, range: ['circle', 'cross', 'square', 'diamond'] },
           },
         },
       },
+      {
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -6, fontSize: 11, color: '#333' },
+        encoding: { text: { field: 'text' } },
+      },
     ],
-  } as TopLevelSpec;
+  } as unknown as TopLevelSpec;
 }
 
 const STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
-h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums} th,td{padding:.3rem .5rem;border-bottom:1px solid #eee;text-align:right}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+h3{font-size:1.02rem;margin:1.6rem 0 .3rem}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;margin:.5rem 0} th,td{padding:.3rem .45rem;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
+th{font-weight:600;border-bottom:1px solid #ccc} td,th{white-space:nowrap}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left} .ci{color:#777;font-size:.85em}
-.decision{background:#f3f8ff;border:1px solid #bcd4f6;border-radius:6px;padding:1rem 1.2rem} .warn{color:#a64b00;font-weight:600}
+table.compact{width:auto;font-size:.92em} table.compact td,table.compact th{padding:.2rem .6rem}
+.decision{background:#f3f8ff;border:1px solid #bcd4f6;border-radius:6px;padding:1rem 1.2rem} .warn{color:#a64b00;font-weight:600} .ok{color:#2e6b30}
 .chosen{background:#fff8e1} .pruned{color:#999} code{background:#f4f4f4;padding:0 .25rem;border-radius:3px} .muted{color:#666}
-figure{margin:1rem 0} svg{max-width:100%;height:auto}`;
+figure{margin:1rem 0;overflow-x:auto} svg{max-width:100%;height:auto} details{margin:.4rem 0} summary{cursor:pointer;color:#3b6ea8}
+.scroll{overflow-x:auto}`;
+
+function curveDataTable(series: readonly BandSeries[]): string {
+  const tasks = [...new Set(series.flatMap((s) => s.points.map((p) => p.task)))].sort((a, b) => a - b);
+  const head = tasks.map((t) => `<th>${t + 1}</th>`).join('');
+  const rows = series
+    .map((s) => {
+      const at = new Map(s.points.map((p) => [p.task, p]));
+      const cells = tasks
+        .map((t) => {
+          const p = at.get(t);
+          return p
+            ? `<td>${num(p.median, 0)} <span class="ci">[${num(p.lo, 0)}, ${num(p.hi, 0)}]</span></td>`
+            : '<td></td>';
+        })
+        .join('');
+      return `<tr><td><code>${escapeHtml(s.label)}</code></td>${cells}</tr>`;
+    })
+    .join('\n');
+  return `<div class="scroll"><table class="compact curves"><thead><tr><th>candidate \\ task</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`;
+}
+
+function bracketTable(
+  state: SearchState,
+  best: string,
+  order: readonly string[],
+  keysOf: Map<string, readonly string[]>,
+) {
+  const cells = bracketCells(state, best);
+  const head = state.rungs
+    .map((r) => `<th>rung ${r.rung + 1}<br><span class="muted">${r.tasks} tasks</span></th>`)
+    .join('');
+  const rows = order
+    .map((id) => {
+      const mine = cells.filter((c) => c.id === id);
+      const end = mine[mine.length - 1];
+      const where = !end
+        ? 'not compared'
+        : end.outcome === 'pruned here'
+          ? `pruned at rung ${end.rung} (${end.tasks} tasks)`
+          : end.outcome === 'chosen'
+            ? `chosen at rung ${end.rung}`
+            : end.outcome === 'finished'
+              ? `finished rung ${end.rung}`
+              : `in rung ${end.rung}`;
+      const byRung = new Map(mine.map((c) => [c.rung, c]));
+      const scores = state.rungs
+        .map((r) => {
+          const c = byRung.get(r.rung + 1);
+          return c ? `<td>${num(c.score, 1)} <span class="ci">#${c.rank}</span></td>` : '<td></td>';
+        })
+        .join('');
+      const cls = end?.outcome === 'chosen' ? 'chosen' : end?.outcome === 'pruned here' ? 'pruned' : '';
+      return `<tr class="${cls}"><td><code>${id}</code></td><td>${escapeHtml((keysOf.get(id) ?? []).join(', ') || '∅')}</td>${scores}<td>${where}</td></tr>`;
+    })
+    .join('\n');
+  return `<table class="compact bracket"><thead><tr><th>mask</th><th>learnable</th>${head}<th>stopped</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
 
 /** A self-contained HTML report of a finished search: no script, no network, opens from a file. */
 export async function searchReportHtml(input: SearchReportInput): Promise<string> {
   const { definition: d, fixed, candidates, state } = input;
   const ev = fixed.evidence;
+  const better = ev.rule.metric === 'speed-up' ? 'higher' : 'lower';
   const keysOf = new Map(candidates.map((c) => [c.id, c.keys as readonly string[]]));
-  const curves = await renderSvg(
-    bandCurveSpec(curveBands(input), 'Adaptation speed: median and range across seeds (failures at the cap)'),
+  const ranked = rankForDisplay(candidates, ev.best.id, better);
+  const order = ranked.map((c) => c.id);
+  const bands = curveBands(input);
+  const chosenLabel = label(ev.best.id, keysOf.get(ev.best.id) ?? []);
+  const medians = await renderSvg(
+    adaptationCurveSpec(
+      bands.map((s) => ({
+        label: s.label,
+        points: s.points.map((p) => ({
+          task: p.task,
+          iterations: p.median,
+          converged: p.median < d.protocol.iterationCap,
+        })),
+      })),
+      'Median across seeds, every candidate',
+    ),
   );
-  const bracket =
-    d.strategy.kind === 'successive-halving' && state.rungs.length > 1
-      ? await renderSvg(bracketSpec(state, keysOf))
-      : '';
+  const panels = await renderSvg(
+    bandPanelsSpec(
+      order.map((id) => bands.find((b) => b.label === label(id, keysOf.get(id) ?? []))).filter((b) => b !== undefined),
+      { highlight: chosenLabel, columns: 4 },
+    ),
+  );
+  const halving = d.strategy.kind === 'successive-halving' && state.rungs.length > 0;
+  const bracket = halving ? await renderSvg(bracketSpec(state, keysOf, ev.best.id, order)) : '';
   const prog = new Map(state.progress.map((p) => [p.id, p]));
-  const rows = rankForDisplay(candidates, ev.best.id, ev.rule.metric === 'speed-up' ? 'higher' : 'lower')
+  const rows = ranked
     .map((c) => {
       const p = prog.get(c.id);
       const st =
         c.id === ev.best.id ? 'chosen' : p?.state === 'pruned' ? `pruned after rung ${p.rung + 1}` : (p?.state ?? '');
       return (
         `<tr class="${c.id === ev.best.id ? 'chosen' : p?.state === 'pruned' ? 'pruned' : ''}"><td><code>${c.id}</code></td><td>${escapeHtml(c.keys.join(', ') || '∅')} <span class="muted">${c.role === 'ip-masked' ? '' : `(${c.role})`}</span></td>` +
-        `<td>${c.tasks}</td><td>${interval(c.score)}</td><td>${interval(c.finalEfficiency)}</td><td>${interval(c.speedUp, 2)}</td>` +
-        `<td>${interval(c.l2lSlope, 2)}</td><td>${interval(c.auc, 0)}</td><td>${interval(c.failures, 2)}</td><td>${escapeHtml(st)}</td></tr>`
+        `<td>${c.tasks}</td><td>${stacked(c.score)}</td><td>${stacked(c.finalEfficiency)}</td><td>${stacked(c.speedUp, 2)}</td>` +
+        `<td>${stacked(c.l2lSlope, 2)}</td><td>${stacked(c.auc, 0)}</td><td>${stacked(c.failures, 2)}</td><td>${escapeHtml(st)}</td></tr>`
       );
     })
     .join('\n');
@@ -144,7 +293,7 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
     if (!c) return `<li>${k}: not measured to the end (pruned or not a candidate)</li>`;
     return `<li>vs <b>${k}</b> (on ${c.tasks} tasks): ${c.ratio === null ? '—' : `${c.ratio.toFixed(2)}×`} better; score ${interval(c.best)} against ${interval(c.other)}</li>`;
   };
-  const rungTable = state.rungs
+  const rungList = state.rungs
     .map(
       (r) =>
         `<tr><td>${r.rung + 1}</td><td>${r.tasks}</td><td>${r.ranking.map((x) => `<code>${x.id}</code> ${num(x.score)}`).join(', ')}</td><td>${r.pruned.map((x) => `<code>${x}</code>`).join(' ') || '—'}</td></tr>`,
@@ -158,6 +307,9 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
       }),
     ),
   ].filter(Boolean);
+  const analysis = input.analysis
+    ? await analysisSectionHtml(input.analysis, d.protocol.iterationCap)
+    : `<h2>Analyses of the chosen configuration</h2><p class="muted">Not computed for this search (intrinsic distributions, lesion study, modularity).</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ip2 search report: ${escapeHtml(d.family)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
@@ -169,7 +321,7 @@ ${input.wallSeconds !== undefined ? ` · ${input.wallSeconds.toFixed(0)} s` : ''
 
 <h2>Decision</h2>
 <div class="decision">
-<p>Learnable intrinsic properties for <b>${escapeHtml(d.family)}</b>: <b>${escapeHtml(fixed.mask.keys.join(', ') || 'none')}</b> (mask <code>${fixed.mask.bits}</code>), ranked by ${escapeHtml(ev.rule.metric)} (lower is better${ev.rule.metric === 'speed-up' ? ' — here higher' : ''}; failures penalised by ${num(ev.rule.failurePenalty, 1)} each).</p>
+<p>Learnable intrinsic properties for <b>${escapeHtml(d.family)}</b>: <b>${escapeHtml(fixed.mask.keys.join(', ') || 'none')}</b> (mask <code>${fixed.mask.bits}</code>), ranked by ${escapeHtml(ev.rule.metric)} (${better} is better; failures penalised by ${num(ev.rule.failurePenalty, 1)} each).</p>
 ${ev.separable ? `<p>Its ${Math.round(ev.bootstrap.level * 100)}% interval does not overlap the runner-up's.</p>` : `<p class="warn">Not separable from the runner-up at ${Math.round(ev.bootstrap.level * 100)}% confidence: the choice is provisional; add seeds or tasks.</p>`}
 <ul>${ev.runnerUp ? `<li>runner-up <code>${ev.runnerUp.id}</code> [${escapeHtml(ev.runnerUp.keys.join(', ') || '∅')}]: ${interval(ev.runnerUp.score)} against ${interval(ev.best.score)}</li>` : ''}
 ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
@@ -178,14 +330,24 @@ ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
 
 <h2>Candidates</h2>
 <p class="muted">Mean across seeds with ${Math.round(ev.bootstrap.level * 100)}% bootstrap intervals (${ev.bootstrap.resamples} resamples), on the tasks each candidate reached.</p>
-<table><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th>speed-up</th><th>L2L slope</th><th>AUC</th><th>failures</th><th>state</th></tr></thead>
-<tbody>${rows}</tbody></table>
+<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th>speed-up</th><th>L2L slope</th><th>AUC</th><th>failures</th><th>state</th></tr></thead>
+<tbody>${rows}</tbody></table></div>
 
-<h2>Learning curves</h2>
-<figure>${curves}</figure>
-${bracket ? `<h2>Successive-halving bracket</h2><figure>${bracket}</figure>` : ''}
-<h2>Rungs</h2>
-<table><thead><tr><th>rung</th><th>tasks</th><th>ranking (score)</th><th>pruned</th></tr></thead><tbody>${rungTable}</tbody></table>
+<h2>Adaptation speed</h2>
+<p class="muted">Iterations to criterion per task (log scale; failed tasks count at the cap ${d.protocol.iterationCap} and are drawn as crosses). Panels: median across the ${d.protocol.seeds} seeds with the quartile band (dark) and the range (light); the chosen candidate in orange.</p>
+<figure>${medians}</figure>
+<figure>${panels}</figure>
+<details><summary>Data: median [min, max] across seeds</summary>${curveDataTable(bands)}</details>
+${
+  halving
+    ? `<h2>Successive-halving bracket</h2>
+<p class="muted">Each rung compares the surviving candidates on the first tasks of every seed and keeps the best; score by ${escapeHtml(ev.rule.metric)} (${better} is better), rank within the rung after #.</p>
+<figure>${bracket}</figure>
+${bracketTable(state, ev.best.id, order, keysOf)}`
+    : `<h2>Rungs</h2>
+<table><thead><tr><th>rung</th><th>tasks</th><th>ranking (score)</th><th>pruned</th></tr></thead><tbody>${rungList}</tbody></table>`
+}
+${analysis}
 </body></html>
 `;
 }
