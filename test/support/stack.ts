@@ -179,8 +179,11 @@ export class Stack {
     };
   }
 
+  private readonly started = new Map<string, { app: App; options: StartOptions }>();
+
   /** Starts an app from its sources in its own process group (so that a kill takes its children too). */
   start(name: string, app: App, options: StartOptions = {}): ChildProcess {
+    this.started.set(name, { app, options });
     const node = [
       process.execPath,
       '--conditions',
@@ -202,6 +205,13 @@ export class Stack {
     p.stderr!.on('data', keep);
     this.procs.set(name, p);
     return p;
+  }
+
+  /** Starts the named process again as it was started last (after a stop). */
+  restart(name: string): ChildProcess {
+    const last = this.started.get(name);
+    if (!last) throw new Error(`${name} was never started`);
+    return this.start(name, last.app, last.options);
   }
 
   /** Waits until the process logs a line matching `pattern`. */
