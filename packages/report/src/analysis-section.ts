@@ -64,7 +64,7 @@ async function intrinsicSection(a: ConfigurationAnalysis): Promise<string> {
   return `<h3>Intrinsic values across tasks</h3>
 <p class="muted">Distribution across neurons (${n} = ${a.runs.length} run${a.runs.length === 1 ? '' : 's'} × ${a.hidden} neurons, pooled) after each task: median, 25–75 % and 10–90 % bands.</p>
 <figure>${svg}</figure>
-<table class="compact"><thead><tr><th>property</th><th>mask</th><th>when</th><th>median</th><th>25–75 %</th><th>10–90 %</th><th>mean ± sd</th></tr></thead>
+<table class="compact intrinsic"><thead><tr><th>property</th><th>mask</th><th>when</th><th>median</th><th>25–75 %</th><th>10–90 %</th><th>mean ± sd</th></tr></thead>
 <tbody>${rows}</tbody></table>`;
 }
 
@@ -147,7 +147,7 @@ async function modularitySection(a: ConfigurationAnalysis, cap: number): Promise
 <p class="muted">Newman's Q of the undirected recurrent graph (|W| + |W|ᵀ)/2, leading-eigenvector communities (seeded), measured before each task, against the iterations that task took (failures count at the iterations spent, up to the cap ${cap}). Negative correlation: more modular, faster. Dashed: least-squares fit of log iterations on Q.</p>
 <figure>${svg}</figure>
 <details><summary>Data (${tasks.length} tasks)</summary>
-<table class="compact"><thead><tr><th>seed</th><th>task</th><th>Q at start</th><th>Q at end</th><th>communities</th><th>iterations</th><th>converged</th></tr></thead>
+<table class="compact modularity"><thead><tr><th>seed</th><th>task</th><th>Q at start</th><th>Q at end</th><th>communities</th><th>iterations</th><th>converged</th></tr></thead>
 <tbody>${rows}</tbody></table></details>`;
 }
 

@@ -1,0 +1,216 @@
+import { createRunLearner, nextTaskLesionStudy, trainChunk, type RunCheckpoint, type TaskResult } from '@ip2/l2l';
+import {
+  aggregate,
+  chunkJob,
+  fixConfiguration,
+  parseSearchDefinition,
+  searchState,
+  tableFromRows,
+  type TrainAction,
+} from '@ip2/search';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyseConfiguration, type ConfigurationAnalysis } from './configuration-analysis.js';
+import { sig } from './format.js';
+import { searchReportHtml } from './search-report.js';
+
+// A small real search: 4 candidates, 2 seeds, 3 tasks, successive halving 2 → 3 tasks.
+const definition = parseSearchDefinition({
+  family: 'sma',
+  space: ['tauS', 'theta'],
+  strategy: { kind: 'successive-halving', eta: 2, minTasks: 2 },
+  protocol: {
+    tasks: 3,
+    seeds: 2,
+    baseSeed: 3,
+    criterion: { window: 10, epsilon: 0.05 },
+    iterationCap: 150,
+    batchSize: 1,
+    evalBatch: 8,
+    network: { hidden: 10, dt: 20, lr: 3e-3, loss: 'mse' },
+  },
+  score: { metric: 'final-efficiency' },
+});
+
+interface Rec {
+  candidate: string;
+  seedIndex: number;
+  result: TaskResult;
+  engine: { engine: string; backend: string };
+}
+const records: Rec[] = [];
+const checkpoints = new Map<string, RunCheckpoint>();
+const table = () =>
+  tableFromRows(
+    records.map((r) => ({
+      candidate: r.candidate,
+      seedIndex: r.seedIndex,
+      taskIndex: r.result.taskIndex,
+      iterations: r.result.iterations,
+      converged: r.result.converged,
+      finalLoss: r.result.finalLoss,
+    })),
+  );
+
+let html: string;
+let analysis: ConfigurationAnalysis;
+let state: ReturnType<typeof searchState>;
+let fixed: ReturnType<typeof fixConfiguration>;
+
+beforeAll(async () => {
+  for (;;) {
+    state = searchState(definition, table());
+    if (state.done) break;
+    for (const a of state.actions.filter((x): x is TrainAction => x.kind === 'train')) {
+      const key = `${a.candidate}/${a.seedIndex}`;
+      for await (const step of trainChunk(chunkJob(definition, a), checkpoints.get(key) ?? null)) {
+        records.push({ candidate: a.candidate, seedIndex: a.seedIndex, result: step.result, engine: step.engine });
+        checkpoints.set(key, step.checkpoint);
+      }
+    }
+  }
+  fixed = fixConfiguration(definition, table());
+  analysis = await analyseConfiguration(definition, fixed.mask.keys, { records, seeds: 2 });
+  html = await searchReportHtml({
+    definition,
+    fixed,
+    candidates: aggregate(definition, table()),
+    state,
+    results: records,
+    analysis,
+  });
+}, 120_000);
+
+const text = (s: string) => s.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+/** The rows of the table with the given class, as lists of cell texts. */
+function rowsOf(cls: string): string[][] {
+  const t = html.match(new RegExp(`<table class="[^"]*\\b${cls}\\b[^"]*">([\\s\\S]*?)</table>`))![1]!;
+  const body = t.split('<tbody>')[1]!;
+  return [...body.matchAll(/<tr[^>]*>([\s\S]*?)<\/tr>/g)].map((m) =>
+    [...m[1]!.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((c) => text(c[1]!).trim()),
+  );
+}
+
+describe('the HTML report of a small real search', () => {
+  it('has every section, its figures inline, and nothing fetched from elsewhere', () => {
+    for (const h of [
+      'Decision',
+      'Candidates',
+      'Adaptation speed',
+      'Successive-halving bracket',
+      'Analyses of the chosen configuration',
+      'Intrinsic values across tasks',
+      'Lesion study',
+      'Modularity and adaptation efficiency',
+    ]) {
+      expect(html).toMatch(new RegExp(`<h[23]>${h}</h[23]>`));
+    }
+    // Medians, panels, bracket, intrinsic bands, lesion bars, scatter.
+    expect(html.match(/<svg[\s>]/g)!.length).toBeGreaterThanOrEqual(6);
+    // Only in-document references (clip paths: url(#…)); nothing to load.
+    expect(html.match(/<script|<link|<img|<iframe|@import|url\((?!#)/gi)).toBeNull();
+    expect(html.match(/(src|href)="(https?:)?\/\//gi)).toBeNull();
+  });
+
+  it('shows the median and range across seeds of every task from the stored results', () => {
+    const rows = rowsOf('curves');
+    const candidates = [...new Set(records.map((r) => r.candidate))].sort();
+    expect(rows.map((r) => r[0]!.split(' ')[0])).toEqual(candidates);
+    for (const row of rows) {
+      const id = row[0]!.split(' ')[0]!;
+      for (let t = 0; t < definition.protocol.tasks; t++) {
+        const xs = records
+          .filter((r) => r.candidate === id && r.result.taskIndex === t)
+          .map((r) => (r.result.converged ? r.result.iterations : definition.protocol.iterationCap))
+          .sort((a, b) => a - b);
+        if (xs.length === 0) {
+          expect(row[t + 1]).toBe('');
+          continue;
+        }
+        const median = xs.length === 2 ? (xs[0]! + xs[1]!) / 2 : xs[(xs.length - 1) / 2]!;
+        expect(row[t + 1]).toBe(`${median.toFixed(0)} [${xs[0]}, ${xs[xs.length - 1]}]`);
+      }
+    }
+  });
+
+  it('the bracket table says where each candidate stopped, as the search state does', () => {
+    const rows = rowsOf('bracket');
+    expect(rows).toHaveLength(4);
+    for (const p of state.progress) {
+      const row = rows.find((r) => r[0] === p.id)!;
+      const last = row[row.length - 1]!;
+      if (p.id === fixed.mask.bits) expect(last).toMatch(/^chosen at rung \d/);
+      else if (p.state === 'pruned') {
+        const r = state.rungs[p.rung]!;
+        expect(last).toBe(`pruned at rung ${r.rung + 1} (${r.tasks} tasks)`);
+        const score = r.ranking.find((x) => x.id === p.id)!.score;
+        expect(row[2 + r.rung]).toMatch(new RegExp(`^${score.toFixed(1).replace('.', '\\.')} #\\d$`));
+      } else expect(last).toMatch(/^finished rung \d/);
+    }
+  });
+
+  it('the replay reproduces the stored results and the modularity table lists them', () => {
+    const tasks = analysis.runs.flatMap((r) => r.tasks);
+    expect(tasks).toHaveLength(2 * definition.protocol.tasks);
+    expect(tasks.every((t) => t.reproduced === true)).toBe(true);
+    expect(html).toContain(`reproduced the search's stored results exactly on all ${tasks.length} tasks`);
+    const rows = rowsOf('modularity');
+    expect(rows).toHaveLength(tasks.length);
+    for (const row of rows) {
+      const [seed, task, qStart] = row;
+      const stored = records.find(
+        (r) =>
+          r.candidate === fixed.mask.bits && r.seedIndex === Number(seed) && r.result.taskIndex === Number(task) - 1,
+      )!;
+      expect(row[5]).toBe(String(stored.result.iterations));
+      const t = analysis.runs[Number(seed)]!.tasks[Number(task) - 1]!;
+      expect(qStart).toBe(sig(t.qStart));
+      expect(t.qStart).toBeGreaterThan(-0.5);
+      expect(t.qStart).toBeLessThan(1);
+    }
+  });
+
+  it("the final intrinsic values and the lesion study are those of the search's own final networks", async () => {
+    const finals: Record<string, number[]> = {};
+    for (const run of analysis.runs) {
+      const ck = checkpoints.get(`${fixed.mask.bits}/${run.seedIndex}`)!;
+      expect(ck.nextTask).toBe(definition.protocol.tasks);
+      const job = chunkJob(definition, { seed: run.seed, keys: fixed.mask.keys, fromTask: 0, toTask: 1 });
+      const learner = await createRunLearner({ ...job, dt: job.protocol.dt }, ck.learner);
+      try {
+        for (const [k, v] of Object.entries(learner.intrinsic!())) (finals[k] ??= []).push(...v);
+        for (const l of run.lesions) {
+          const own = nextTaskLesionStudy({
+            learner,
+            family: definition.family,
+            seed: run.seed,
+            afterTask: definition.protocol.tasks - 1,
+            property: l.property,
+            protocol: job.protocol,
+          });
+          expect(l.rows.map((r) => r.relativeIncrease)).toEqual(own.rows.map((r) => r.relativeIncrease));
+        }
+      } finally {
+        learner.dispose();
+      }
+    }
+    const rows = rowsOf('intrinsic');
+    for (const d of analysis.intrinsic) {
+      const values = finals[d.property]!.sort((a, b) => a - b);
+      const last = d.points[d.points.length - 1]!;
+      expect(last.taskIndex).toBe(definition.protocol.tasks - 1);
+      expect(last.summary.n).toBe(2 * definition.protocol.network.hidden);
+      expect(last.summary.min).toBe(values[0]);
+      expect(last.summary.max).toBe(values[values.length - 1]);
+      const name = ({ tauD: 'τ_d', tauS: 'τ_s', theta: 'θ' } as Record<string, string>)[d.property]!;
+      const i = rows.findIndex((r) => r[0]!.startsWith(name));
+      expect(rows[i + 1]![3]).toBe(sig(last.summary.quantiles.find((q) => q.p === 0.5)!.value));
+    }
+    // Lesion means: one row per learned property (every property when none is learned), one cell per quartile.
+    const lesion = rowsOf('lesion-means');
+    expect(lesion).toHaveLength(analysis.keys.length || 3);
+    const first = analysis.runs.map((r) => r.lesions[0]!.rows[0]!.relativeIncrease);
+    expect(lesion[0]![1]).toBe(
+      `${sig((100 * (first[0]! + first[1]!)) / 2)} % [${first.map((x) => sig(100 * x)).join(', ')}]`,
+    );
+  });
+});
