@@ -56,18 +56,28 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   return (await res.json()) as T;
 }
 
-/** Fetches an authenticated download and hands it to the browser (save as file, or open in a tab). */
+/**
+ * Fetches an authenticated download and hands it to the browser: saved as a file, or opened in a new
+ * tab (opened at once, while the click still counts as the user's, then pointed at the fetched page).
+ */
 export async function download(path: string, mode: { save: string } | 'open'): Promise<void> {
-  const res = await fetch(path, { headers: authHeaders() });
-  if (!res.ok) throw new ApiError(res.status, await problemOf(res), `${res.status} ${res.statusText}`);
-  const url = URL.createObjectURL(await res.blob());
-  if (mode === 'open') {
-    window.open(url, '_blank');
-  } else {
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = mode.save;
-    a.click();
+  const tab = mode === 'open' ? window.open('about:blank', '_blank') : null;
+  try {
+    const res = await fetch(path, { headers: authHeaders() });
+    if (!res.ok) throw new ApiError(res.status, await problemOf(res), `${res.status} ${res.statusText}`);
+    const url = URL.createObjectURL(await res.blob());
+    if (mode === 'open') {
+      if (tab === null) window.open(url, '_blank');
+      else tab.location.href = url;
+    } else {
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = mode.save;
+      a.click();
+    }
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (e) {
+    tab?.close();
+    throw e;
   }
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }

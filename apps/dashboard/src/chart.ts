@@ -40,7 +40,8 @@ export class CurveChart {
       ...series.map((s) =>
         x.map((i) => {
           const v = s.values[i];
-          return v === null || v === undefined || v <= 0 ? null : v;
+          // A task learnt before its first check took 0 iterations: drawn at 1 on the log scale.
+          return v === null || v === undefined ? null : Math.max(1, v);
         }),
       ),
     ];

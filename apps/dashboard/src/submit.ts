@@ -141,7 +141,8 @@ export function submitPage(root: HTMLElement, navigate: (hash: string) => void):
       if (path === undefined) unplaced.push(issue.message);
       else errors.get(path)!.append(h('div', {}, issue.message));
     }
-    const lines = unplaced.length > 0 ? unplaced : detail === undefined ? [] : [detail];
+    // The detail repeats the field messages: shown only when no field took a message.
+    const lines = unplaced.length > 0 ? unplaced : issues.length === 0 && detail !== undefined ? [detail] : [];
     mount(
       general,
       lines.map((l) => h('div', {}, l)),
