@@ -24,6 +24,7 @@ import { problem, sendProblem, toProblem, HttpProblem } from './problem.js';
 import { configRoutes } from './routes/configs.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { resultRoutes } from './routes/results.js';
 import { searchRoutes } from './routes/searches.js';
 
 export interface ApiOptions {
@@ -95,7 +96,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  const registry = createMetrics(options.store.client);
+  const registry = createMetrics(options.store.monitor);
   recordRequests(app, registry);
 
   await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: false });
@@ -157,6 +158,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     });
     await scope.register(searchRoutes, { ctx });
     await scope.register(eventRoutes, { ctx });
+    await scope.register(resultRoutes, { ctx });
     await scope.register(configRoutes, { ctx });
   });
 };

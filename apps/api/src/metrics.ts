@@ -1,10 +1,9 @@
-import { SEARCH_STATES, type DbClient } from '@ip2/db';
+import { SEARCH_STATES, type MonitorRepository } from '@ip2/db';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { searchesByState } from './queries.js';
 
 /** Prometheus metrics of one app: requests by route and status, their durations, searches by state. */
-export function createMetrics(db: DbClient): Registry {
+export function createMetrics(monitor: MonitorRepository): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ip2_api_' });
   new Counter({
@@ -27,7 +26,7 @@ export function createMetrics(db: DbClient): Registry {
     registers: [registry],
     async collect() {
       try {
-        const counts = await searchesByState(db);
+        const counts = await monitor.searchesByState();
         for (const s of SEARCH_STATES) this.set({ state: s }, counts.get(s) ?? 0);
       } catch {
         // The database is down: /readyz says so; the scrape still returns the other metrics.

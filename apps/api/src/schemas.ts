@@ -61,6 +61,23 @@ export const noQuerySchema = z
   )
   .strict();
 
+export const resultsQuerySchema = z
+  .object(
+    {
+      format: z
+        .enum(['json', 'csv'], { error: "format must be 'json' or 'csv'" })
+        .default('json')
+        .describe('json (tasks.json) or csv (tasks.csv)'),
+    },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown query parameter(s) ${iss.keys.map((k) => `'${k}'`).join(', ')}`
+          : undefined,
+    },
+  )
+  .strict();
+
 export const configsQuerySchema = z
   .object(
     { family: familyQuery },
@@ -111,7 +128,13 @@ export const searchViewSchema = z
     updatedAt: time,
     startedAt: time.nullable(),
     finishedAt: time.nullable(),
-    links: z.object({ self: z.string(), candidates: z.string(), events: z.string() }),
+    links: z.object({
+      self: z.string(),
+      candidates: z.string(),
+      events: z.string(),
+      report: z.string(),
+      results: z.string(),
+    }),
   })
   .meta({ id: 'Search' });
 

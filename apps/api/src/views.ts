@@ -13,6 +13,8 @@ export function searchLinks(id: string) {
     self: `/v1/searches/${id}`,
     candidates: `/v1/searches/${id}/candidates`,
     events: `/v1/searches/${id}/events`,
+    report: `/v1/searches/${id}/report`,
+    results: `/v1/searches/${id}/results`,
   };
 }
 

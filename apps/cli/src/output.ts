@@ -34,22 +34,4 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function toCsv(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {
-  const lines = [columns.join(',')];
-  for (const r of rows) lines.push(columns.map((c) => csvCell(r[c])).join(','));
-  return lines.join('\n') + '\n';
-}
-
-/** JSON that keeps NaN and ±Infinity (as strings), which plain JSON cannot represent. */
-export function toJson(value: unknown): string {
-  return (
-    JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n'
-  );
-}
+export { toCsv, toJson } from '@ip2/report';

@@ -84,6 +84,20 @@ export class FixedConfigRepository {
     return rows.map(stored);
   }
 
+  /** The configuration with this id, or null. */
+  async byId(id: string): Promise<StoredFixedConfig | null> {
+    if (!isId(id)) return null;
+    const row = await mapped(() => this.db.fixedConfig.findUnique({ where: { id } }));
+    return row === null ? null : stored(row);
+  }
+
+  /** The configuration fixed by this search, or null (a search fixes at most one). */
+  async bySearch(searchId: string): Promise<StoredFixedConfig | null> {
+    if (!isId(searchId)) return null;
+    const row = await mapped(() => this.db.fixedConfig.findFirst({ where: { searchId }, orderBy: { version: 'asc' } }));
+    return row === null ? null : stored(row);
+  }
+
   async byHash(hash: string): Promise<StoredFixedConfig | null> {
     const row = await mapped(() => this.db.fixedConfig.findUnique({ where: { hash } }));
     return row === null ? null : stored(row);

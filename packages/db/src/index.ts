@@ -21,7 +21,16 @@ export {
   type StoredCheckpoint,
   type WorkerInfo,
 } from './runs.js';
-export { SearchRepository, type CreatedSearch, type CreateSearchInput, type ListOptions } from './searches.js';
+export { MonitorRepository, type ResultCursor, type StreamedResult } from './monitor.js';
+export { taskFailure, type SearchTaskResult } from './results.js';
+export {
+  SearchRepository,
+  type CreatedSearch,
+  type CreateSearchInput,
+  type ListOptions,
+  type PageQuery,
+  type SearchPage,
+} from './searches.js';
 export { openStore, storeOf, type Store } from './store.js';
 export * from './types.js';
 export { searchRecord } from './records.js';

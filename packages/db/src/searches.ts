@@ -12,7 +12,7 @@ import { ConflictError, NotFoundError, mapped, toDbError } from './errors.js';
 import { Prisma, type Search } from './generated/client.js';
 import { checkOwner, isId } from './ids.js';
 import { candidateRecords, searchRecord } from './records.js';
-import { resultRows } from './results.js';
+import { resultRows, taskResults, type SearchTaskResult } from './results.js';
 import { jsonb } from './sql.js';
 import {
   SEARCH_STATES,
@@ -33,6 +33,23 @@ export interface CreatedSearch {
   readonly search: SearchRecord;
   /** False when an earlier request with the same idempotency key created it. */
   readonly created: boolean;
+}
+
+/** A page of the owner's searches: by cursor (the last id of the previous page) or by page number. */
+export interface PageQuery {
+  readonly limit: number;
+  readonly cursor?: string | undefined;
+  readonly page?: number | undefined;
+  readonly state?: SearchState | undefined;
+  readonly family?: string | undefined;
+}
+
+export interface SearchPage {
+  readonly items: SearchRecord[];
+  readonly nextCursor: string | null;
+  readonly hasMore: boolean;
+  /** With page pagination: the number of matching searches. */
+  readonly total?: number;
 }
 
 export interface ListOptions {
@@ -133,6 +150,37 @@ export class SearchRepository {
     return rows.map(searchRecord);
   }
 
+  /** The owner's searches, newest first, filtered by state and family, by cursor or by page. */
+  async page(owner: string, q: PageQuery): Promise<SearchPage> {
+    checkOwner(owner);
+    const where = { owner, ...(q.state ? { state: q.state } : {}), ...(q.family ? { family: q.family } : {}) };
+    const orderBy = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+    if (q.cursor !== undefined) {
+      if (!isId(q.cursor)) return { items: [], nextCursor: null, hasMore: false };
+      const anchor = await mapped(() =>
+        this.db.search.findFirst({ where: { id: q.cursor!, owner }, select: { id: true } }),
+      );
+      if (anchor === null) return { items: [], nextCursor: null, hasMore: false };
+    }
+    const rows = await mapped(() =>
+      this.db.search.findMany({
+        where,
+        orderBy,
+        take: q.limit + 1,
+        ...(q.cursor !== undefined ? { cursor: { id: q.cursor }, skip: 1 } : {}),
+        ...(q.page !== undefined ? { skip: (q.page - 1) * q.limit } : {}),
+      }),
+    );
+    const hasMore = rows.length > q.limit;
+    const items = rows.slice(0, q.limit).map(searchRecord);
+    const nextCursor = hasMore ? items[items.length - 1]!.id : null;
+    if (q.page !== undefined) {
+      const total = await mapped(() => this.db.search.count({ where }));
+      return { items, nextCursor, hasMore, total };
+    }
+    return { items, nextCursor, hasMore };
+  }
+
   /**
    * Cancels a queued or running search: its runs that are not finished are cancelled, and a worker's
    * next write to one is refused. Cancelling a cancelled search changes nothing; a finished one is a
@@ -187,6 +235,12 @@ export class SearchRepository {
   async results(owner: string, id: string): Promise<ResultRow[]> {
     await this.row(owner, id);
     return resultRows(this.db, id);
+  }
+
+  /** The search's task results, complete, with the run each belongs to (by candidate, seed, task). */
+  async taskResults(owner: string, id: string): Promise<SearchTaskResult[]> {
+    await this.row(owner, id);
+    return taskResults(this.db, id);
   }
 
   private async row(owner: string, id: string): Promise<Search> {

@@ -2,6 +2,7 @@ import { createClient, type ClientOptions, type DbClient } from './client.js';
 import { ApiKeyRepository } from './api-keys.js';
 import { ControllerRepository } from './controller.js';
 import { FixedConfigRepository } from './fixed-configs.js';
+import { MonitorRepository } from './monitor.js';
 import { RunRepository } from './runs.js';
 import { SearchRepository } from './searches.js';
 
@@ -13,6 +14,8 @@ export interface Store {
   readonly controller: ControllerRepository;
   readonly fixedConfigs: FixedConfigRepository;
   readonly apiKeys: ApiKeyRepository;
+  /** Progress-stream reads, counts and readiness, over all owners. */
+  readonly monitor: MonitorRepository;
   /** Closes the pool. */
   close(): Promise<void>;
 }
@@ -30,6 +33,7 @@ export function storeOf(client: DbClient): Store {
     controller: new ControllerRepository(client),
     fixedConfigs: new FixedConfigRepository(client),
     apiKeys: new ApiKeyRepository(client),
+    monitor: new MonitorRepository(client),
     close: () => client.$disconnect(),
   };
 }

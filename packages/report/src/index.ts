@@ -1,3 +1,4 @@
 export * from './plots.js';
 export * from './search-report.js';
+export * from './search-outputs.js';
 export * from './configuration-analysis.js';

@@ -48,8 +48,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
     },
     async (request) => {
       const id = request.params.id;
-      const row = await store.client.fixedConfig.findUnique({ where: { id }, select: { hash: true } });
-      const config = row === null ? null : await store.fixedConfigs.byHash(row.hash);
+      const config = await store.fixedConfigs.byId(id);
       if (config === null) throw new NotFoundError(`no fixed configuration ${id}`);
       return fixedConfigView(config);
     },

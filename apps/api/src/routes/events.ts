@@ -1,9 +1,8 @@
-import { NotFoundError, TERMINAL_SEARCH_STATES, type SearchRecord } from '@ip2/db';
+import { NotFoundError, TERMINAL_SEARCH_STATES, type ResultCursor, type SearchRecord } from '@ip2/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
 import { HttpProblem, problemSchema } from '../problem.js';
-import { cursorAt, resultsAfter, type ResultCursor } from '../queries.js';
 import { eventsHeaderSchema, noQuerySchema, searchParamsSchema } from '../schemas.js';
 import { candidateView, finite } from '../views.js';
 
@@ -58,7 +57,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (ap
         seq = Number(last.trim());
       }
       let search = await store.searches.get(owner, id);
-      let cursor: ResultCursor | null = await cursorAt(store.client, id, seq);
+      let cursor: ResultCursor | null = await store.monitor.cursorAt(id, seq);
       if (cursor === null) seq = 0;
 
       reply.hijack();
@@ -93,7 +92,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (ap
           const terminal = TERMINAL_SEARCH_STATES.includes(search.state);
           // A finished search gets no more results: everything is sent, without holding any back.
           for (;;) {
-            const rows = await resultsAfter(store.client, id, cursor, terminal ? null : ctx.eventsGraceMs, BATCH);
+            const rows = await store.monitor.resultsAfter(id, cursor, terminal ? null : ctx.eventsGraceMs, BATCH);
             for (const r of rows) {
               seq += 1;
               send(

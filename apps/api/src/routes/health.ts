@@ -62,7 +62,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{
     },
     async (_request, reply) => {
       const [postgres, redisCheck] = await Promise.all([
-        check(() => ctx.store.client.$queryRaw`SELECT 1`),
+        check(() => ctx.store.monitor.ping()),
         check(() => redis.ping()),
       ]);
       const ok = postgres.ok && redisCheck.ok;

@@ -18,7 +18,6 @@ import {
   searchViewSchema,
 } from '../schemas.js';
 import { candidateView, searchView, taskView } from '../views.js';
-import { listSearches } from '../queries.js';
 
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };
 const security = [{ bearer: [] }];
@@ -147,7 +146,7 @@ export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
     async (request) => {
       const q = request.query;
       const owner = ownerOf(request);
-      const r = await listSearches(store.client, owner, q);
+      const r = await store.searches.page(owner, q);
       const base = new URLSearchParams();
       base.set('limit', String(q.limit));
       if (q.state) base.set('state', q.state);

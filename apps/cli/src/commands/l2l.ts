@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_CONFIG_FORMAT, verifyFixedConfig, type FixedConfig } from '@ip2/search';
 import { createRunLearner, modelNames, parseProtocol, runSequence, sequenceMetrics, type TaskResult } from '@ip2/l2l';
-import { adaptationCurveSpec, renderSvg } from '@ip2/report';
+import { adaptationCurveSpec, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
@@ -145,18 +145,6 @@ export function planL2l(f: L2lFlags): L2lPlan {
     preset,
   };
 }
-
-export const TASK_COLUMNS = [
-  'taskIndex',
-  'iterations',
-  'totalIterations',
-  'converged',
-  'failure',
-  'finalLoss',
-  'accuracy',
-  'heldOutLoss',
-  'firingRate',
-] as const;
 
 export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean = () => false): Promise<void> {
   const f = flags.fixed === undefined ? flags : flagsFromFixed(flags, given);

@@ -1,102 +1,32 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { TaskResult } from '@ip2/l2l';
-import { rankForDisplay, searchReportHtml } from '@ip2/report';
+import { searchReport, taskFiles, toJson } from '@ip2/report';
 import {
-  aggregate,
   chunkJob,
-  fixConfiguration,
   parseSearchDefinition,
   plannedTaskTrainings,
   searchState,
-  SCORE_METRICS,
-  STRATEGY_KINDS,
   type SearchDefinition,
-  type SearchDefinitionInput,
   type TrainAction,
 } from '@ip2/search';
-import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName } from '@ip2/snn';
-import { FAMILY_IDS } from '@ip2/tasks';
-import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
-import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
-import { PRESETS, PRESET_NAMES } from '../presets.js';
+import { ENGINE_NAMES, type EngineName } from '@ip2/snn';
+import { definitionFromFlags, type DefinitionFlags } from '../definition.js';
+import { nonNegativeInt, oneOf, parseFlag, positiveInt, UsageError } from '../errors.js';
+import { ensureWritableDir, writeAtomic } from '../output.js';
 import { progressBar } from '../progress.js';
-import { TASK_COLUMNS } from './l2l.js';
+import { summaryLines } from '../summary.js';
 import { WorkerPool } from '../local/pool.js';
 import { FileStore } from '../local/store.js';
 
-export interface SearchFlags {
-  family: string;
-  space?: string;
-  strategy: string;
-  seeds?: string;
-  tasks?: string;
-  seed?: string;
+/** The flags of `ip2 search`: the definition's, and how to run it here. */
+export interface SearchFlags extends DefinitionFlags {
   out: string;
   workers?: string;
-  preset: string;
   resume?: boolean;
-  eta?: string;
-  minTasks?: string;
-  masks?: string;
-  hidden?: string;
-  cap?: string;
-  window?: string;
-  epsilon?: string;
-  lr?: string;
-  loss?: string;
-  score?: string;
   engine?: string;
   quiet?: boolean;
-}
-
-/** The search definition the flags describe (validated; names the flag on error). */
-export function definitionFromFlags(f: SearchFlags): SearchDefinitionInput {
-  const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
-  const p = PRESETS[preset];
-  const family = oneOf('--family', f.family, FAMILY_IDS)!;
-  const space = f.space === undefined ? [...PAPER_SPACE] : parseFlag('--space', () => parsePropertyKeys(f.space!));
-  if (space.length === 0) throw new UsageError('--space: the search space needs at least one property key');
-  const kind = oneOf('--strategy', f.strategy, STRATEGY_KINDS)!;
-  const tasks = positiveInt('--tasks', f.tasks, 100_000) ?? p.tasks;
-  const strategy =
-    kind === 'successive-halving'
-      ? {
-          kind,
-          eta: positiveInt('--eta', f.eta, 64) ?? 3,
-          minTasks: positiveInt('--min-tasks', f.minTasks, 100_000) ?? Math.min(tasks, p.minTasks),
-        }
-      : kind === 'random'
-        ? { kind, n: positiveInt('--masks', f.masks, 1 << space.length) ?? Math.min(4, 1 << space.length) }
-        : { kind };
-  if (kind !== 'successive-halving' && (f.eta !== undefined || f.minTasks !== undefined)) {
-    throw new UsageError(`--eta/--min-tasks: only for --strategy successive-halving`);
-  }
-  if (kind !== 'random' && f.masks !== undefined) throw new UsageError(`--masks: only for --strategy random`);
-  const window = positiveInt('--window', f.window, 100_000) ?? p.window;
-  const cap = positiveInt('--cap', f.cap, 10_000_000) ?? p.cap;
-  if (window > cap) throw new UsageError(`--window: must not exceed --cap (${window} > ${cap})`);
-  return {
-    family,
-    space,
-    strategy,
-    protocol: {
-      tasks,
-      seeds: positiveInt('--seeds', f.seeds, 1000) ?? p.seeds,
-      baseSeed: nonNegativeInt('--seed', f.seed) ?? 1,
-      criterion: { window, epsilon: positiveNumber('--epsilon', f.epsilon) ?? p.epsilon },
-      iterationCap: cap,
-      batchSize: p.batchSize,
-      evalBatch: p.evalBatch,
-      network: {
-        hidden: positiveInt('--hidden', f.hidden, 8192) ?? p.hidden,
-        dt: 20,
-        lr: positiveNumber('--lr', f.lr) ?? p.lr,
-        loss: oneOf('--loss', f.loss, ['mse', 'xent'] as const) ?? 'mse',
-      },
-    },
-    score: { metric: oneOf('--score', f.score, SCORE_METRICS) ?? 'final-efficiency' },
-  };
+  analysisSeeds?: string;
 }
 
 const runKey = (candidate: string, seedIndex: number) => `${candidate}/${seedIndex}`;
@@ -167,6 +97,7 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
   let definition = parseFlag('search', () => parseSearchDefinition(input));
   const workers = positiveInt('--workers', f.workers, 256) ?? Math.max(1, availableParallelism());
   const engine = oneOf('--engine', f.engine, ENGINE_NAMES);
+  const analysisSeeds = nonNegativeInt('--analysis-seeds', f.analysisSeeds, 1000) ?? 2;
   if (f.resume && !FileStore.hasSearch(f.out)) throw new UsageError(`--resume: '${f.out}' holds no search to resume`);
   const out = ensureWritableDir('--out', f.out);
   const store = new FileStore(out);
@@ -232,7 +163,10 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
     throw e;
   }
   bar.stop();
-  await writeOutputs(out, definition, store, (Date.now() - started) / 1000);
+  await writeOutputs(out, definition, store, (Date.now() - started) / 1000, {
+    seeds: analysisSeeds,
+    ...(engine ? { engine } : {}),
+  });
   return 0;
 }
 
@@ -242,74 +176,25 @@ async function writeOutputs(
   definition: SearchDefinition,
   store: FileStore,
   seconds: number,
+  analyse: { readonly seeds: number; readonly engine?: EngineName },
 ): Promise<void> {
-  const table = store.table();
-  const fixed = fixConfiguration(definition, table);
-  const rows = [...store.results()].sort(
-    (a, b) =>
-      a.candidate.localeCompare(b.candidate) || a.seedIndex - b.seedIndex || a.result.taskIndex - b.result.taskIndex,
-  );
-  const flat = rows.map((r) => ({ candidate: r.candidate, seedIndex: r.seedIndex, ...r.result }));
-  writeAtomic(join(out, 'tasks.csv'), toCsv(['candidate', 'seedIndex', ...TASK_COLUMNS], flat));
-  writeAtomic(join(out, 'tasks.json'), toJson(flat.map(({ wallMs: _w, intrinsic: _i, ...rest }) => rest)));
-  writeAtomic(
-    join(out, 'timings.csv'),
-    toCsv(
-      ['candidate', 'seedIndex', 'taskIndex', 'wallMs', 'engine', 'backend'],
-      rows.map((r) => ({
-        candidate: r.candidate,
-        seedIndex: r.seedIndex,
-        taskIndex: r.result.taskIndex,
-        wallMs: r.result.wallMs.toFixed(1),
-        engine: r.engine.engine,
-        backend: r.engine.backend,
-      })),
-    ),
-  );
+  const files = taskFiles(store.results());
+  writeAtomic(join(out, 'tasks.csv'), files.csv);
+  writeAtomic(join(out, 'tasks.json'), files.json);
+  writeAtomic(join(out, 'timings.csv'), files.timings);
+  const { fixed, candidates, html, analysis } = await searchReport(definition, store.results(), {
+    wallSeconds: seconds,
+    ...(analyse.seeds > 0 ? { analyse } : {}),
+  });
   writeAtomic(join(out, 'fixed-config.json'), JSON.stringify(fixed, null, 2) + '\n');
-  const candidates = aggregate(definition, table);
-  const state = searchState(definition, table);
-  const html = await searchReportHtml({ definition, fixed, candidates, state, results: rows, wallSeconds: seconds });
+  if (analysis) writeAtomic(join(out, 'analysis.json'), toJson(analysis));
   writeAtomic(join(out, 'report.html'), html);
-  printSummary(definition, fixed, candidates, seconds, out, rows.length);
-}
-
-function printSummary(
-  d: SearchDefinition,
-  fixed: ReturnType<typeof fixConfiguration>,
-  candidates: ReturnType<typeof aggregate>,
-  seconds: number,
-  out: string,
-  trainings: number,
-): void {
-  const ev = fixed.evidence;
-  const f = (x: number | null | undefined, digits = 1) =>
-    x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
-  const lines = [
-    '',
-    `meta-IP search on ${d.family}: space [${d.space.join(', ')}], ${d.strategy.kind}, ${d.protocol.seeds} seeds × ${d.protocol.tasks} tasks`,
-    '',
-    `${'mask'.padEnd(8)}${'keys'.padEnd(24)}${'tasks'.padStart(6)}${'score [CI]'.padStart(30)}${'failures'.padStart(10)}${'speed-up'.padStart(10)}${'slope'.padStart(8)}`,
-  ];
-  const ranked = rankForDisplay(candidates, ev.best.id, ev.rule.metric === 'speed-up' ? 'higher' : 'lower');
-  for (const c of ranked) {
-    const mark = c.id === ev.best.id ? '★ ' : '  ';
-    lines.push(
-      `${(mark + c.id).padEnd(8)}${(c.keys.join(',') || '∅ (rsnn-noip)').padEnd(24)}${String(c.tasks).padStart(6)}` +
-        `${` ${f(c.score.mean)} [${f(c.score.lo)}, ${f(c.score.hi)}]`.padStart(30)}${f(c.failures.mean, 2).padStart(10)}${f(c.speedUp.mean, 2).padStart(10)}${f(c.l2lSlope.mean, 2).padStart(8)}`,
-    );
-  }
-  const vs = (k: 'rsnn-noip' | 'ip-inner') => {
-    const c = ev.versus[k];
-    return c && c.ratio !== null ? `${c.ratio.toFixed(2)}× vs ${k}` : `${k} not measured to the end`;
-  };
-  lines.push(
-    '',
-    `chosen mask: ${fixed.mask.bits} = [${fixed.mask.keys.join(', ') || 'none'}]${ev.separable ? '' : '  (NOT separable from the runner-up at this confidence: more seeds or tasks needed)'}`,
-    `evidence: ${vs('rsnn-noip')}; ${vs('ip-inner')}; ${ev.taskTrainings.measured} task trainings`,
-    `fixed configuration ${fixed.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
-    `report → ${join(out, 'report.html')}   (${trainings} task results, ${seconds.toFixed(0)} s)`,
-    '',
+  process.stdout.write(
+    [
+      ...summaryLines(definition, fixed, candidates),
+      `fixed configuration ${fixed.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
+      `report → ${join(out, 'report.html')}   (${store.results().length} task results, ${seconds.toFixed(0)} s)`,
+      '',
+    ].join('\n'),
   );
-  process.stdout.write(lines.join('\n'));
 }

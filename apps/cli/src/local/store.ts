@@ -1,17 +1,11 @@
 import { appendFileSync, existsSync, fsyncSync, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TaskResult } from '@ip2/l2l';
-import type { ResultRow, ResultTable } from '@ip2/search';
-import { tableFromRows } from '@ip2/search';
+import { taskRecordTable, type SearchTaskRecord } from '@ip2/report';
+import type { ResultTable } from '@ip2/search';
 import { writeAtomic } from '../output.js';
 
 /** One stored task result of a search: which run it belongs to, and the full record. */
-export interface StoredResult {
-  readonly candidate: string;
-  readonly seedIndex: number;
-  readonly result: TaskResult;
-  readonly engine: { readonly engine: string; readonly backend: string };
-}
+export type StoredResult = SearchTaskRecord;
 
 const RESULTS = 'results.jsonl';
 const DEFINITION = 'search.json';
@@ -106,14 +100,6 @@ export class FileStore {
   }
 
   table(): ResultTable {
-    const rows: ResultRow[] = this.rows.map((r) => ({
-      candidate: r.candidate,
-      seedIndex: r.seedIndex,
-      taskIndex: r.result.taskIndex,
-      iterations: r.result.iterations,
-      converged: r.result.converged,
-      finalLoss: r.result.finalLoss,
-    }));
-    return tableFromRows(rows);
+    return taskRecordTable(this.rows);
   }
 }

@@ -1,0 +1,99 @@
+import { searchReport, taskFiles } from '@ip2/report';
+import { parseSearchDefinition, SearchIncompleteError } from '@ip2/search';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ownerOf, type ApiContext } from '../context.js';
+import { HttpProblem, problemSchema } from '../problem.js';
+import { noQuerySchema, resultsQuerySchema, searchParamsSchema } from '../schemas.js';
+
+const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };
+const security = [{ bearer: [] }];
+
+/**
+ * A search's outputs, made from its stored task results by the same code as the local mode's files:
+ * the HTML report (report.html) and the task results of every run (tasks.json, tasks.csv).
+ */
+export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (app, { ctx }) => {
+  const { store } = ctx;
+
+  app.get(
+    '/v1/searches/:id/report',
+    {
+      schema: {
+        summary: "A finished search's report (self-contained HTML)",
+        description:
+          'The report `ip2 search` writes as report.html: decision, candidate table with intervals, learning ' +
+          'curves, successive-halving bracket. Made from the stored task results; 409 until the search is COMPLETE.',
+        tags: ['searches'],
+        security,
+        params: searchParamsSchema,
+        querystring: noQuerySchema,
+        produces: ['text/html'],
+        response: { 200: z.string().describe('text/html'), ...errors, 409: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const owner = ownerOf(request);
+      const id = request.params.id;
+      const search = await store.searches.get(owner, id);
+      if (search.state !== 'COMPLETE') {
+        throw new HttpProblem(
+          409,
+          `search ${id} is ${search.state}: its report exists once it is COMPLETE (follow /v1/searches/${id}/events)`,
+          [{ path: 'params.id', message: `search is ${search.state}` }],
+        );
+      }
+      const records = await store.searches.taskResults(owner, id);
+      const wallSeconds =
+        search.startedAt && search.finishedAt
+          ? (search.finishedAt.getTime() - search.startedAt.getTime()) / 1000
+          : undefined;
+      let html: string;
+      try {
+        const report = await searchReport(parseSearchDefinition(search.definition), records, {
+          searchId: id,
+          ...(wallSeconds === undefined ? {} : { wallSeconds }),
+        });
+        html = report.html;
+      } catch (e) {
+        if (e instanceof SearchIncompleteError) {
+          throw new HttpProblem(409, `search ${id} is COMPLETE but its stored results do not finish it: ${e.message}`);
+        }
+        throw e;
+      }
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-disposition', `inline; filename="search-${id}-report.html"`)
+        .send(html);
+    },
+  );
+
+  app.get(
+    '/v1/searches/:id/results',
+    {
+      schema: {
+        summary: 'Every task result of every run of a search (download)',
+        description:
+          'As `ip2 search` writes them: format=json gives tasks.json (every field but the wall time; NaN and ' +
+          '±Infinity as strings), format=csv gives tasks.csv; sorted by candidate, seed and task. Available ' +
+          'while the search runs (the results so far).',
+        tags: ['searches'],
+        security,
+        params: searchParamsSchema,
+        querystring: resultsQuerySchema,
+        produces: ['application/json', 'text/csv'],
+        response: { 200: z.string().describe('tasks.json or tasks.csv'), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const format = request.query.format;
+      const records = await store.searches.taskResults(ownerOf(request), id);
+      const files = taskFiles(records);
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+        .header('content-disposition', `attachment; filename="search-${id}-tasks.${format}"`)
+        .send(format === 'csv' ? files.csv : files.json);
+    },
+  );
+};

@@ -1,0 +1,109 @@
+import { Command, Option } from 'commander';
+import { PROPERTY_INFO, PROPERTY_KEYS, PAPER_SPACE, parsePropertyKeys } from '@ip2/snn';
+import { SCORE_METRICS, STRATEGY_KINDS, type SearchDefinitionInput } from '@ip2/search';
+import { FAMILY_IDS, listFamilies } from '@ip2/tasks';
+import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from './errors.js';
+import { PRESETS, PRESET_NAMES } from './presets.js';
+
+/** The flags that describe a search definition: the same for `ip2 search` (here) and `ip2 submit` (a server). */
+export interface DefinitionFlags {
+  family: string;
+  space?: string;
+  strategy: string;
+  preset: string;
+  seeds?: string;
+  tasks?: string;
+  seed?: string;
+  eta?: string;
+  minTasks?: string;
+  masks?: string;
+  hidden?: string;
+  cap?: string;
+  window?: string;
+  epsilon?: string;
+  lr?: string;
+  loss?: string;
+  score?: string;
+}
+
+/** Adds the definition flags, each with its default, to a command. */
+export function addDefinitionOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--family <id>', 'task family').default('sma'))
+    .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
+    .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))
+    .addOption(new Option('--preset <name>', 'network size and protocol').choices(PRESET_NAMES).default('quick'))
+    .option('--seeds <n>', 'runs (seeds) per candidate mask (default: from the preset)')
+    .option('--tasks <n>', 'tasks per run (default: from the preset)')
+    .option('--seed <n>', 'base seed: every run seed derives from it', '1')
+    .option('--eta <n>', 'successive halving: keep the best 1/eta per rung (default 3)')
+    .option('--min-tasks <n>', 'successive halving: tasks of the shortest rung (default: from the preset)')
+    .option('--masks <n>', 'random strategy: number of masks drawn (default: 4, at most all masks)')
+    .option('--hidden <n>', 'neurons (default: from the preset)')
+    .option('--cap <n>', 'iteration cap per task (default: from the preset)')
+    .option('--window <n>', 'convergence window (default: from the preset)')
+    .option('--epsilon <x>', 'convergence threshold (default: from the preset)')
+    .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
+    .option('--loss <kind>', 'task loss: mse or xent', 'mse')
+    .option('--score <metric>', `ranking metric: ${SCORE_METRICS.join(', ')}`, 'final-efficiency');
+}
+
+export const familiesHelp = () =>
+  listFamilies()
+    .map((f) => `  ${f.id.padEnd(10)} ${f.title}`)
+    .join('\n');
+export const propertiesHelp = () => PROPERTY_KEYS.map((k) => `  ${k.padEnd(10)} ${PROPERTY_INFO[k].name}`).join('\n');
+export const presetsHelp = () =>
+  PRESET_NAMES.map((p) => {
+    const x = PRESETS[p];
+    return `  ${p.padEnd(10)} ${x.description} (hidden ${x.hidden}, tasks ${x.tasks}, cap ${x.cap}, window ${x.window}, ε ${x.epsilon})`;
+  }).join('\n');
+
+/** The search definition the flags describe (validated; names the flag on error). */
+export function definitionFromFlags(f: DefinitionFlags): SearchDefinitionInput {
+  const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
+  const p = PRESETS[preset];
+  const family = oneOf('--family', f.family, FAMILY_IDS)!;
+  const space = f.space === undefined ? [...PAPER_SPACE] : parseFlag('--space', () => parsePropertyKeys(f.space!));
+  if (space.length === 0) throw new UsageError('--space: the search space needs at least one property key');
+  const kind = oneOf('--strategy', f.strategy, STRATEGY_KINDS)!;
+  const tasks = positiveInt('--tasks', f.tasks, 100_000) ?? p.tasks;
+  const strategy =
+    kind === 'successive-halving'
+      ? {
+          kind,
+          eta: positiveInt('--eta', f.eta, 64) ?? 3,
+          minTasks: positiveInt('--min-tasks', f.minTasks, 100_000) ?? Math.min(tasks, p.minTasks),
+        }
+      : kind === 'random'
+        ? { kind, n: positiveInt('--masks', f.masks, 1 << space.length) ?? Math.min(4, 1 << space.length) }
+        : { kind };
+  if (kind !== 'successive-halving' && (f.eta !== undefined || f.minTasks !== undefined)) {
+    throw new UsageError(`--eta/--min-tasks: only for --strategy successive-halving`);
+  }
+  if (kind !== 'random' && f.masks !== undefined) throw new UsageError(`--masks: only for --strategy random`);
+  const window = positiveInt('--window', f.window, 100_000) ?? p.window;
+  const cap = positiveInt('--cap', f.cap, 10_000_000) ?? p.cap;
+  if (window > cap) throw new UsageError(`--window: must not exceed --cap (${window} > ${cap})`);
+  return {
+    family,
+    space,
+    strategy,
+    protocol: {
+      tasks,
+      seeds: positiveInt('--seeds', f.seeds, 1000) ?? p.seeds,
+      baseSeed: nonNegativeInt('--seed', f.seed) ?? 1,
+      criterion: { window, epsilon: positiveNumber('--epsilon', f.epsilon) ?? p.epsilon },
+      iterationCap: cap,
+      batchSize: p.batchSize,
+      evalBatch: p.evalBatch,
+      network: {
+        hidden: positiveInt('--hidden', f.hidden, 8192) ?? p.hidden,
+        dt: 20,
+        lr: positiveNumber('--lr', f.lr) ?? p.lr,
+        loss: oneOf('--loss', f.loss, ['mse', 'xent'] as const) ?? 'mse',
+      },
+    },
+    score: { metric: oneOf('--score', f.score, SCORE_METRICS) ?? 'final-efficiency' },
+  };
+}

@@ -1,0 +1,37 @@
+import { rankForDisplay } from '@ip2/report';
+import type { CandidateAggregate, FixedConfig, SearchDefinition } from '@ip2/search';
+
+/** The candidate table and the decision of a finished search, as `ip2 search` and `ip2 watch` print them. */
+export function summaryLines(
+  d: SearchDefinition,
+  fixed: FixedConfig,
+  candidates: readonly CandidateAggregate[],
+): string[] {
+  const ev = fixed.evidence;
+  const f = (x: number | null | undefined, digits = 1) =>
+    x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
+  const lines = [
+    '',
+    `meta-IP search on ${d.family}: space [${d.space.join(', ')}], ${d.strategy.kind}, ${d.protocol.seeds} seeds × ${d.protocol.tasks} tasks`,
+    '',
+    `${'mask'.padEnd(8)}${'keys'.padEnd(24)}${'tasks'.padStart(6)}${'score [CI]'.padStart(30)}${'failures'.padStart(10)}${'speed-up'.padStart(10)}${'slope'.padStart(8)}`,
+  ];
+  const ranked = rankForDisplay(candidates, ev.best.id, ev.rule.metric === 'speed-up' ? 'higher' : 'lower');
+  for (const c of ranked) {
+    const mark = c.id === ev.best.id ? '★ ' : '  ';
+    lines.push(
+      `${(mark + c.id).padEnd(8)}${(c.keys.join(',') || '∅ (rsnn-noip)').padEnd(24)}${String(c.tasks).padStart(6)}` +
+        `${` ${f(c.score.mean)} [${f(c.score.lo)}, ${f(c.score.hi)}]`.padStart(30)}${f(c.failures.mean, 2).padStart(10)}${f(c.speedUp.mean, 2).padStart(10)}${f(c.l2lSlope.mean, 2).padStart(8)}`,
+    );
+  }
+  const vs = (k: 'rsnn-noip' | 'ip-inner') => {
+    const c = ev.versus[k];
+    return c && c.ratio !== null ? `${c.ratio.toFixed(2)}× vs ${k}` : `${k} not measured to the end`;
+  };
+  lines.push(
+    '',
+    `chosen mask: ${fixed.mask.bits} = [${fixed.mask.keys.join(', ') || 'none'}]${ev.separable ? '' : '  (NOT separable from the runner-up at this confidence: more seeds or tasks needed)'}`,
+    `evidence: ${vs('rsnn-noip')}; ${vs('ip-inner')}; ${ev.taskTrainings.measured} task trainings`,
+  );
+  return lines;
+}
