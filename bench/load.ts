@@ -3,8 +3,8 @@
  * separate processes (apps/api, apps/controller, apps/worker from their sources under tsx), each phase on
  * a fresh PostgreSQL database and a fresh BullMQ queue prefix, all removed at the end (also on Ctrl-C):
  *
- *   npm run bench:load -- [--clients 50] [--submit-seconds 30] [--streams 300] [--stream-seconds 60]
- *                         [--workers 8] [--runs 32] [--tasks 3]
+ *   npm run bench:load -- [--clients 50] [--submit-seconds 30] [--streams 300] [--stream-seconds 90]
+ *                         [--workers 8] [--runs 32] [--tasks 3] [--phases 1,2,3]
  *
  * 1. Submission latency: `--clients` concurrent autocannon connections POST /v1/searches for
  *    `--submit-seconds`, each request a different small definition (its baseSeed counts up), to an API
@@ -18,8 +18,9 @@
  *    by the worker around each task's training and held-out evaluation) is what the queue, PostgreSQL and
  *    the checkpoints cost; divided by the task results the job wrote, it is the overhead per task result.
  *
- * The API's limits are raised for the run (RATE_LIMIT_MAX, MAX_TASK_TRAININGS stay large) so that the
- * per-key rate limit does not turn the measurement into one of 429s; see RUN_ENV below.
+ * One key submits everything, so the API's per-key limits are raised for the run (RATE_LIMIT_MAX to
+ * 1,000,000 per minute, MAX_ACTIVE_SEARCHES to 1,000,000): otherwise the measurement would be one of
+ * 429s; see RUN_ENV below. The other limits keep their defaults.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +45,8 @@ const RUN_ENV: Record<string, string> = {
   // One key submits everything: the per-key limit is lifted to its maximum (1,000,000 per minute).
   RATE_LIMIT_MAX: '1000000',
   RATE_LIMIT_WINDOW_MS: '60000',
+  // Every submitted search stays queued (no workers in phase 1): lift the per-owner ceiling on them.
+  MAX_ACTIVE_SEARCHES: '1000000',
   LOG_LEVEL: 'info',
   WORKER_CONCURRENCY: '1',
   HEARTBEAT_MS: '2000',
@@ -63,10 +66,11 @@ const { values: flags } = (() => {
         clients: { type: 'string', default: '50' },
         'submit-seconds': { type: 'string', default: '30' },
         streams: { type: 'string', default: '300' },
-        'stream-seconds': { type: 'string', default: '60' },
+        'stream-seconds': { type: 'string', default: '90' },
         workers: { type: 'string', default: '8' },
         runs: { type: 'string', default: '32' },
         tasks: { type: 'string', default: '3' },
+        phases: { type: 'string', default: '1,2,3' },
       },
       strict: true,
     });
@@ -89,6 +93,10 @@ const STREAM_S = positive('stream-seconds', 3600);
 const WORKERS = positive('workers', 64);
 const RUNS = positive('runs', 1024);
 const TASKS = positive('tasks', 100);
+const PHASES = new Set(flags.phases.split(','));
+if ([...PHASES].some((p) => !['1', '2', '3'].includes(p))) {
+  usage(`--phases must be a comma-separated subset of 1,2,3 (got '${flags.phases}')`);
+}
 // An exhaustive search over k properties has 2^k candidates: runs = 2^k × seeds.
 const SPACE_KEYS = RUNS >= 8 ? 3 : RUNS >= 4 ? 2 : 1;
 if (RUNS % 2 ** SPACE_KEYS !== 0) usage(`--runs must be 1, 2 or a multiple of ${2 ** SPACE_KEYS}`);
@@ -433,17 +441,33 @@ async function phaseSubmit(): Promise<Submissions & { stored: number; rss: { sta
   return { ...r, stored, rss: { start, end } };
 }
 
+interface Sample {
+  /** Seconds since the streams were open. */
+  readonly t: number;
+  /** The API's resident memory. */
+  readonly mib: number;
+  /** Task events received by all streams so far. */
+  readonly tasks: number;
+  /** Time for GET /healthz (no database), started at t; NaN when it took over 5 s. */
+  healthMs: number;
+}
+
 interface StreamPhase {
   readonly opened: number;
   readonly openAtEnd: number;
+  /** Streams that got `end` within the window (their search finished): not a failure, but not held. */
+  readonly endedEarly: number;
   readonly withTaskEvents: number;
   readonly events: number;
   readonly taskEvents: number;
   readonly endedAfterCancel: number;
   readonly submissions: Submissions;
-  readonly samples: readonly { t: number; mib: number }[];
+  readonly samples: readonly Sample[];
   readonly firstThird: number;
   readonly lastThird: number;
+  /** Lowest sample of the first and the last third: the floor the garbage collector returns to. */
+  readonly firstFloor: number;
+  readonly lastFloor: number;
   readonly slopePerMin: number;
 }
 
@@ -451,10 +475,11 @@ async function phaseStreams(): Promise<StreamPhase> {
   const stack = await newStack();
   const pid = await stack.startApi();
   stack.startController();
-  // Two searches of 2 runs each, trained by two workers of two slots: task events flow throughout.
+  // Two searches of 16 runs × 60 tasks each, trained by two workers of two slots: task events flow
+  // throughout (they outlast the window and are cancelled at its end).
   const watched = [
-    await stack.submit(definition(7, { keys: 1, seeds: 1, tasks: 60 })),
-    await stack.submit(definition(8, { keys: 1, seeds: 1, tasks: 60 })),
+    await stack.submit(definition(7, { keys: 1, seeds: 8, tasks: 60 })),
+    await stack.submit(definition(8, { keys: 1, seeds: 8, tasks: 60 })),
   ];
   await stack.startWorkers(2, 2);
   const streams = Array.from({ length: STREAMS }, (_, i) => openStream(stack, watched[i % watched.length]!));
@@ -462,13 +487,27 @@ async function phaseStreams(): Promise<StreamPhase> {
   while (streams.some((s) => s.status === 0 && s.closedAt === null) && Date.now() < until) await sleep(100);
   const opened = streams.filter((s) => s.status === 200).length;
 
-  const samples: { t: number; mib: number }[] = [];
+  const samples: Sample[] = [];
   const t0 = Date.now();
-  const sampler = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, mib: rssMiB(pid) }), 1000);
+  const sampler = setInterval(() => {
+    const sample: Sample = {
+      t: (Date.now() - t0) / 1000,
+      mib: rssMiB(pid),
+      tasks: streams.reduce((n, s) => n + s.tasks, 0),
+      healthMs: Number.NaN,
+    };
+    samples.push(sample);
+    const asked = performance.now();
+    fetch(`${stack.base}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => r.ok && (sample.healthMs = performance.now() - asked),
+      () => undefined,
+    );
+  }, 1000);
   // Submissions go on at a steady 20 per second from 10 clients while the streams are held.
   const sub = await submissions(stack, { connections: 10, seconds: STREAM_S, rate: 20, seedFrom: 2_000_000 });
   clearInterval(sampler);
   const openAtEnd = streams.filter((s) => s.status === 200 && s.closedAt === null).length;
+  const endedEarly = streams.filter((s) => s.ended).length;
   const withTaskEvents = streams.filter((s) => s.tasks > 0).length;
   const events = streams.reduce((n, s) => n + s.events, 0);
   const taskEvents = streams.reduce((n, s) => n + s.tasks, 0);
@@ -485,6 +524,7 @@ async function phaseStreams(): Promise<StreamPhase> {
   return {
     opened,
     openAtEnd,
+    endedEarly,
     withTaskEvents,
     events,
     taskEvents,
@@ -493,6 +533,8 @@ async function phaseStreams(): Promise<StreamPhase> {
     samples,
     firstThird: mean(samples.slice(0, third).map((s) => s.mib)),
     lastThird: mean(samples.slice(-third).map((s) => s.mib)),
+    firstFloor: Math.min(...samples.slice(0, third).map((s) => s.mib)),
+    lastFloor: Math.min(...samples.slice(-third).map((s) => s.mib)),
     slopePerMin:
       slope(
         samples.map((s) => s.t),
@@ -651,57 +693,83 @@ async function main(): Promise<void> {
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')}`,
   );
+  const rows: [string, string][] = [];
+  const lines: string[] = [];
 
-  console.log(`\n[1/3] submissions: ${CLIENTS} clients, ${SUBMIT_S} s`);
-  const p1 = await phaseSubmit();
-  console.log(`\n[2/3] event streams: ${STREAMS} streams, ${STREAM_S} s of submissions at 20/s`);
-  const p2 = await phaseStreams();
-  console.log(`\n[3/3] queue overhead: ${WORKERS} workers, ${RUNS} runs × ${TASKS} tasks`);
-  const p3 = await phaseOverhead();
+  if (PHASES.has('1')) {
+    console.log(`\n[1] submissions: ${CLIENTS} clients, ${SUBMIT_S} s`);
+    const p1 = await phaseSubmit();
+    rows.push(
+      [`POST /v1/searches, ${CLIENTS} clients, ${SUBMIT_S} s: requests`, `${p1.requests} (${f1(p1.perSecond)}/s)`],
+      ['  latency p50 / p90 / p99 / max (ms)', `${p1.p50} / ${p1.p90} / ${p1.p99} / ${p1.max}`],
+      [
+        '  non-2xx, errors/timeouts',
+        `${p1.non2xx} (${pct(p1.non2xx / Math.max(1, p1.requests))}), ${p1.errors}  [${p1.codes}]`,
+      ],
+      ['  searches stored', `${p1.stored} (incl. warm-up)`],
+      ['  API RSS before / after (MiB)', `${f1(p1.rss.start)} / ${f1(p1.rss.end)}`],
+    );
+  }
+  if (PHASES.has('2')) {
+    console.log(`\n[2] event streams: ${STREAMS} streams, ${STREAM_S} s of submissions at 20/s`);
+    const p2 = await phaseStreams();
+    rows.push(
+      [
+        `SSE streams opened (200) / open at end of ${STREAM_S} s / ended early`,
+        `${p2.opened} / ${p2.openAtEnd} / ${p2.endedEarly} of ${STREAMS}`,
+      ],
+      ['  streams with task events; events; task events', `${p2.withTaskEvents}; ${p2.events}; ${p2.taskEvents}`],
+      ['  streams closed with `end` after cancel', `${p2.endedAfterCancel}`],
+      [
+        '  submissions meanwhile (20/s): p50 / p99 (ms), non-2xx',
+        `${p2.submissions.p50} / ${p2.submissions.p99}, ${p2.submissions.non2xx} of ${p2.submissions.requests}; ${p2.submissions.errors} errors/timeouts`,
+      ],
+      [
+        '  API RSS first third / last third / max (MiB)',
+        `${f1(p2.firstThird)} / ${f1(p2.lastThird)} / ${f1(Math.max(...p2.samples.map((s) => s.mib)))}`,
+      ],
+      ['  API RSS floor (min) first third / last third (MiB)', `${f1(p2.firstFloor)} / ${f1(p2.lastFloor)}`],
+      ['  API RSS trend (least squares, MiB/min)', f1(p2.slopePerMin)],
+    );
+    lines.push('event streams, per 10 s: RSS MiB (mean), task events delivered, GET /healthz ms (median; timeouts)');
+    for (let from = 0; from < p2.samples.length; from += 10) {
+      const b = p2.samples.slice(from, from + 10);
+      const before = from === 0 ? 0 : p2.samples[from - 1]!.tasks;
+      const ok = b.map((x) => x.healthMs).filter((x) => Number.isFinite(x));
+      lines.push(
+        `  ${`${from}–${from + b.length} s`.padEnd(10)} ${f1(mean(b.map((x) => x.mib))).padStart(7)} ${String(b.at(-1)!.tasks - before).padStart(7)} ${f1(quantile(ok, 0.5)).padStart(8)} (${b.length - ok.length})`,
+      );
+    }
+  }
+  if (PHASES.has('3')) {
+    console.log(`\n[3] queue overhead: ${WORKERS} workers, ${RUNS} runs × ${TASKS} tasks`);
+    const p3 = await phaseOverhead();
+    rows.push(
+      [`${WORKERS} workers: task results, jobs, makespan`, `${p3.results}, ${p3.jobs}, ${f1(p3.makespanS)} s`],
+      ['  training per task (wallMs, mean)', `${f1(p3.trainMs)} ms`],
+      ['  job time on a worker per task result', `${f1(p3.jobMsPerTask)} ms`],
+      [
+        '  overhead per task result, all jobs',
+        `${f1(p3.overheadMs)} ms = ${pct(p3.overheadMs / p3.trainMs)} of training`,
+      ],
+      [
+        '  overhead per task result, warm / first job of a worker',
+        `${f1(p3.warmOverheadMs)} ms (${pct(p3.warmOverheadMs / p3.trainMs)}) / ${f1(p3.coldOverheadMs)} ms (${p3.coldJobs} jobs)`,
+      ],
+      [
+        '  between consecutive tasks of a job, less training (median)',
+        `${f1(p3.betweenTasksMs)} ms (${p3.betweenTasksCount} pairs)`,
+      ],
+      ['  queue wait (median, added → active)', `${f1(p3.queueWaitMs)} ms`],
+      ['  worker utilisation (Σ training / workers × makespan)', pct(p3.utilisation)],
+      ['  task results per worker', p3.perWorker],
+    );
+  }
 
-  const rows: [string, string][] = [
-    [`POST /v1/searches, ${CLIENTS} clients, ${SUBMIT_S} s: requests`, `${p1.requests} (${f1(p1.perSecond)}/s)`],
-    ['  latency p50 / p90 / p99 / max (ms)', `${p1.p50} / ${p1.p90} / ${p1.p99} / ${p1.max}`],
-    ['  non-2xx, errors', `${p1.non2xx} (${pct(p1.non2xx / Math.max(1, p1.requests))}), ${p1.errors}  [${p1.codes}]`],
-    ['  searches stored', `${p1.stored} (incl. warm-up)`],
-    ['  API RSS before / after (MiB)', `${f1(p1.rss.start)} / ${f1(p1.rss.end)}`],
-    [`SSE streams opened (200) / open at end of ${STREAM_S} s`, `${p2.opened} / ${p2.openAtEnd} of ${STREAMS}`],
-    ['  streams with task events; events; task events', `${p2.withTaskEvents}; ${p2.events}; ${p2.taskEvents}`],
-    ['  streams closed with `end` after cancel', `${p2.endedAfterCancel}`],
-    [
-      '  submissions meanwhile (20/s): p50 / p99 (ms), non-2xx',
-      `${p2.submissions.p50} / ${p2.submissions.p99}, ${p2.submissions.non2xx} of ${p2.submissions.requests}`,
-    ],
-    [
-      '  API RSS first third / last third / max (MiB)',
-      `${f1(p2.firstThird)} / ${f1(p2.lastThird)} / ${f1(Math.max(...p2.samples.map((s) => s.mib)))}`,
-    ],
-    ['  API RSS trend (least squares, MiB/min)', f1(p2.slopePerMin)],
-    [`${WORKERS} workers: task results, jobs, makespan`, `${p3.results}, ${p3.jobs}, ${f1(p3.makespanS)} s`],
-    ['  training per task (wallMs, mean)', `${f1(p3.trainMs)} ms`],
-    ['  job time on a worker per task result', `${f1(p3.jobMsPerTask)} ms`],
-    [
-      '  overhead per task result, all jobs',
-      `${f1(p3.overheadMs)} ms = ${pct(p3.overheadMs / p3.trainMs)} of training`,
-    ],
-    [
-      '  overhead per task result, warm / first job of a worker',
-      `${f1(p3.warmOverheadMs)} ms (${pct(p3.warmOverheadMs / p3.trainMs)}) / ${f1(p3.coldOverheadMs)} ms (${p3.coldJobs} jobs)`,
-    ],
-    [
-      '  between consecutive tasks of a job, less training (median)',
-      `${f1(p3.betweenTasksMs)} ms (${p3.betweenTasksCount} pairs)`,
-    ],
-    ['  queue wait (median, added → active)', `${f1(p3.queueWaitMs)} ms`],
-    ['  worker utilisation (Σ training / workers × makespan)', pct(p3.utilisation)],
-    ['  task results per worker', p3.perWorker],
-  ];
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log('');
   for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
-  console.log(
-    `\nAPI RSS samples (s: MiB): ${p2.samples.map((s) => `${s.t.toFixed(0)}:${s.mib.toFixed(0)}`).join(' ')}`,
-  );
+  for (const l of lines) console.log(l);
   console.log(`load after: ${loadavg().map(f1).join(' ')}`);
 }
 
