@@ -1,6 +1,5 @@
 import { JOBS } from '@ip2/contracts';
 import { submitSearch } from '@ip2/controller';
-import type { RunSummary } from '@ip2/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   decision,
@@ -45,23 +44,10 @@ async function expectIdentical(searchId: string): Promise<SearchOutcome> {
   return got;
 }
 
-/** Freezes the worker while it holds a run of the search (so that a fault lands mid-chunk); the run. */
-async function frozenHolding(searchId: string, worker: string, workerId: string): Promise<RunSummary> {
-  return stack.until(`${worker} frozen while holding a run`, async () => {
-    const held = (await stack.store.runs.list(searchId)).find((r) => r.state === 'RUNNING' && r.workerId === workerId);
-    if (!held) return null;
-    stack.signal(worker, 'SIGSTOP');
-    const still = (await stack.store.runs.list(searchId)).find((r) => r.id === held.id);
-    if (still?.state === 'RUNNING' && still.workerId === workerId) return still;
-    stack.signal(worker, 'SIGCONT');
-    return null;
-  });
-}
-
 describe('faults of the service processes', { timeout: 120_000 }, () => {
   it('a worker killed with SIGKILL mid-task: its run is taken over from the last checkpoint', async () => {
     const search = await submitSearch(stack, input, 'tester');
-    const victim = await frozenHolding(search.id, 'w1', 'w1');
+    const victim = await stack.freezeWhileHolding(search.id, 'w1', 'w1');
     await stack.stop('w1', 'SIGKILL');
     await expectIdentical(search.id);
     const after = (await stack.store.runs.list(search.id)).find((r) => r.id === victim.id)!;

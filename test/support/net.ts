@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -149,5 +150,77 @@ export class OwnRedis {
   async stop(): Promise<void> {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** Why network namespaces cannot be used here (not root, no `ip netns`), or null when they can. */
+export function netnsUnavailable(): string | null {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not running as root';
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return '`ip netns` is unavailable';
+  }
+}
+
+/**
+ * Hosts of their own on one machine: a bridge with the address `${subnet}.1` in the root namespace (where
+ * servers can be exposed through a TcpProxy), and per host a network namespace joined to the bridge by a
+ * veth pair, with the address `${subnet}.${10 + i}`. Every name carries a random tag, so that parallel
+ * runs do not collide; `remove()` deletes everything.
+ */
+export class VirtualHosts {
+  readonly bridge: string;
+  readonly gateway: string;
+  readonly hosts: { ns: string; link: string; address: string }[] = [];
+
+  constructor(count: number) {
+    const tag = randomBytes(3).toString('hex');
+    const subnet = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]!}`;
+    this.bridge = `ip2b${tag}`;
+    this.gateway = `${subnet}.1`;
+    try {
+      ip('link', 'add', this.bridge, 'type', 'bridge');
+      ip('addr', 'add', `${this.gateway}/24`, 'dev', this.bridge);
+      ip('link', 'set', this.bridge, 'up');
+      for (let i = 1; i <= count; i++) {
+        const host = { ns: `ip2h${tag}${i}`, link: `ip2v${tag}${i}`, address: `${subnet}.${10 + i}` };
+        this.hosts.push(host);
+        ip('netns', 'add', host.ns);
+        ip('link', 'add', host.link, 'type', 'veth', 'peer', 'name', `${host.link}p`);
+        ip('link', 'set', host.link, 'master', this.bridge, 'up');
+        ip('link', 'set', `${host.link}p`, 'netns', host.ns);
+        ip('-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', `${host.link}p`);
+        ip('-n', host.ns, 'link', 'set', `${host.link}p`, 'up');
+        ip('-n', host.ns, 'link', 'set', 'lo', 'up');
+      }
+    } catch (e) {
+      this.remove();
+      throw e;
+    }
+  }
+
+  /** Takes host i's link down (the host is cut off the network) or up again. */
+  link(i: number, state: 'up' | 'down'): void {
+    ip('link', 'set', this.hosts[i]!.link, state);
+  }
+
+  remove(): void {
+    for (const h of this.hosts) {
+      try {
+        ip('netns', 'del', h.ns);
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      ip('link', 'del', this.bridge);
+    } catch {
+      // already gone
+    }
   }
 }

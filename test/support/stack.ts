@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queues } from '@ip2/controller';
-import { openStore, type Store } from '@ip2/db';
+import { openStore, type RunSummary, type Store } from '@ip2/db';
 import { fixConfiguration, parseSearchDefinition, type SearchDefinitionInput } from '@ip2/search';
 import { createTestDatabase, type TestDatabase } from '@ip2/testing';
 import { Redis } from 'ioredis';
@@ -212,6 +212,22 @@ export class Stack {
     const last = this.started.get(name);
     if (!last) throw new Error(`${name} was never started`);
     return this.start(name, last.app, last.options);
+  }
+
+  /**
+   * Stops the worker process (SIGSTOP) at a moment when it holds a run of the search, so that a fault
+   * lands in the middle of a chunk; the run as it was then. SIGCONT lets it go on.
+   */
+  async freezeWhileHolding(searchId: string, name: string, workerId: string): Promise<RunSummary> {
+    return this.until(`${name} frozen while holding a run`, async () => {
+      const held = (await this.store.runs.list(searchId)).find((r) => r.state === 'RUNNING' && r.workerId === workerId);
+      if (!held) return null;
+      this.signal(name, 'SIGSTOP');
+      const still = (await this.store.runs.list(searchId)).find((r) => r.id === held.id);
+      if (still?.state === 'RUNNING' && still.workerId === workerId) return still;
+      this.signal(name, 'SIGCONT');
+      return null;
+    });
   }
 
   /** Waits until the process logs a line matching `pattern`. */
