@@ -34,6 +34,8 @@ async function intrinsicSection(a: ConfigurationAnalysis): Promise<string> {
     quantileBandsSpec(
       a.intrinsic.map((d) => ({
         title: `${propertyLabel(d.property)}${d.learned ? ' · learned' : ' · fixed'}`,
+        // Time constants spread over orders of magnitude once learned.
+        log: d.property.startsWith('tau') && d.points.every((pt) => pt.summary.min > 0),
         points: d.points.map((pt) => ({
           x: pt.taskIndex + 1,
           p10: quantileOf(pt, 0.1),

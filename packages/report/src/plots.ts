@@ -183,6 +183,8 @@ export interface QuantilePoint {
 export interface QuantilePanel {
   readonly title: string;
   readonly points: readonly QuantilePoint[];
+  /** Log y axis (positive, skewed values such as time constants). */
+  readonly log?: boolean;
 }
 
 /**
@@ -199,36 +201,38 @@ export function quantileBandsSpec(
     title: options.xTitle ?? 'task',
     axis: { tickMinStep: 1, format: 'd' },
   };
-  const y = { type: 'quantitative', title: null, scale: { zero: false } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     ...(options.title ? { title: options.title } : {}),
-    hconcat: panels.map((p) => ({
-      title: { text: p.title, fontSize: 12 },
-      width: 250,
-      height: 170,
-      data: { values: p.points },
-      encoding: { x },
-      layer: [
-        {
-          mark: { type: 'area', opacity: 0.15, color: '#3b6ea8' },
-          encoding: { y: { field: 'p10', ...y }, y2: { field: 'p90' } },
-        },
-        {
-          mark: { type: 'area', opacity: 0.3, color: '#3b6ea8' },
-          encoding: { y: { field: 'p25', ...y }, y2: { field: 'p75' } },
-        },
-        {
-          mark: {
-            type: 'line',
-            color: '#1f3f66',
-            strokeWidth: 1.8,
-            point: { filled: true, size: 16, color: '#1f3f66' },
+    hconcat: panels.map((p) => {
+      const y = { type: 'quantitative', title: null, scale: p.log ? { type: 'log' } : { zero: false } };
+      return {
+        title: { text: p.title, fontSize: 12 },
+        width: 250,
+        height: 170,
+        data: { values: p.points },
+        encoding: { x },
+        layer: [
+          {
+            mark: { type: 'area', opacity: 0.15, color: '#3b6ea8' },
+            encoding: { y: { field: 'p10', ...y }, y2: { field: 'p90' } },
           },
-          encoding: { y: { field: 'p50', ...y } },
-        },
-      ],
-    })),
+          {
+            mark: { type: 'area', opacity: 0.3, color: '#3b6ea8' },
+            encoding: { y: { field: 'p25', ...y }, y2: { field: 'p75' } },
+          },
+          {
+            mark: {
+              type: 'line',
+              color: '#1f3f66',
+              strokeWidth: 1.8,
+              point: { filled: true, size: 16, color: '#1f3f66' },
+            },
+            encoding: { y: { field: 'p50', ...y } },
+          },
+        ],
+      };
+    }),
     resolve: { scale: { y: 'independent' } },
   } as unknown as TopLevelSpec;
 }

@@ -179,7 +179,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2r
 h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 h3{font-size:1.02rem;margin:1.6rem 0 .3rem}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;margin:.5rem 0} th,td{padding:.3rem .45rem;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
-th{font-weight:600;border-bottom:1px solid #ccc} td,th{white-space:nowrap}
+th{font-weight:600;border-bottom:1px solid #ccc} td,th{white-space:nowrap} table.candidates td:last-child{white-space:normal}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left} .ci{color:#777;font-size:.85em}
 table.compact{width:auto;font-size:.92em} table.compact td,table.compact th{padding:.2rem .6rem}
 .decision{background:#f3f8ff;border:1px solid #bcd4f6;border-radius:6px;padding:1rem 1.2rem} .warn{color:#a64b00;font-weight:600} .ok{color:#2e6b30}
