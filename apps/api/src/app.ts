@@ -207,6 +207,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     logger: withRedaction(options.logger),
     // Every log line of a request carries its id (reqId); the response tells it in X-Request-Id.
     genReqId: () => randomUUID(),
+    // A path the router cannot decode (not UTF-8, say) is refused before any plugin sees it.
+    frameworkErrors: (err, _request, reply) => {
+      void sendProblem(reply, problem(400, `bad request URL: ${err.message}`, [{ path: 'url', message: err.message }]));
+    },
     bodyLimit: limits.bodyLimit,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false } },
