@@ -98,11 +98,16 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder (holds the search: results, checkpoints, report)', 'results/search')
     .option('--resume', 'continue the search stored in --out after an interruption')
     .option('--quiet', 'no progress display')
+    .option(
+      '--analysis-seeds <n>',
+      "runs of the chosen configuration trained again for the report's analyses (intrinsic distributions, lesions, modularity); 0: none",
+      '2',
+    )
     .addHelpText(
       'after',
       `\nFamilies:\n${families()}\n\nProperty keys:\n${properties()}\n\nPresets:\n${presets()}\n\n` +
         'Writes into --out: search.json (definition), results.jsonl and checkpoints/ (the live store, used by --resume),\n' +
-        'tasks.csv and tasks.json (every task result, sorted), timings.csv, fixed-config.json and report.html.\n' +
+        'tasks.csv and tasks.json (every task result, sorted), timings.csv, fixed-config.json, analysis.json and report.html.\n' +
         'Ctrl-C stops at once keeping every finished task; run the same command with --resume to continue.\n' +
         'Example: ip2 search --family dms --space tauD,tauS,theta --strategy successive-halving --seeds 3 --tasks 40',
     )

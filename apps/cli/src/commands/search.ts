@@ -193,6 +193,11 @@ async function writeOutputs(
     [
       ...summaryLines(definition, fixed, candidates),
       `fixed configuration ${fixed.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
+      ...(analysis
+        ? [
+            `analyses of the chosen mask (${analysis.runs.length} runs trained again, ${analysis.wallSeconds.toFixed(1)} s) → ${join(out, 'analysis.json')}`,
+          ]
+        : []),
       `report → ${join(out, 'report.html')}   (${store.results().length} task results, ${seconds.toFixed(0)} s)`,
       '',
     ].join('\n'),
