@@ -127,6 +127,7 @@ describe('ip2 search: bad input', () => {
     [['--score', 'best'], /--score: unknown value 'best'/],
     [['--resume'], /--resume: .* holds no search to resume/],
     [['--window', '500', '--cap', '100'], /--window: must not exceed --cap/],
+    [['--analysis-seeds', 'two'], /--analysis-seeds: expected an integer in \[0, 1000\], got 'two'/],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')} → exit 2 naming the flag, no folder made`, async () => {
