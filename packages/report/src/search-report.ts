@@ -309,7 +309,7 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
   ].filter(Boolean);
   const analysis = input.analysis
     ? await analysisSectionHtml(input.analysis, d.protocol.iterationCap)
-    : `<h2>Analyses of the chosen configuration</h2><p class="muted">Not computed for this search (intrinsic distributions, lesion study, modularity).</p>`;
+    : `<h2>Analyses of the chosen configuration</h2><p class="muted">Not computed for this report (intrinsic distributions, lesion study, modularity): they train the chosen configuration again; <code>ip2 search</code> makes them (<code>--analysis-seeds</code>).</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ip2 search report: ${escapeHtml(d.family)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
