@@ -47,6 +47,8 @@ const RUN_ENV: Record<string, string> = {
   RATE_LIMIT_WINDOW_MS: '60000',
   // Every submitted search stays queued (no workers in phase 1): lift the per-owner ceiling on them.
   MAX_ACTIVE_SEARCHES: '1000000',
+  // Sampled during the event-stream phase (the V8 heap) without a key.
+  METRICS_PUBLIC: 'true',
   LOG_LEVEL: 'info',
   WORKER_CONCURRENCY: '1',
   HEARTBEAT_MS: '2000',
@@ -448,8 +450,10 @@ interface Sample {
   readonly mib: number;
   /** Task events received by all streams so far. */
   readonly tasks: number;
-  /** Time for GET /healthz (no database), started at t; NaN when it took over 5 s. */
+  /** Time for GET /metrics (no database), started at t; NaN when it took over 5 s. */
   healthMs: number;
+  /** V8 heap in use (ip2_api_nodejs_heap_size_used_bytes of /metrics). */
+  heapMiB: number;
 }
 
 interface StreamPhase {
@@ -495,13 +499,21 @@ async function phaseStreams(): Promise<StreamPhase> {
       mib: rssMiB(pid),
       tasks: streams.reduce((n, s) => n + s.tasks, 0),
       healthMs: Number.NaN,
+      heapMiB: Number.NaN,
     };
     samples.push(sample);
     const asked = performance.now();
-    fetch(`${stack.base}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
-      (r) => r.ok && (sample.healthMs = performance.now() - asked),
-      () => undefined,
-    );
+    fetch(`${stack.base}/metrics`, { signal: AbortSignal.timeout(5_000) })
+      .then((r) => (r.ok ? r.text() : ''))
+      .then(
+        (text) => {
+          const heap = /^ip2_api_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1];
+          if (heap === undefined) return;
+          sample.healthMs = performance.now() - asked;
+          sample.heapMiB = Number(heap) / 2 ** 20;
+        },
+        () => undefined,
+      );
   }, 1000);
   // Submissions go on at a steady 20 per second from 10 clients while the streams are held.
   const sub = await submissions(stack, { connections: 10, seconds: STREAM_S, rate: 20, seedFrom: 2_000_000 });
@@ -731,13 +743,15 @@ async function main(): Promise<void> {
       ['  API RSS floor (min) first third / last third (MiB)', `${f1(p2.firstFloor)} / ${f1(p2.lastFloor)}`],
       ['  API RSS trend (least squares, MiB/min)', f1(p2.slopePerMin)],
     );
-    lines.push('event streams, per 10 s: RSS MiB (mean), task events delivered, GET /healthz ms (median; timeouts)');
+    lines.push(
+      'event streams, per 10 s: RSS MiB (mean), V8 heap used MiB (mean), task events delivered, GET /metrics ms (median; no answer in 5 s)',
+    );
     for (let from = 0; from < p2.samples.length; from += 10) {
       const b = p2.samples.slice(from, from + 10);
       const before = from === 0 ? 0 : p2.samples[from - 1]!.tasks;
       const ok = b.map((x) => x.healthMs).filter((x) => Number.isFinite(x));
       lines.push(
-        `  ${`${from}–${from + b.length} s`.padEnd(10)} ${f1(mean(b.map((x) => x.mib))).padStart(7)} ${String(b.at(-1)!.tasks - before).padStart(7)} ${f1(quantile(ok, 0.5)).padStart(8)} (${b.length - ok.length})`,
+        `  ${`${from}–${from + b.length} s`.padEnd(10)} ${f1(mean(b.map((x) => x.mib))).padStart(7)} ${f1(mean(b.map((x) => x.heapMiB).filter((x) => Number.isFinite(x)))).padStart(7)} ${String(b.at(-1)!.tasks - before).padStart(7)} ${f1(quantile(ok, 0.5)).padStart(8)} (${b.length - ok.length})`,
       );
     }
   }
