@@ -14,6 +14,8 @@ export default defineConfig({
   resolve: {
     alias: { '@ip2/snn': here('../../packages/snn/src/properties.ts') },
   },
+  // `npm run dev -w @ip2/dashboard`: the sources with reload, the API calls sent on to a running api.
+  server: { proxy: { '/v1': process.env.IP2_API_URL ?? 'http://127.0.0.1:3000' } },
   build: {
     outDir: here('dist'),
     emptyOutDir: true,

@@ -161,6 +161,12 @@ describe('dashboard', () => {
     expect(cells.reduce((n, c) => n + Number(c), 0)).toBe(await stack.store.client.taskResult.count());
     expect(await page.textContent('#stream-status')).toContain('closed');
     await shot('04-search-decided');
+    // The top of the page (head, curves, candidates), as docs/dashboard.md shows it.
+    await page.screenshot({
+      path: join(SHOTS, 'search.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: 980 },
+    });
 
     // Downloads and the report go through fetch with the key.
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('a[data-path$="format=csv"]')]);
@@ -180,5 +186,5 @@ describe('dashboard', () => {
     await page.locator('#configs').waitFor();
     expect(await page.textContent('#configs tbody tr td:nth-child(2)')).toBe(fixed!.bits);
     await shot('07-configs');
-  }, 60_000);
+  }, 90_000);
 });

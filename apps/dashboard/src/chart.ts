@@ -62,7 +62,7 @@ export class CurveChart {
       legend: { live: true },
       cursor: { points: { size: 7 } },
       series: [
-        { label: 'task' },
+        { label: 'task', value: (_u: uPlot, v: number | null) => (v === null ? '' : String(v)) },
         ...series.map((s) => ({
           label: s.label,
           stroke: s.color,
@@ -70,7 +70,7 @@ export class CurveChart {
           ...(s.dash === undefined ? {} : { dash: s.dash }),
           spanGaps: true,
           points: { show: true, size: 5, fill: s.color },
-          value: (_u: uPlot, v: number | null) => (v === null ? '–' : String(Math.round(v))),
+          value: (_u: uPlot, v: number | null) => (v === null ? '' : String(Math.round(v))),
         })),
       ],
     };

@@ -415,7 +415,7 @@ export function decisionView(d: Decision, config: FixedConfigView): HTMLElement 
       ),
     ),
     h(
-      'ol',
+      'ul',
       { class: 'rungs' },
       d.rungs.map((r) =>
         h(
