@@ -7,6 +7,8 @@ import {
   type Correlation,
   type DistributionSummary,
   type Learner,
+  type LesionRow,
+  type LesionStudy,
   type ChunkJob,
   type TaskModularity,
   type TaskResult,
@@ -42,21 +44,10 @@ export interface IntrinsicDistribution {
   readonly points: readonly IntrinsicPoint[];
 }
 
-export interface LesionGroupRow {
-  /** 0 holds the lowest values. */
-  readonly group: number;
-  readonly lo: number;
-  readonly hi: number;
-  readonly count: number;
-  readonly loss: number;
-  readonly increase: number;
-  readonly relativeIncrease: number;
-  readonly accuracy: number;
-}
+/** A lesion study's row without the neuron list (kept small: the group's size is `count`). */
+export type LesionGroupRow = Omit<LesionRow, 'neurons'>;
 
-export interface RunLesion {
-  readonly property: string;
-  readonly baseline: { readonly loss: number; readonly accuracy: number };
+export interface RunLesion extends Pick<LesionStudy, 'property' | 'baseline'> {
   readonly rows: readonly LesionGroupRow[];
 }
 

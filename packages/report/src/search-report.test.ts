@@ -5,12 +5,12 @@ import {
   fixConfiguration,
   parseSearchDefinition,
   searchState,
-  tableFromRows,
   type TrainAction,
 } from '@ip2/search';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyseConfiguration, type ConfigurationAnalysis } from './configuration-analysis.js';
 import { sig } from './format.js';
+import { taskRecordTable } from './search-outputs.js';
 import { searchReportHtml } from './search-report.js';
 
 // A small real search: 4 candidates, 2 seeds, 3 tasks, successive halving 2 → 3 tasks.
@@ -39,17 +39,7 @@ interface Rec {
 }
 const records: Rec[] = [];
 const checkpoints = new Map<string, RunCheckpoint>();
-const table = () =>
-  tableFromRows(
-    records.map((r) => ({
-      candidate: r.candidate,
-      seedIndex: r.seedIndex,
-      taskIndex: r.result.taskIndex,
-      iterations: r.result.iterations,
-      converged: r.result.converged,
-      finalLoss: r.result.finalLoss,
-    })),
-  );
+const table = () => taskRecordTable(records);
 
 let html: string;
 let analysis: ConfigurationAnalysis;
