@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { PROPERTY_INFO, PROPERTY_KEYS, PAPER_SPACE, parsePropertyKeys } from '@ip2/snn';
 import { SCORE_METRICS, STRATEGY_KINDS, type SearchDefinitionInput } from '@ip2/search';
 import { FAMILY_IDS, listFamilies } from '@ip2/tasks';
+import { definitionWithConfig } from './config-file.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from './errors.js';
 import { PRESETS, PRESET_NAMES } from './presets.js';
 
@@ -24,11 +25,30 @@ export interface DefinitionFlags {
   lr?: string;
   loss?: string;
   score?: string;
+  /** --config: a JSON file with a search definition; the flags given explicitly override it. */
+  config?: string;
+  /** The flags given on the command line (set by addDefinitionOptions' hook). */
+  explicit?: string[];
 }
 
-/** Adds the definition flags, each with its default, to a command. */
+/**
+ * Adds `--config <file.json>` to a command, and a hook that records in `explicit` which flags were
+ * typed on the command line (not defaults): those override the file's fields.
+ */
+export function addConfigOption(cmd: Command): Command {
+  cmd.hook('preAction', (_program, action) => {
+    const typed = action.options.map((o) => o.attributeName()).filter((n) => action.getOptionValueSource(n) === 'cli');
+    action.setOptionValue('explicit', typed);
+  });
+  return cmd.option(
+    '--config <file.json>',
+    'search definition (JSON, as POST /v1/searches takes it); flags given explicitly override its fields',
+  );
+}
+
+/** Adds the definition flags, each with its default, and --config to a command. */
 export function addDefinitionOptions(cmd: Command): Command {
-  return cmd
+  return addConfigOption(cmd)
     .addOption(new Option('--family <id>', 'task family').default('sma'))
     .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
     .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))
@@ -59,8 +79,14 @@ export const presetsHelp = () =>
     return `  ${p.padEnd(10)} ${x.description} (hidden ${x.hidden}, tasks ${x.tasks}, cap ${x.cap}, window ${x.window}, ε ${x.epsilon})`;
   }).join('\n');
 
-/** The search definition the flags describe (validated; names the flag on error). */
+/** The search definition of the flags, over the --config file if one is given (validated; names the flag on error). */
 export function definitionFromFlags(f: DefinitionFlags): SearchDefinitionInput {
+  const fromFlags = flagsDefinition(f);
+  return f.config === undefined ? fromFlags : definitionWithConfig(f.config, fromFlags, f.explicit ?? []);
+}
+
+/** The search definition the flags alone describe. */
+function flagsDefinition(f: DefinitionFlags): SearchDefinitionInput {
   const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
   const p = PRESETS[preset];
   const family = oneOf('--family', f.family, FAMILY_IDS)!;

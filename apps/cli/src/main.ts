@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MODELS } from '@ip2/l2l';
 import { ENGINE_NAMES, PROPERTY_INFO, PROPERTY_KEYS } from '@ip2/snn';
 import { listFamilies } from '@ip2/tasks';
+import { addConfigOption } from './definition.js';
 import { UsageError } from './errors.js';
 import { PRESETS, PRESET_NAMES } from './presets.js';
 import { runL2l, type L2lFlags } from './commands/l2l.js';
@@ -71,11 +72,13 @@ export function buildProgram(): Command {
     )
     .action(async (flags: L2lFlags, cmd: Command) => runL2l(flags, (name) => cmd.getOptionValueSource(name) === 'cli'));
 
-  program
-    .command('search')
-    .description(
-      'meta-IP search on this machine (no Redis, no PostgreSQL): which intrinsic properties should be learnable for a family',
-    )
+  addConfigOption(
+    program
+      .command('search')
+      .description(
+        'meta-IP search on this machine (no Redis, no PostgreSQL): which intrinsic properties should be learnable for a family',
+      ),
+  )
     .addOption(new Option('--family <id>', 'task family').default('sma'))
     .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
     .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))

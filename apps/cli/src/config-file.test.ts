@@ -1,0 +1,160 @@
+import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSearchDefinition } from '@ip2/search';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { definitionFromFlags, type DefinitionFlags } from './definition.js';
+import { main } from './main.js';
+
+let stderr = '';
+beforeEach(() => {
+  stderr = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    stderr += String(s);
+    return true;
+  });
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+const dir = () => mkdtempSync(join(tmpdir(), 'ip2-config-'));
+const definition = {
+  family: 'dms',
+  space: ['tauD', 'theta'],
+  strategy: { kind: 'exhaustive' },
+  protocol: { tasks: 6, seeds: 2, iterationCap: 300, criterion: { window: 10 }, network: { hidden: 24 } },
+};
+function file(content: string): string {
+  const d = dir();
+  const p = join(d, 'search.json');
+  writeFileSync(p, content);
+  return p;
+}
+
+/** The flags as commander hands them over: every default set, `explicit` naming the typed ones. */
+const flags = (extra: Partial<DefinitionFlags>): DefinitionFlags => ({
+  family: 'sma',
+  strategy: 'successive-halving',
+  preset: 'quick',
+  seed: '1',
+  loss: 'mse',
+  score: 'final-efficiency',
+  ...extra,
+});
+
+describe('--config: a search definition from a file', () => {
+  it('takes every field from the file when no flag is typed', () => {
+    const d = definitionFromFlags(flags({ config: file(JSON.stringify(definition)), explicit: ['config'] }));
+    expect(parseSearchDefinition(d)).toEqual(parseSearchDefinition(definition));
+  });
+
+  it('flags typed on the command line override the file', () => {
+    const d = parseSearchDefinition(
+      definitionFromFlags(
+        flags({
+          config: file(JSON.stringify(definition)),
+          family: 'sma',
+          tasks: '9',
+          hidden: '32',
+          window: '5',
+          strategy: 'random',
+          masks: '2',
+          explicit: ['config', 'family', 'tasks', 'hidden', 'window', 'strategy', 'masks'],
+        }),
+      ),
+    );
+    expect(d.family).toBe('sma');
+    expect(d.protocol.tasks).toBe(9);
+    expect(d.protocol.network.hidden).toBe(32);
+    expect(d.protocol.criterion.window).toBe(5);
+    expect(d.strategy).toEqual({ kind: 'random', n: 2 });
+    // Untyped fields keep the file's values, not the flags' defaults.
+    expect(d.space).toEqual(['tauD', 'theta']);
+    expect(d.protocol.seeds).toBe(2);
+    expect(d.protocol.iterationCap).toBe(300);
+  });
+});
+
+describe('--config: a bad file is named, exit 2, nothing written', () => {
+  const cases: [string, () => string, RegExp][] = [
+    ['missing', () => join(dir(), 'nope.json'), /^ip2: --config: no such file '.*nope\.json'$/],
+    ['a folder', () => dir(), /^ip2: --config: '.*' is a folder, not a JSON file$/],
+    [
+      'under a file',
+      () => join(file('{}'), 'x.json'),
+      /^ip2: --config: no such file '.*x\.json' \(a part of the path is not a folder\)$/,
+    ],
+    ['empty', () => file(''), /^ip2: --config: '.*' is not valid JSON \(Unexpected end of JSON input\)$/],
+    ['truncated JSON', () => file('{"family": "dms",'), /^ip2: --config: '.*' is not valid JSON \(.+\)$/],
+    ['YAML, not JSON', () => file('family: dms\n'), /^ip2: --config: '.*' is not valid JSON/],
+    ['an array', () => file('[1, 2]'), /^ip2: --config: '.*' must hold a JSON object \(a search definition\)$/],
+    [
+      'a wrong type',
+      () => file(JSON.stringify({ ...definition, protocol: { ...definition.protocol, seeds: 'two' } })),
+      /^ip2: --config: '.*': .*protocol\.seeds/,
+    ],
+    [
+      'an unknown field',
+      () => file(JSON.stringify({ ...definition, colour: 'red' })),
+      /^ip2: --config: '.*': .*colour/,
+    ],
+    [
+      'an unknown property key',
+      () => file(JSON.stringify({ ...definition, space: ['tauD', 'tauX'] })),
+      /^ip2: --config: '.*': space\.1: unknown property 'tauX'/,
+    ],
+  ];
+  for (const [name, path, message] of cases) {
+    it(`${name} → one line naming --config and what is wrong`, async () => {
+      const out = dir();
+      const code = await main(['search', '--config', path(), '--out', join(out, 'r'), '--quiet']);
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr.trim()).toMatch(message);
+      expect(readdirSync(out)).toEqual([]);
+    });
+  }
+
+  it.skipIf(process.getuid?.() === 0)('an unreadable file → permission denied', async () => {
+    const p = file(JSON.stringify(definition));
+    chmodSync(p, 0o000);
+    const code = await main(['search', '--config', p, '--quiet']);
+    expect(code).toBe(2);
+    expect(stderr.trim()).toMatch(/^ip2: --config: cannot read '.*': permission denied$/);
+  });
+
+  it('a typed flag that makes the file invalid is named with the file', async () => {
+    const out = dir();
+    const code = await main([
+      'search',
+      '--config',
+      file(JSON.stringify(definition)),
+      '--window',
+      '500',
+      '--out',
+      join(out, 'r'),
+      '--quiet',
+    ]);
+    expect(code).toBe(2);
+    expect(stderr.trim()).toMatch(/^ip2: --config: '.*' with the flags given: .*iterationCap/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('--preset with --config is refused', async () => {
+    const code = await main(['search', '--config', file(JSON.stringify(definition)), '--preset', 'quick']);
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(
+      'ip2: --preset: not with --config (the file gives the protocol; single flags may override it)',
+    );
+  });
+
+  it('is listed in --help', async () => {
+    let out = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out += String(s);
+      return true;
+    });
+    expect(await main(['search', '--help'])).toBe(0);
+    expect(out).toMatch(/--config <file\.json>\s+search definition \(JSON/);
+  });
+});
