@@ -131,7 +131,9 @@ async function modularitySection(a: ConfigurationAnalysis, cap: number): Promise
   const c = a.modularityEfficiency;
   const svg = await renderSvg(
     logScatterSpec(
-      tasks.map((t) => ({ x: t.qStart, y: t.iterations, series: `seed ${t.seedIndex}`, ok: t.converged })),
+      tasks
+        .filter((t) => Number.isFinite(t.qStart))
+        .map((t) => ({ x: t.qStart, y: t.iterations, series: `seed ${t.seedIndex}`, ok: t.converged })),
       {
         title: [`Pearson r = ${sig(c.pearson, 2)}, Spearman ρ = ${sig(c.spearman, 2)} (n = ${c.n} tasks)`],
         xTitle: "modularity Q of |W_rec| at the task's start",

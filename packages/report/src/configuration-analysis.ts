@@ -2,7 +2,8 @@ import {
   createRunLearner,
   modularityEfficiency,
   nextTaskLesionStudy,
-  sequenceWithModularity,
+  recurrentModularity,
+  runSequence,
   summarize,
   type Correlation,
   type DistributionSummary,
@@ -104,6 +105,18 @@ export interface AnalysisOptions {
   readonly records?: readonly StoredTask[];
 }
 
+/**
+ * Q and community count of the learner's recurrent graph (as sequenceWithModularity measures them);
+ * NaN and 0 when a diverged network has non-finite weights, so that one such task does not stop the
+ * analysis (the correlation leaves it out).
+ */
+function modularityOf(learner: Learner): { q: number; count: number } {
+  const { w } = learner.recurrentWeights!();
+  if (!w.every(Number.isFinite)) return { q: Number.NaN, count: 0 };
+  const m = recurrentModularity(learner);
+  return { q: m.q, count: m.count };
+}
+
 const sameNumber = (a: number, b: number) => a === b || (Number.isNaN(a) && Number.isNaN(b));
 
 function lesionsOf(
@@ -173,23 +186,25 @@ export async function analyseConfiguration(
       engine = `${learner.info.engine}/${learner.info.backend}`;
       keep(learner.intrinsic!(), -1);
       const analysed: AnalysedTask[] = [];
-      for await (const step of sequenceWithModularity({
-        family: job.family,
-        seed,
-        protocol,
-        learner,
-        endTask: tasks,
-      })) {
+      let before = modularityOf(learner);
+      for await (const step of runSequence({ family: job.family, seed, protocol, learner, endTask: tasks })) {
         const r = step.result;
         if (r.intrinsic) keep(r.intrinsic, r.taskIndex);
+        const after = modularityOf(learner);
         const s = stored.get(`${seedIndex}/${r.taskIndex}`);
         analysed.push({
-          ...step.modularity,
+          taskIndex: r.taskIndex,
+          iterations: r.iterations,
+          converged: r.converged,
+          qStart: before.q,
+          qEnd: after.q,
+          communities: after.count,
           reproduced:
             s === undefined
               ? null
               : s.iterations === r.iterations && s.converged === r.converged && sameNumber(s.finalLoss, r.finalLoss),
         });
+        before = after;
       }
       const properties = keys.length > 0 ? [...keys] : Object.keys(learner.intrinsic!());
       const { lesions, skipped } = lesionsOf(learner, job.family, seed, tasks - 1, properties, groups, protocol);
