@@ -83,11 +83,16 @@ export function searchesPage(root: HTMLElement, page: number, onCleanup: (f: () 
   const load = async () => {
     try {
       const list = await api<SearchList>(`/v1/searches?limit=${PAGE_SIZE}&page=${page}`);
-      const pending = list.items.filter((s) => !TERMINAL.includes(s.state) || !done.has(s.id));
+      // A queued search has done nothing yet; a finished one is asked once.
+      const pending = list.items.filter(
+        (s) => s.state !== 'QUEUED' && (!TERMINAL.includes(s.state) || !done.has(s.id)),
+      );
       await Promise.all(pending.map(async (s) => done.set(s.id, await tasksDone(s.id))));
       if (stopped) return;
       render(list);
-      if (list.items.some((s) => !TERMINAL.includes(s.state))) timer = setTimeout(() => void load(), 3000);
+      // Refreshed while any search is unfinished, less often the more there are (the key's rate limit).
+      const active = list.items.filter((s) => !TERMINAL.includes(s.state)).length;
+      if (active > 0) timer = setTimeout(() => void load(), Math.max(3000, 400 * active));
     } catch (e) {
       if (!stopped) mount(root, h('h1', {}, 'Searches'), errorBox(e));
     }
