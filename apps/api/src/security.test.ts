@@ -4,9 +4,8 @@ import { Writable } from 'node:stream';
 import { openStore } from '@ip2/db';
 import { fixConfiguration, parseSearchDefinition, powerLawTruth, simulateSearch } from '@ip2/search';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from './app.js';
 import { runKeysCommand } from './keys.js';
-import { auth, createHarness, REDIS_URL, smallSearch, type Harness } from './test-harness.js';
+import { auth, buildVariant, createHarness, smallSearch, type Harness } from './test-harness.js';
 
 let h: Harness;
 let aliceSearch: string;
@@ -81,14 +80,7 @@ describe('authentication', () => {
   });
 
   it('METRICS_PUBLIC=false puts the metrics behind a key', async () => {
-    const app = await buildApp({
-      store: h.store,
-      redisUrl: REDIS_URL,
-      queuePrefix: `ip2-api-sec-${randomUUID()}`,
-      logger: false,
-      metricsPublic: false,
-      onSearchCreated: async () => undefined,
-    });
+    const app = await buildVariant(h.store, { metricsPublic: false });
     try {
       const none = await app.inject('/metrics');
       expect(none.statusCode).toBe(401);
@@ -248,14 +240,7 @@ describe('logs', () => {
     down.port = '1';
     const deadStore = openStore({ url: down.toString(), poolSize: 1 });
     const sink = logSink();
-    const build = (s: typeof store) =>
-      buildApp({
-        store: s,
-        redisUrl: REDIS_URL,
-        queuePrefix: `ip2-api-log-${randomUUID()}`,
-        logger: { level: 'debug', stream: sink.stream },
-        onSearchCreated: async () => undefined,
-      });
+    const build = (s: typeof store) => buildVariant(s, { logger: { level: 'debug', stream: sink.stream } });
     const app = await build(store);
     const dead = await build(deadStore);
     try {

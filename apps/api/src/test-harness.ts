@@ -52,6 +52,18 @@ export async function createHarness(options: Partial<BuildAppOptions> = {}): Pro
   };
 }
 
+/** Another app over an existing store (own queue prefix, no logs, nothing started), for a variant of the options. */
+export function buildVariant(store: Store, options: Partial<BuildAppOptions> = {}): Promise<FastifyInstance> {
+  return buildApp({
+    store,
+    redisUrl: REDIS_URL,
+    queuePrefix: `ip2-api-test-${randomBytes(4).toString('hex')}`,
+    logger: false,
+    onSearchCreated: async () => undefined,
+    ...options,
+  });
+}
+
 export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /** A small valid search definition. */

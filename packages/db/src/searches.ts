@@ -150,6 +150,21 @@ export class SearchRepository {
     return rows.map(searchRecord);
   }
 
+  /** How many of the owner's searches are unfinished (queued or running). */
+  async activeCount(owner: string): Promise<number> {
+    checkOwner(owner);
+    return mapped(() => this.db.search.count({ where: { owner, state: { notIn: [...TERMINAL_SEARCH_STATES] } } }));
+  }
+
+  /** Whether the owner already submitted a search with this Idempotency-Key. */
+  async hasIdempotencyKey(owner: string, key: string): Promise<boolean> {
+    checkOwner(owner);
+    const row = await mapped(() =>
+      this.db.search.findFirst({ where: { owner, idempotencyKey: key }, select: { id: true } }),
+    );
+    return row !== null;
+  }
+
   /** The owner's searches, newest first, filtered by state and family, by cursor or by page. */
   async page(owner: string, q: PageQuery): Promise<SearchPage> {
     checkOwner(owner);

@@ -1,4 +1,4 @@
-import { NotFoundError, TERMINAL_SEARCH_STATES, type SearchRecord } from '@ip2/db';
+import { NotFoundError, type SearchRecord } from '@ip2/db';
 import { parseSearchDefinition, plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
 import { FAMILY_IDS, isFamilyId } from '@ip2/tasks';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -72,13 +72,8 @@ export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
   /** Refuses a new search when the owner already has maxActiveSearches unfinished ones (429). */
   async function checkActive(owner: string, idempotencyKey: string | undefined): Promise<void> {
     // A retried submission of an existing search creates nothing, so it is never refused.
-    if (idempotencyKey !== undefined) {
-      const existing = await store.client.search.findFirst({ where: { owner, idempotencyKey }, select: { id: true } });
-      if (existing !== null) return;
-    }
-    const active = await store.client.search.count({
-      where: { owner, state: { notIn: [...TERMINAL_SEARCH_STATES] } },
-    });
+    if (idempotencyKey !== undefined && (await store.searches.hasIdempotencyKey(owner, idempotencyKey))) return;
+    const active = await store.searches.activeCount(owner);
     if (active >= ctx.limits.maxActiveSearches) {
       throw new HttpProblem(
         429,
