@@ -22,22 +22,17 @@
  * 1,000,000 per minute, MAX_ACTIVE_SEARCHES to 1,000,000): otherwise the measurement would be one of
  * 429s; see RUN_ENV below. The other limits keep their defaults.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { openStore, type Store } from '@ip2/db';
+import type { Store } from '@ip2/db';
 import type { SearchDefinitionInput } from '@ip2/search';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { freePort, sleep, Stack, type App } from '../test/support/stack.js';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Environment of every process of the run (besides DATABASE_URL, REDIS_URL, QUEUE_PREFIX, PORT). */
@@ -52,6 +47,7 @@ const RUN_ENV: Record<string, string> = {
   LOG_LEVEL: 'info',
   WORKER_CONCURRENCY: '1',
   HEARTBEAT_MS: '2000',
+  LOCK_MS: '30000',
   STALE_MS: '30000',
   TICK_MS: '5000',
 };
@@ -124,86 +120,57 @@ function definition(baseSeed: number, o: { keys: number; seeds: number; tasks: n
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a !== null ? ok(a.port) : fail(new Error('no port'))));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class Stack {
-  readonly prefix = `ip2load-${randomBytes(5).toString('hex')}`;
-  readonly procs = new Map<string, ChildProcess>();
-  readonly logDir = mkdtempSync(join(tmpdir(), 'ip2-load-'));
-  db!: TestDatabase;
-  store!: Store;
+/** A stack of test/support/stack.ts (database, queue prefix, processes) with an API key and the API's address. */
+class LoadStack {
   apiKey = '';
   base = '';
   private closed = false;
 
-  async open(): Promise<void> {
-    this.db = await createTestDatabase();
-    this.store = openStore({ url: this.db.url, poolSize: 4 });
-    this.apiKey = (await this.store.apiKeys.create('load', 'bench')).key;
+  private constructor(readonly stack: Stack) {}
+
+  static async open(): Promise<LoadStack> {
+    const s = new LoadStack(await Stack.create({ redisUrl: REDIS_URL, env: RUN_ENV }));
+    s.apiKey = (await s.stack.store.apiKeys.create('load', 'bench')).key;
+    return s;
   }
 
-  private start(name: string, app: 'api' | 'controller' | 'worker', extra: Record<string, string> = {}): ChildProcess {
-    const out = openSync(join(this.logDir, `${name}.log`), 'a');
-    const p = spawn(
-      process.execPath,
-      ['--conditions', '@ip2/source', '--import', 'tsx', join(ROOT, `apps/${app}/src/main.ts`)],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ...RUN_ENV,
-          DATABASE_URL: this.db.url,
-          REDIS_URL,
-          QUEUE_PREFIX: this.prefix,
-          ...extra,
-        },
-        stdio: ['ignore', out, out],
-        // Its own process group: a kill takes the worker's sandboxed children too.
-        detached: true,
-      },
-    );
-    closeSync(out);
-    this.procs.set(name, p);
+  get store(): Store {
+    return this.stack.store;
+  }
+
+  get prefix(): string {
+    return this.stack.prefix;
+  }
+
+  private start(name: string, app: App, env: Record<string, string> = {}): ChildProcess {
+    const p = this.stack.start(name, app, { env });
     p.on('exit', (code, signal) => {
-      if (!this.closed)
+      if (!this.closed) {
         process.stderr.write(`bench:load: ${name} exited early (${code ?? signal})\n${this.log(name)}\n`);
+      }
     });
     return p;
   }
 
   log(name: string): string {
-    try {
-      return readFileSync(join(this.logDir, `${name}.log`), 'utf8').slice(-4000);
-    } catch {
-      return '';
-    }
+    return (this.stack.logs.get(name) ?? '').slice(-4000);
   }
 
+  /** Starts the API on a free port and waits until it is ready; its process id. */
   async startApi(): Promise<number> {
     const port = await freePort();
     const p = this.start('api', 'api', { PORT: String(port), HOST: '127.0.0.1' });
     this.base = `http://127.0.0.1:${port}`;
-    const end = Date.now() + 90_000;
-    for (;;) {
-      const ok = await fetch(`${this.base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return p.pid!;
-      if (Date.now() > end) throw new Error(`the API did not become ready\n${this.log('api')}`);
-      await sleep(250);
-    }
+    await this.stack.until(
+      'the API to be ready',
+      () =>
+        fetch(`${this.base}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      90_000,
+    );
+    return p.pid!;
   }
 
   startController(): void {
@@ -215,13 +182,7 @@ class Stack {
     for (let i = 1; i <= n; i++) {
       this.start(`w${i}`, 'worker', { WORKER_ID: `w${i}`, WORKER_CONCURRENCY: String(concurrency) });
     }
-    const end = Date.now() + 180_000;
-    for (let i = 1; i <= n; i++) {
-      while (!this.log(`w${i}`).includes('ready:')) {
-        if (Date.now() > end) throw new Error(`worker w${i} did not become ready\n${this.log(`w${i}`)}`);
-        await sleep(250);
-      }
-    }
+    for (let i = 1; i <= n; i++) await this.stack.logged(`w${i}`, /ready:/, 180_000);
   }
 
   async submit(body: SearchDefinitionInput): Promise<string> {
@@ -230,7 +191,7 @@ class Stack {
       headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const json = (await r.json()) as { id?: string; detail?: string };
+    const json = (await r.json()) as { id?: string };
     if (r.status !== 201 || json.id === undefined) throw new Error(`submission: ${r.status} ${JSON.stringify(json)}`);
     return json.id;
   }
@@ -242,43 +203,18 @@ class Stack {
     }).catch(() => undefined);
   }
 
-  /** Stops every process (SIGTERM, then SIGKILL after 5 s), drops the database, deletes the queue keys. */
+  /** Kills every process (and a worker's sandboxed children), drops the database, deletes the queue keys. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const alive = [...this.procs.values()].filter((p) => p.exitCode === null && p.signalCode === null);
-    for (const p of alive) signalGroup(p, 'SIGTERM');
-    const deadline = Date.now() + 5_000;
-    while (alive.some((p) => p.exitCode === null && p.signalCode === null) && Date.now() < deadline) await sleep(100);
-    // The group too: a worker's sandboxed children may outlive it.
-    for (const p of this.procs.values()) signalGroup(p, 'SIGKILL');
-    await this.store?.close().catch(() => undefined);
-    await this.db?.drop().catch((e: unknown) => process.stderr.write(`bench:load: drop failed: ${String(e)}\n`));
-    const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    redis.disconnect();
-    rmSync(this.logDir, { recursive: true, force: true });
+    await this.stack.close();
   }
 }
 
-function signalGroup(p: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-p.pid!, signal);
-  } catch {
-    // already gone
-  }
-}
-
-const stacks: Stack[] = [];
-async function newStack(): Promise<Stack> {
-  const s = new Stack();
+const stacks: LoadStack[] = [];
+async function newStack(): Promise<LoadStack> {
+  const s = await LoadStack.open();
   stacks.push(s);
-  await s.open();
   return s;
 }
 
@@ -337,7 +273,7 @@ interface Submissions {
 
 /** POST /v1/searches from `connections` clients for `seconds` (at most `rate` requests/s overall if given). */
 async function submissions(
-  stack: Stack,
+  stack: LoadStack,
   o: { connections: number; seconds: number; rate?: number; seedFrom: number },
 ): Promise<Submissions> {
   let seed = o.seedFrom;
@@ -383,7 +319,7 @@ interface Stream {
 }
 
 /** Opens an SSE stream and counts its events. */
-function openStream(stack: Stack, searchId: string): Stream {
+function openStream(stack: LoadStack, searchId: string): Stream {
   const s: Stream = {
     req: undefined as never,
     status: 0,
