@@ -1,3 +1,4 @@
+export { AnalysisRepository, type AnalysisState, type StoredAnalysis } from './analyses.js';
 export { API_KEY_PREFIX, ApiKeyRepository, type ApiKeyInfo, type CreatedApiKey } from './api-keys.js';
 export { createClient, DEFAULT_DATABASE_URL, type ClientOptions, type DbClient } from './client.js';
 export { ControllerRepository, type CandidateUpdate } from './controller.js';

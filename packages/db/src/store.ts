@@ -1,4 +1,5 @@
 import { createClient, type ClientOptions, type DbClient } from './client.js';
+import { AnalysisRepository } from './analyses.js';
 import { ApiKeyRepository } from './api-keys.js';
 import { ControllerRepository } from './controller.js';
 import { FixedConfigRepository } from './fixed-configs.js';
@@ -14,6 +15,8 @@ export interface Store {
   readonly controller: ControllerRepository;
   readonly fixedConfigs: FixedConfigRepository;
   readonly apiKeys: ApiKeyRepository;
+  /** Analyses of completed searches' chosen configurations. */
+  readonly analyses: AnalysisRepository;
   /** Progress-stream reads, counts and readiness, over all owners. */
   readonly monitor: MonitorRepository;
   /** Closes the pool. */
@@ -33,6 +36,7 @@ export function storeOf(client: DbClient): Store {
     controller: new ControllerRepository(client),
     fixedConfigs: new FixedConfigRepository(client),
     apiKeys: new ApiKeyRepository(client),
+    analyses: new AnalysisRepository(client),
     monitor: new MonitorRepository(client),
     close: () => client.$disconnect(),
   };
