@@ -50,14 +50,15 @@ beforeAll(async () => {
   key = (await stack.store.apiKeys.create('dashboard-test', 'browser')).key;
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  // The worker and controller load while the dashboard is built; the api starts once it is there.
-  stack.start('controller', 'controller');
-  stack.start('worker', 'worker');
-  await buildDashboard();
+  // The processes load while the dashboard is built (the api serves the folder's files as they are now).
   stack.start('api', 'api', {
     env: { PORT: String(port), DASHBOARD_DIR: outDir, MAX_HIDDEN: String(MAX_HIDDEN) },
   });
+  stack.start('controller', 'controller');
+  stack.start('worker', 'worker');
   const launching = chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  launching.catch(() => {}); // awaited below, where a failure is thrown
+  await buildDashboard();
   await stack.until('the api to answer', async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 30_000);
   browser = await launching;
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });

@@ -310,7 +310,9 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
             };
           }
         } else if (e.event === 'end') {
-          if ((data as { state: string }).state === 'COMPLETE') loadDecision().catch(fail);
+          const state = (data as { state: string }).state;
+          if (state === 'COMPLETE') loadDecision().catch(fail);
+          else mount(decisionBox, h('p', { class: 'muted' }, `No decision: the search ended ${state.toLowerCase()}.`));
         }
         schedule();
       },
