@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSearchDefinition } from '@ip2/search';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { flagsFromConfig, planL2l } from './commands/l2l.js';
 import { definitionFromFlags, type DefinitionFlags } from './definition.js';
 import { main } from './main.js';
 
@@ -157,4 +158,44 @@ describe('--config: a bad file is named, exit 2, nothing written', () => {
     expect(await main(['search', '--help'])).toBe(0);
     expect(out).toMatch(/--config <file\.json>\s+search definition \(JSON/);
   });
+});
+
+describe('ip2 l2l --config', () => {
+  it('takes family, space and protocol from the file; typed flags win', () => {
+    const path = file(JSON.stringify(definition));
+    const typed = new Set(['config', 'tasks']);
+    const f = flagsFromConfig(
+      { family: 'sma', model: 'ip2', out: 'x', preset: 'quick', seed: '1', loss: 'mse', tasks: '3', config: path },
+      (flag) => typed.has(flag),
+    );
+    const plan = planL2l(f);
+    expect(plan.family).toBe('dms');
+    expect(plan.space).toEqual(['tauD', 'theta']);
+    expect(plan.hidden).toBe(24);
+    expect(plan.protocol.tasks).toBe(3);
+    expect(plan.protocol).toMatchObject({ tasks: 3, cap: 300, window: 10 });
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    [
+      'a missing file',
+      ['--config', '/nonexistent/ip2.json'],
+      /^ip2: --config: no such file '\/nonexistent\/ip2\.json'$/,
+    ],
+    ['not JSON', ['--config', 'BAD_JSON'], /^ip2: --config: '.*' is not valid JSON/],
+    ['with --fixed', ['--config', 'GOOD', '--fixed', 'GOOD'], /^ip2: --config: not with --fixed/],
+  ];
+  for (const [name, args, message] of bad) {
+    it(`${name} → exit 2, one line, nothing written`, async () => {
+      const out = dir();
+      const argv = args.map((a) =>
+        a === 'BAD_JSON' ? file('{"family":') : a === 'GOOD' ? file(JSON.stringify(definition)) : a,
+      );
+      const code = await main(['l2l', ...argv, '--out', join(out, 'r'), '--quiet']);
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr.trim()).toMatch(message);
+      expect(readdirSync(out)).toEqual([]);
+    });
+  }
 });

@@ -31,6 +31,21 @@ export function readJsonFile(flag: string, path: string): unknown {
   }
 }
 
+/** The JSON object of a --config file, validated as a search definition (a UsageError naming --config else). */
+export function readDefinitionFile(path: string): Json {
+  const file = readJsonFile('--config', path);
+  if (file === null || typeof file !== 'object' || Array.isArray(file)) {
+    throw new UsageError(`--config: '${path}' must hold a JSON object (a search definition)`);
+  }
+  try {
+    parseSearchDefinition(file);
+  } catch (e) {
+    if (e instanceof SearchDefinitionError) throw new UsageError(`--config: '${path}': ${e.message}`);
+    throw e;
+  }
+  return file as Json;
+}
+
 /** Where each definition flag writes in a search definition (the strategy flags replace the whole strategy). */
 const FLAG_PATHS: Record<string, readonly string[]> = {
   family: ['family'],
@@ -80,24 +95,21 @@ export function definitionWithConfig(
   if (explicit.includes('preset')) {
     throw new UsageError('--preset: not with --config (the file gives the protocol; single flags may override it)');
   }
-  const file = readJsonFile('--config', path);
-  if (file === null || typeof file !== 'object' || Array.isArray(file)) {
-    throw new UsageError(`--config: '${path}' must hold a JSON object (a search definition)`);
-  }
-  const check = (what: string, input: unknown) => {
-    try {
-      parseSearchDefinition(input);
-    } catch (e) {
-      if (e instanceof SearchDefinitionError) throw new UsageError(`--config: '${path}'${what}: ${e.message}`);
-      throw e;
-    }
-  };
-  check('', file);
+  const file = readDefinitionFile(path);
   const merged = structuredClone(file) as Json;
   for (const flag of explicit) {
     const at = FLAG_PATHS[flag];
     if (at !== undefined) set(merged, at, get(fromFlags, at));
   }
-  if (explicit.some((f) => FLAG_PATHS[f] !== undefined)) check(' with the flags given', merged);
+  if (explicit.some((f) => FLAG_PATHS[f] !== undefined)) {
+    try {
+      parseSearchDefinition(merged);
+    } catch (e) {
+      if (e instanceof SearchDefinitionError) {
+        throw new UsageError(`--config: '${path}' with the flags given: ${e.message}`);
+      }
+      throw e;
+    }
+  }
   return merged as SearchDefinitionInput;
 }

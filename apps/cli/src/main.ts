@@ -64,6 +64,10 @@ export function buildProgram(): Command {
       '--fixed <file>',
       'train with a fixed configuration (fixed-config.json of a search): family, mask and protocol from it',
     )
+    .option(
+      '--config <file.json>',
+      'a search definition (the file of ip2 search --config): family, space and protocol from it; typed flags override them',
+    )
     .addHelpText(
       'after',
       `\nFamilies:\n${families()}\n\nModels:\n${models()}\n\nProperty keys:\n${properties()}\n\nPresets:\n${presets()}\n\n` +

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXED_CONFIG_FORMAT, verifyFixedConfig, type FixedConfig } from '@ip2/search';
+import { FIXED_CONFIG_FORMAT, parseSearchDefinition, verifyFixedConfig, type FixedConfig } from '@ip2/search';
 import { createRunLearner, modelNames, parseProtocol, runSequence, sequenceMetrics, type TaskResult } from '@ip2/l2l';
 import { adaptationCurveSpec, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
+import { readDefinitionFile } from '../config-file.js';
 import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../presets.js';
 import { progressBar } from '../progress.js';
@@ -30,6 +31,7 @@ export interface L2lFlags {
   snapshots?: boolean;
   quiet?: boolean;
   fixed?: string;
+  config?: string;
 }
 
 /** Everything the run needs, validated before anything is written. */
@@ -105,6 +107,34 @@ export function flagsFromFixed(f: L2lFlags, given: (flag: string) => boolean): L
   };
 }
 
+/**
+ * The flags with the family, search space and protocol of a --config search definition (the file
+ * `ip2 search --config` takes) filled in, except for the flags typed on the command line.
+ */
+export function flagsFromConfig(f: L2lFlags, given: (flag: string) => boolean): L2lFlags {
+  if (f.fixed !== undefined) throw new UsageError('--config: not with --fixed (both give the protocol)');
+  if (given('preset')) {
+    throw new UsageError('--preset: not with --config (the file gives the protocol; single flags may override it)');
+  }
+  const d = parseSearchDefinition(readDefinitionFile(f.config!));
+  const p = d.protocol;
+  const pick = (flag: keyof L2lFlags & string, fromFile: string) => (given(flag) ? f[flag] : fromFile) as string;
+  return {
+    ...f,
+    family: pick('family', d.family),
+    space: pick('space', d.space.join(',')),
+    tasks: pick('tasks', String(p.tasks)),
+    seed: pick('seed', String(p.baseSeed)),
+    hidden: pick('hidden', String(p.network.hidden)),
+    cap: pick('cap', String(p.iterationCap)),
+    window: pick('window', String(p.criterion.window)),
+    epsilon: pick('epsilon', String(p.criterion.epsilon)),
+    batch: pick('batch', String(p.batchSize)),
+    lr: pick('lr', String(p.network.lr)),
+    loss: pick('loss', p.network.loss),
+  };
+}
+
 export function planL2l(f: L2lFlags): L2lPlan {
   const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
   const p = PRESETS[preset];
@@ -147,7 +177,12 @@ export function planL2l(f: L2lFlags): L2lPlan {
 }
 
 export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean = () => false): Promise<void> {
-  const f = flags.fixed === undefined ? flags : flagsFromFixed(flags, given);
+  const f =
+    flags.config !== undefined
+      ? flagsFromConfig(flags, given)
+      : flags.fixed === undefined
+        ? flags
+        : flagsFromFixed(flags, given);
   const plan = planL2l(f);
   const out = ensureWritableDir('--out', plan.out);
   const learner = await createRunLearner({
