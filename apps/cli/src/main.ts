@@ -1,26 +1,30 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { MODELS } from '@ip2/l2l';
-import { ENGINE_NAMES, PROPERTY_INFO, PROPERTY_KEYS } from '@ip2/snn';
-import { listFamilies } from '@ip2/tasks';
-import { addConfigOption } from './definition.js';
+import { ENGINE_NAMES } from '@ip2/snn';
+import {
+  addDefinitionOptions,
+  familiesHelp as families,
+  presetsHelp as presets,
+  propertiesHelp as properties,
+} from './definition.js';
 import { UsageError } from './errors.js';
-import { PRESETS, PRESET_NAMES } from './presets.js';
+import { PRESET_NAMES } from './presets.js';
 import { runL2l, type L2lFlags } from './commands/l2l.js';
+import { runReport, type ReportFlags } from './commands/report.js';
 import { runSearch, type SearchFlags } from './commands/search.js';
-import { SCORE_METRICS, STRATEGY_KINDS } from '@ip2/search';
+import { runSubmit, type SubmitFlags } from './commands/submit.js';
+import { runWatch, type WatchFlags } from './commands/watch.js';
+import { DEFAULT_SERVER } from './server/client.js';
 
-const families = () =>
-  listFamilies()
-    .map((f) => `  ${f.id.padEnd(10)} ${f.title}`)
-    .join('\n');
 const models = () => MODELS.map((m) => `  ${m.name.padEnd(10)} ${m.description}`).join('\n');
-const properties = () => PROPERTY_KEYS.map((k) => `  ${k.padEnd(10)} ${PROPERTY_INFO[k].name}`).join('\n');
-const presets = () =>
-  PRESET_NAMES.map((p) => {
-    const x = PRESETS[p];
-    return `  ${p.padEnd(10)} ${x.description} (hidden ${x.hidden}, tasks ${x.tasks}, cap ${x.cap}, window ${x.window}, ε ${x.epsilon})`;
-  }).join('\n');
+
+const SERVER_HELP =
+  '\nServer: --server, else $IP2_SERVER, else ' +
+  DEFAULT_SERVER +
+  '; key: --key, else $IP2_API_KEY (keys are made\n' +
+  'with ip2-api-keys on the server). Exit codes: 0 done; 2 a refused request (bad flag, unknown or revoked key,\n' +
+  'unknown search: one line naming the flag or quoting the server); 1 the server failed or cannot be reached.';
 
 export function buildProgram(): Command {
   const program = new Command('ip2')
@@ -76,31 +80,14 @@ export function buildProgram(): Command {
     )
     .action(async (flags: L2lFlags, cmd: Command) => runL2l(flags, (name) => cmd.getOptionValueSource(name) === 'cli'));
 
-  addConfigOption(
+  addDefinitionOptions(
     program
       .command('search')
       .description(
         'meta-IP search on this machine (no Redis, no PostgreSQL): which intrinsic properties should be learnable for a family',
       ),
   )
-    .addOption(new Option('--family <id>', 'task family').default('sma'))
-    .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
-    .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))
-    .addOption(new Option('--preset <name>', 'network size and protocol').choices(PRESET_NAMES).default('quick'))
-    .option('--seeds <n>', 'runs (seeds) per candidate mask (default: from the preset)')
-    .option('--tasks <n>', 'tasks per run (default: from the preset)')
-    .option('--seed <n>', 'base seed: every run seed derives from it', '1')
     .option('--workers <n>', 'worker threads (default: one per core)')
-    .option('--eta <n>', 'successive halving: keep the best 1/eta per rung (default 3)')
-    .option('--min-tasks <n>', 'successive halving: tasks of the shortest rung (default: from the preset)')
-    .option('--masks <n>', 'random strategy: number of masks drawn')
-    .option('--hidden <n>', 'neurons (default: from the preset)')
-    .option('--cap <n>', 'iteration cap per task (default: from the preset)')
-    .option('--window <n>', 'convergence window (default: from the preset)')
-    .option('--epsilon <x>', 'convergence threshold (default: from the preset)')
-    .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
-    .option('--loss <kind>', 'task loss: mse or xent', 'mse')
-    .option('--score <metric>', `ranking metric: ${SCORE_METRICS.join(', ')}`, 'final-efficiency')
     .option('--engine <name>', `training engine: ${ENGINE_NAMES.join(', ')}`)
     .option('--out <dir>', 'output folder (holds the search: results, checkpoints, report)', 'results/search')
     .option('--resume', 'continue the search stored in --out after an interruption')
@@ -128,6 +115,77 @@ export function buildProgram(): Command {
       } finally {
         process.off('SIGINT', onSigint);
       }
+    });
+
+  const serverOptions = (cmd: Command) =>
+    cmd
+      .option('--server <url>', `the ip2 API (default: $IP2_SERVER, else ${DEFAULT_SERVER})`)
+      .option('--key <key>', 'API key (default: $IP2_API_KEY)');
+  const stoppable = async (run: (signal: AbortSignal) => Promise<number>) => {
+    const ac = new AbortController();
+    const onSigint = () => ac.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const code = await run(ac.signal);
+      if (code !== 0) throw new ExitCode(code);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  };
+
+  serverOptions(
+    addDefinitionOptions(
+      program
+        .command('submit')
+        .description(
+          'submit a meta-IP search to a server (same flags and definition as ip2 search); prints its id and links',
+        ),
+    ),
+  )
+    .option('--idempotency-key <key>', 'a retried submission with the same key returns the same search (default: none)')
+    .option('--watch', 'follow the search to its decision, as ip2 watch does (default: off)')
+    .option('--retries <n>', 'with --watch: reconnections in a row, one a second, before giving up (default 30)')
+    .option('--quiet', 'with --watch: no progress display (default: off)')
+    .addHelpText(
+      'after',
+      `\nFamilies:\n${families()}\n\nProperty keys:\n${properties()}\n\nPresets:\n${presets()}\n${SERVER_HELP}\n\n` +
+        'Example: IP2_SERVER=http://127.0.0.1:3000 IP2_API_KEY=ip2_... ip2 submit --family dms --seeds 3 --tasks 40 --watch',
+    )
+    .action(async (flags: SubmitFlags) => stoppable((signal) => runSubmit(flags, signal)));
+
+  serverOptions(
+    program
+      .command('watch')
+      .argument('<id>', 'search id (as ip2 submit prints it)')
+      .description(
+        'follow a search on a server: a progress bar from its event stream (reconnecting with Last-Event-ID), then its decision',
+      ),
+  )
+    .option('--retries <n>', 'reconnections in a row, one a second, before giving up (default 30)')
+    .option('--quiet', 'no progress display (default: off)')
+    .addHelpText(
+      'after',
+      `${SERVER_HELP}\nA search that ends FAILED or CANCELLED exits 1; Ctrl-C stops watching (the search goes on).\n\n` +
+        'Example: ip2 watch 0b0e5b4e-2a43-4d3c-9a53-3f1f7a0c2f00 --server http://127.0.0.1:3000',
+    )
+    .action(async (id: string, flags: WatchFlags) => stoppable((signal) => runWatch(id, flags, signal)));
+
+  serverOptions(
+    program
+      .command('report')
+      .argument('<id>', 'search id (as ip2 submit prints it)')
+      .description("download a finished search's report and results from a server: the files ip2 search writes"),
+  )
+    .option('--out <dir>', 'output folder (default: results/<id>)')
+    .addHelpText(
+      'after',
+      `${SERVER_HELP}\nWrites into --out: report.html, tasks.json, tasks.csv and fixed-config.json (nothing unless every\n` +
+        'download succeeded). A search that is not COMPLETE has no report yet (exit 2).\n\n' +
+        'Example: ip2 report 0b0e5b4e-2a43-4d3c-9a53-3f1f7a0c2f00 --out results/dms',
+    )
+    .action(async (id: string, flags: ReportFlags) => {
+      const code = await runReport(id, flags);
+      if (code !== 0) throw new ExitCode(code);
     });
 
   return program;

@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { ensureWritableDir, writeAtomic } from '../output.js';
+import { connect, ServerError, type ConnectionFlags } from '../server/client.js';
+import type { FixedConfigView, SearchView } from '../server/types.js';
+import { checkSearchId } from './watch.js';
+
+export interface ReportFlags extends ConnectionFlags {
+  out?: string;
+}
+
+/**
+ * `ip2 report <id>`: downloads a finished search's outputs into --out, the files `ip2 search` writes:
+ * report.html, tasks.json, tasks.csv and fixed-config.json (the server's record). Nothing is written
+ * unless every download succeeded.
+ */
+export async function runReport(id: string, f: ReportFlags): Promise<number> {
+  const sid = checkSearchId(id);
+  const client = connect(f);
+  const what = `search ${sid}`;
+  const search = await client.json<SearchView>(`/v1/searches/${sid}`, {}, what);
+  if (search.state !== 'COMPLETE') {
+    throw new UsageError(
+      `<id>: search ${sid} is ${search.state}: its report exists once it completes (follow it with: ip2 watch ${sid})`,
+    );
+  }
+  const [html, json, csv, configs] = await Promise.all([
+    client.text(`/v1/searches/${sid}/report`, what),
+    client.text(`/v1/searches/${sid}/results?format=json`, what),
+    client.text(`/v1/searches/${sid}/results?format=csv`, what),
+    client.json<{ items: FixedConfigView[] }>(`/v1/configs?family=${encodeURIComponent(search.family)}`, {}, 'configs'),
+  ]);
+  const config = configs.items.find((c) => c.searchId === sid);
+  if (config === undefined)
+    throw new ServerError(`${what} is COMPLETE but the server has no fixed configuration for it`);
+  const out = ensureWritableDir('--out', f.out ?? join('results', sid));
+  writeAtomic(join(out, 'report.html'), html);
+  writeAtomic(join(out, 'tasks.json'), json);
+  writeAtomic(join(out, 'tasks.csv'), csv);
+  writeAtomic(join(out, 'fixed-config.json'), JSON.stringify(config.record, null, 2) + '\n');
+  process.stdout.write(
+    [
+      `search ${sid}: chosen mask ${config.record.mask.bits} = [${config.record.mask.keys.join(', ') || 'none'}]`,
+      `report → ${join(out, 'report.html')}`,
+      `results → ${join(out, 'tasks.json')}, ${join(out, 'tasks.csv')}`,
+      `fixed configuration ${config.record.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}

@@ -1,0 +1,203 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FileStore } from '../../apps/cli/src/local/store.js';
+import { main } from '../../apps/cli/src/main.js';
+import { decision, freePort, Stack, type FixedConfig } from '../support/stack.js';
+
+/*
+ * End to end over HTTP, across processes: the API, a controller and two workers (real PostgreSQL, real
+ * Redis under a fresh queue prefix), driven by the ip2 command (submit, watch, report) and compared with
+ * the local mode (ip2 search) on the same flags: the results and the decision must be identical.
+ */
+
+const FLAGS = [
+  ['--family', 'sma'],
+  ['--space', 'tauD,theta'],
+  ['--strategy', 'exhaustive'],
+  ['--preset', 'tiny'],
+  ['--tasks', '3'],
+  ['--seeds', '2'],
+  ['--seed', '11'],
+  ['--hidden', '8'],
+  ['--cap', '150'],
+  ['--window', '10'],
+  ['--epsilon', '0.05'],
+].flat();
+
+let stack: Stack;
+let server: string;
+let alice: string;
+let bob: string;
+const temp: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'ip2-e2e-'));
+  temp.push(d);
+  return d;
+};
+
+let stdout = '';
+let stderr = '';
+beforeEach(() => {
+  stdout = '';
+  stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    stdout += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    stderr += String(s);
+    return true;
+  });
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** Runs the ip2 command in this process; its exit code. */
+const ip2 = (...args: string[]) => main(args);
+const as = (key: string) => ['--server', server, '--key', key];
+
+beforeAll(async () => {
+  stack = await Stack.create();
+  const port = await freePort();
+  server = `http://127.0.0.1:${port}`;
+  stack.start('api', 'api', { env: { PORT: String(port), HOST: '127.0.0.1' } });
+  stack.start('controller', 'controller');
+  stack.start('w1', 'worker', { env: { WORKER_ID: 'w1' } });
+  stack.start('w2', 'worker', { env: { WORKER_ID: 'w2' } });
+  alice = (await stack.store.apiKeys.create('alice', 'e2e')).key;
+  bob = (await stack.store.apiKeys.create('bob', 'e2e')).key;
+  await stack.until('the API to answer', async () => {
+    try {
+      return (await fetch(`${server}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  for (const d of temp) rmSync(d, { recursive: true, force: true });
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/m;
+let searchId: string;
+let localDir: string;
+
+describe('ip2 submit / watch / report against the service', () => {
+  it('a search submitted over HTTP completes (the API restarting on the way) with the local mode’s results and decision, in PostgreSQL and in the downloads', async () => {
+    localDir = dir();
+    const local = ip2('search', ...FLAGS, '--workers', '1', '--quiet', '--out', localDir);
+    const remote = ip2('submit', ...FLAGS, ...as(alice), '--watch', '--retries', '120');
+    // While the search runs, the API goes down and comes back: the watcher reconnects with Last-Event-ID.
+    await stack.until('the watcher to receive task events', async () => /\n[1-9]\d*\/24 task trainings/.test(stderr));
+    searchId = UUID.exec(stdout)![0];
+    expect((await stack.store.controller.search(searchId)).state).toBe('RUNNING');
+    await stack.stop('api', 'SIGKILL');
+    stack.restart('api');
+    const [localCode, submitCode] = await Promise.all([local, remote]);
+    expect(localCode).toBe(0);
+    expect(submitCode, stderr + stack.dump()).toBe(0);
+    expect(stderr).toMatch(/event stream lost \(.*\); reconnecting in 1000 ms with Last-Event-ID [1-9]\d*/);
+    expect(stderr).toContain('24/24 task trainings');
+    expect(stderr).not.toMatch(/\b(2[5-9]|[3-9]\d)\/24 task trainings/);
+    expect(stdout).toContain(`${server}/v1/searches/${searchId}/report`);
+    expect((await stack.store.controller.search(searchId)).state).toBe('COMPLETE');
+
+    // PostgreSQL holds exactly the local mode's task results (every field but the wall time) and decision.
+    const files = new FileStore(localDir);
+    files.load();
+    const key = (c: string, s: number, t: number) => `${c}/${s}/${t}`;
+    const expected = files
+      .results()
+      .map((r) => {
+        const { wallMs: _w, intrinsic: _i, ...rest } = r.result;
+        return { key: key(r.candidate, r.seedIndex, r.result.taskIndex), ...rest };
+      })
+      .sort((a, b) => a.key.localeCompare(b.key));
+    const stored = (await stack.store.searches.taskResults('alice', searchId))
+      .map((r) => {
+        const { wallMs: _w, ...rest } = r.result;
+        return { key: key(r.candidate, r.seedIndex, r.result.taskIndex), ...rest };
+      })
+      .sort((a, b) => a.key.localeCompare(b.key));
+    expect(stored).toHaveLength(4 * 2 * 3);
+    expect(stored).toEqual(expected);
+    const localFixed = JSON.parse(readFileSync(join(localDir, 'fixed-config.json'), 'utf8')) as FixedConfig;
+    const storedFixed = (await stack.store.fixedConfigs.bySearch(searchId))!.record;
+    expect(decision(storedFixed)).toEqual(decision(localFixed));
+    expect(storedFixed.createdFrom).toEqual({ ...localFixed.createdFrom, searchId });
+
+    // --watch ended at the decision and printed it, as ip2 search does.
+    const chosen = `chosen mask: ${localFixed.mask.bits} = [${localFixed.mask.keys.join(', ') || 'none'}]`;
+    expect(stdout.split(chosen)).toHaveLength(3);
+
+    // ip2 report downloads the files the local mode wrote: byte-identical task files, the same decision.
+    const out = dir();
+    expect(await ip2('report', searchId, ...as(alice), '--out', out), stderr).toBe(0);
+    for (const f of ['tasks.json', 'tasks.csv']) {
+      expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(localDir, f), 'utf8'));
+    }
+    const downloaded = JSON.parse(readFileSync(join(out, 'fixed-config.json'), 'utf8')) as FixedConfig;
+    expect(downloaded).toEqual(storedFixed);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain(storedFixed.hash);
+    expect(html).toContain(`mask <code>${localFixed.mask.bits}</code>`);
+  });
+
+  it('ip2 watch on a finished search replays its stream and prints the decision', async () => {
+    expect(await ip2('watch', searchId, ...as(alice)), stderr).toBe(0);
+    expect(stderr).toContain(`following search ${searchId}`);
+    expect(stderr).toContain('24/24 task trainings');
+    expect(stdout).toMatch(/chosen mask: [01]{2} = \[/);
+    expect(stdout).toContain(`ip2 report ${searchId}`);
+  });
+
+  it('refusals are one line naming the flag or quoting the server, exit 2; an unreachable server exits 1', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const cases: [string[], number, RegExp][] = [
+      [
+        ['watch', searchId, ...as('ip2_not-a-key')],
+        2,
+        /^ip2: --key: the server at .* refused the key \(unknown or revoked API key\)$/,
+      ],
+      [['report', searchId, ...as(bob)], 2, new RegExp(`^ip2: no search ${searchId} on ${server}$`)],
+      [['watch', searchId, ...as(bob)], 2, new RegExp(`^ip2: no search ${searchId} on ${server}$`)],
+      [
+        ['submit', ...FLAGS, '--hidden', '5000', ...as(alice)],
+        2,
+        /^ip2: --hidden: .*hidden \(5000\) exceeds this server's limit of 1024$/,
+      ],
+      [['report', 'not-an-id', ...as(alice)], 2, /^ip2: <id>: 'not-an-id' is not a search id/],
+      [
+        ['watch', searchId, '--server', closed, '--key', alice],
+        1,
+        new RegExp(
+          `^ip2: error: cannot reach the server at ${closed} \\(ECONNREFUSED\\); check --server or IP2_SERVER$`,
+        ),
+      ],
+    ];
+    for (const [args, code, message] of cases) {
+      stderr = '';
+      const out = dir();
+      expect(await ip2(...args, ...(args[0] === 'report' ? ['--out', join(out, 'r')] : [])), args.join(' ')).toBe(code);
+      expect(stderr.trim()).toMatch(message);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('ip2 report refuses a search that is not complete, and writes nothing', async () => {
+    stdout = '';
+    expect(await ip2('submit', ...FLAGS, '--seed', '12', ...as(alice))).toBe(0);
+    const id = UUID.exec(stdout)![0];
+    await fetch(`${server}/v1/searches/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${alice}` } });
+    const out = join(dir(), 'r');
+    expect(await ip2('report', id, ...as(alice), '--out', out)).toBe(2);
+    expect(stderr).toMatch(new RegExp(`search ${id} is CANCELLED: its report exists once it completes`));
+    expect(() => readFileSync(join(out, 'report.html'))).toThrow();
+    expect(await ip2('watch', id, ...as(alice), '--quiet')).toBe(1);
+    expect(stderr).toMatch(new RegExp(`search ${id} ended CANCELLED`));
+  });
+});
