@@ -184,6 +184,9 @@ describe('ip2 l2l --config', () => {
     ],
     ['not JSON', ['--config', 'BAD_JSON'], /^ip2: --config: '.*' is not valid JSON/],
     ['with --fixed', ['--config', 'GOOD', '--fixed', 'GOOD'], /^ip2: --config: not with --fixed/],
+    ['--fixed: a missing file', ['--fixed', '/nonexistent/fixed.json'], /^ip2: --fixed: no such file/],
+    ['--fixed: not JSON', ['--fixed', 'BAD_JSON'], /^ip2: --fixed: '.*' is not valid JSON/],
+    ['--fixed: not a fixed configuration', ['--fixed', 'GOOD'], /^ip2: --fixed: '.*' is not a fixed configuration/],
   ];
   for (const [name, args, message] of bad) {
     it(`${name} → exit 2, one line, nothing written`, async () => {

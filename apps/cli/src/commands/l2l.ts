@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_CONFIG_FORMAT, parseSearchDefinition, verifyFixedConfig, type FixedConfig } from '@ip2/search';
 import { createRunLearner, modelNames, parseProtocol, runSequence, sequenceMetrics, type TaskResult } from '@ip2/l2l';
@@ -6,7 +5,7 @@ import { adaptationCurveSpec, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
-import { readDefinitionFile } from '../config-file.js';
+import { readDefinitionFile, readJsonFile } from '../config-file.js';
 import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../presets.js';
 import { progressBar } from '../progress.js';
@@ -71,18 +70,7 @@ const FIXED_DECIDES = [
  */
 export function flagsFromFixed(f: L2lFlags, given: (flag: string) => boolean): L2lFlags {
   const path = f.fixed!;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`--fixed: cannot read '${path}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  let record: FixedConfig;
-  try {
-    record = JSON.parse(text) as FixedConfig;
-  } catch (e) {
-    throw new UsageError(`--fixed: '${path}' is not valid JSON (${(e as Error).message})`);
-  }
+  const record = readJsonFile('--fixed', path) as FixedConfig;
   if (!verifyFixedConfig(record) || record.format !== FIXED_CONFIG_FORMAT) {
     throw new UsageError(`--fixed: '${path}' is not a fixed configuration, or its content does not match its hash`);
   }
