@@ -1,4 +1,4 @@
-import type { JobResult } from '@ip2/contracts';
+import { DEFAULT_ANALYSIS_SEEDS, type JobResult } from '@ip2/contracts';
 import { NotFoundError, TERMINAL_SEARCH_STATES, type RunSummary, type Store } from '@ip2/db';
 import {
   aggregate,
@@ -14,6 +14,8 @@ export interface ControllerContext {
   readonly store: Store;
   readonly queues: Queues;
   readonly log?: (message: string) => void;
+  /** Runs of the chosen mask that a completed search's analyses train again (default 2; 0: no analyses). */
+  readonly analysisSeeds?: number;
 }
 
 const runKey = (candidate: string, seedIndex: number) => `${candidate}/${seedIndex}`;
@@ -60,6 +62,13 @@ export async function advanceSearch(ctx: ControllerContext, searchId: string): P
         score: { mean: c.score.mean, lo: c.score.lo, hi: c.score.hi },
         ...(finished ? { state: 'COMPLETE' } : {}),
       });
+    }
+    const analysisSeeds = ctx.analysisSeeds ?? DEFAULT_ANALYSIS_SEEDS;
+    if (analysisSeeds > 0) {
+      // Recorded as pending before the search completes, so that its report says the analyses are coming.
+      const seeds = Math.min(analysisSeeds, definition.protocol.seeds);
+      await store.analyses.request(searchId, seeds);
+      await queues.addAnalyse({ searchId, seeds });
     }
     await store.controller.setSearchState(searchId, 'COMPLETE');
     log(`search ${searchId}: COMPLETE, fixed mask ${fixed.mask.bits} (${fixed.hash.slice(0, 12)})`);

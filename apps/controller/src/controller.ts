@@ -25,7 +25,7 @@ export async function startController(
 ): Promise<RunningController> {
   const store = openStore({ url: config.databaseUrl, poolSize: Math.max(2, config.concurrency + 1) });
   const queues = new Queues(config.redisUrl, config.queuePrefix);
-  const ctx: ControllerContext = { store, queues, log };
+  const ctx: ControllerContext = { store, queues, log, analysisSeeds: config.analysisSeeds };
   await queues.control.upsertJobScheduler(
     TICK_SCHEDULER,
     { every: config.tickMs },

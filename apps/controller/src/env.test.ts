@@ -17,11 +17,14 @@ describe('controller environment', () => {
       staleMs: 60_000,
       lockMs: 30_000,
       queuePrefix: 'ip2',
+      analysisSeeds: 2,
     });
-    expect(parseControllerEnv({ DATABASE_URL: DB, TICK_MS: '250', STALE_MS: '' })).toMatchObject({
+    expect(parseControllerEnv({ DATABASE_URL: DB, TICK_MS: '250', STALE_MS: '', ANALYSIS_SEEDS: '0' })).toMatchObject({
       tickMs: 250,
       staleMs: 60_000,
+      analysisSeeds: 0,
     });
+    expect(() => parseControllerEnv({ DATABASE_URL: DB, ANALYSIS_SEEDS: '-1' })).toThrow(/ANALYSIS_SEEDS/);
   });
 
   it('names every missing or wrong variable', () => {

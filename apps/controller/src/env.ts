@@ -1,4 +1,4 @@
-import { parseEnv } from '@ip2/contracts';
+import { DEFAULT_ANALYSIS_SEEDS, parseEnv } from '@ip2/contracts';
 
 export { EnvError } from '@ip2/contracts';
 import { z } from 'zod';
@@ -24,6 +24,7 @@ export const controllerEnvSchema = z.object({
   TICK_MS: int(100, 3_600_000, 5_000),
   STALE_MS: int(100, 86_400_000, 60_000),
   LOCK_MS: int(1_000, 3_600_000, 30_000),
+  ANALYSIS_SEEDS: int(0, 1000, DEFAULT_ANALYSIS_SEEDS),
   QUEUE_PREFIX: z.preprocess(
     blank,
     z
@@ -47,6 +48,8 @@ export interface ControllerConfig {
    */
   readonly lockMs: number;
   readonly queuePrefix: string;
+  /** Runs of the chosen mask a completed search's analyses train again (a search.analyse job); 0: none. */
+  readonly analysisSeeds: number;
 }
 
 /** A wrong or missing environment variable; the message names each one. */
@@ -60,5 +63,6 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     staleMs: e.STALE_MS,
     lockMs: e.LOCK_MS,
     queuePrefix: e.QUEUE_PREFIX,
+    analysisSeeds: e.ANALYSIS_SEEDS,
   };
 }

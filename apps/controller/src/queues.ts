@@ -6,12 +6,14 @@ import { Redis } from 'ioredis';
 export class Queues {
   readonly train: Queue;
   readonly control: Queue;
+  readonly analysis: Queue;
   private readonly connection: Redis;
 
   constructor(redisUrl: string, prefix: string) {
     this.connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     this.train = new Queue(JOBS['run.train'].queue, { connection: this.connection, prefix });
     this.control = new Queue(JOBS['search.advance'].queue, { connection: this.connection, prefix });
+    this.analysis = new Queue(JOBS['search.analyse'].queue, { connection: this.connection, prefix });
   }
 
   /** Enqueues a chunk (validated; the deterministic id makes a repeat harmless). */
@@ -43,9 +45,25 @@ export class Queues {
     });
   }
 
+  /** Asks for the analyses of a completed search's chosen configuration (once per search: deterministic id). */
+  async addAnalyse(data: JobPayload<'search.analyse'>): Promise<string> {
+    const c = JOBS['search.analyse'];
+    const payload = parsePayload('search.analyse', data);
+    const id = jobId('search.analyse', payload);
+    await this.analysis.add(c.name, payload, {
+      jobId: id,
+      attempts: c.attempts,
+      backoff: { type: 'exponential', delay: c.backoffMs },
+      removeOnComplete: { count: 1_000 },
+      removeOnFail: { count: 10_000 },
+    });
+    return id;
+  }
+
   async close(): Promise<void> {
     await this.train.close();
     await this.control.close();
+    await this.analysis.close();
     this.connection.disconnect();
   }
 }

@@ -5,26 +5,29 @@ import { redisConnection } from './redis.js';
 
 export interface RunningWorker {
   readonly worker: Worker;
+  /** The worker of search.analyse jobs (one at a time). */
+  readonly analysis: Worker;
   /** Finishes (or releases, at the next task boundary) the current jobs, then closes every connection. */
   close(): Promise<void>;
 }
 
-/** The sandboxed processor: the TypeScript source under tsx (tests, development), else the built file. */
-function processorFile(): URL {
+/** A sandboxed processor: the TypeScript source under tsx (tests, development), else the built file. */
+function processorFile(name: 'processor' | 'analysis-processor'): URL {
   const here = new URL(import.meta.url);
-  return new URL(here.pathname.endsWith('.ts') ? './processor.ts' : './processor.js', here);
+  return new URL(here.pathname.endsWith('.ts') ? `./${name}.ts` : `./${name}.js`, here);
 }
 
 /**
  * Starts a BullMQ worker on the run.train queue. Each job runs in a child process (one per unit of
  * concurrency); when a chunk ends, either way, the controller is asked to look at the search again.
+ * A second worker takes search.analyse jobs, one at a time, also in a child process.
  */
 export function startWorker(config: WorkerConfig, log: (m: string) => void = () => undefined): RunningWorker {
   const train = JOBS['run.train'];
   const advance = JOBS['search.advance'];
   const producer = redisConnection(config.redisUrl, 'producer');
   const advanceQueue = new Queue(advance.queue, { connection: producer, prefix: config.queuePrefix });
-  const worker = new Worker(train.queue, processorFile(), {
+  const worker = new Worker(train.queue, processorFile('processor'), {
     connection: redisConnection(config.redisUrl, 'worker'),
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
@@ -59,11 +62,23 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     askController(job, 'chunk failed').catch((e: unknown) => log(`could not enqueue search.advance: ${String(e)}`));
   });
   worker.on('error', (err) => log(`worker error: ${err.message}`));
+  const analysis = new Worker(JOBS['search.analyse'].queue, processorFile('analysis-processor'), {
+    connection: redisConnection(config.redisUrl, 'worker'),
+    prefix: config.queuePrefix,
+    concurrency: 1,
+    lockDuration: config.lockMs,
+    stalledInterval: config.lockMs,
+    name: config.workerId,
+    workerForkOptions: { env: { ...process.env, WORKER_ID: config.workerId } },
+  });
+  analysis.on('failed', (job, err) => log(`analysis job ${job?.id ?? '?'} failed: ${err.message}`));
+  analysis.on('error', (err) => log(`analysis worker error: ${err.message}`));
 
   return {
     worker,
+    analysis,
     async close() {
-      await worker.close();
+      await Promise.all([worker.close(), analysis.close()]);
       await advanceQueue.close();
       producer.disconnect();
     },

@@ -22,6 +22,9 @@ describe('job catalog', () => {
     }
     expect(jobId('run.train', parsePayload('run.train', train))).toBe('run-r42-from-4');
     expect(jobId('search.advance', { searchId: 's1', reason: 'chunk done' })).toBe('advance-s1');
+    expect(jobId('search.analyse', parsePayload('search.analyse', { searchId: 's1', seeds: 2 }))).toBe('analyse-s1');
+    expect(() => parsePayload('search.analyse', { searchId: 's1', seeds: 0 })).toThrow(/seeds/);
+    expect(() => parseResult('search.analyse', { runs: 2, reproduced: 6, compared: 6 })).toThrow(/wallSeconds/);
   });
 
   it('accepts a valid payload and returns it unchanged', () => {

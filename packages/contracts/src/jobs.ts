@@ -28,6 +28,21 @@ export const runTrainResult = z
 export const searchAdvancePayload = z.object({ searchId: id, reason: z.string().max(200) }).strict();
 export const searchAdvanceResult = z.object({ enqueued: z.number().int().min(0), done: z.boolean() }).strict();
 
+/** Default runs of the chosen mask that a completed search's analyses train again (as `ip2 search`). */
+export const DEFAULT_ANALYSIS_SEEDS = 2;
+
+/** Analyse a completed search's chosen configuration (intrinsic distributions, lesions, modularity). */
+export const searchAnalysePayload = z.object({ searchId: id, seeds: z.number().int().min(1).max(1000) }).strict();
+export const searchAnalyseResult = z
+  .object({
+    runs: z.number().int().min(0),
+    /** Replayed tasks that gave the stored result, of those compared. */
+    reproduced: z.number().int().min(0),
+    compared: z.number().int().min(0),
+    wallSeconds: z.number().min(0),
+  })
+  .strict();
+
 export interface JobContract<P extends z.ZodType, R extends z.ZodType> {
   readonly name: string;
   readonly queue: string;
@@ -63,6 +78,18 @@ export const JOBS = {
     backoffMs: 1_000,
     // One pending advance per search is enough: later requests coalesce into it.
     jobId: (p: z.output<typeof searchAdvancePayload>) => `advance-${p.searchId}`,
+  },
+  'search.analyse': {
+    name: 'search.analyse',
+    queue: 'ip2-analysis',
+    payload: searchAnalysePayload,
+    result: searchAnalyseResult,
+    // About `seeds` runs of the whole protocol trained again, plus a lesion study per learned property.
+    timeoutMs: 6 * 60 * 60 * 1000,
+    attempts: 3,
+    backoffMs: 10_000,
+    // One analysis per search: the controller asking again (a repeated advance) adds nothing.
+    jobId: (p: z.output<typeof searchAnalysePayload>) => `analyse-${p.searchId}`,
   },
 } as const satisfies Record<string, JobContract<z.ZodType, z.ZodType>>;
 

@@ -151,6 +151,10 @@ export async function searchReport(
      * analyseConfiguration; costs about `seeds` runs); without it the report has no analyses.
      */
     readonly analyse?: Omit<AnalysisOptions, 'records'>;
+    /** An analysis made earlier (the service's, stored with the search); `analyse` is then not needed. */
+    readonly analysis?: ConfigurationAnalysis;
+    /** Without an analysis: the report's note on why there is none (e.g. still being computed). */
+    readonly analysisNote?: string;
   } = {},
 ): Promise<SearchReport> {
   const rows = sortTaskRecords(records);
@@ -162,9 +166,11 @@ export async function searchReport(
   );
   const candidates = aggregate(definition, table);
   const state = searchState(definition, table);
-  const analysis = options.analyse
-    ? await analyseConfiguration(definition, fixed.mask.keys, { ...options.analyse, records: rows })
-    : undefined;
+  const analysis =
+    options.analysis ??
+    (options.analyse
+      ? await analyseConfiguration(definition, fixed.mask.keys, { ...options.analyse, records: rows })
+      : undefined);
   const html = await searchReportHtml({
     definition,
     fixed,
@@ -173,6 +179,7 @@ export async function searchReport(
     results: rows,
     ...(options.wallSeconds === undefined ? {} : { wallSeconds: options.wallSeconds }),
     ...(analysis ? { analysis } : {}),
+    ...(options.analysisNote === undefined ? {} : { analysisNote: options.analysisNote }),
   });
   return { fixed, candidates, html, ...(analysis ? { analysis } : {}) };
 }

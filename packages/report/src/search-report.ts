@@ -17,6 +17,8 @@ export interface SearchReportInput {
   readonly wallSeconds?: number;
   /** Analyses of the chosen configuration (see analyseConfiguration); without it the report says none were made. */
   readonly analysis?: ConfigurationAnalysis;
+  /** Without an analysis: why there is none yet (e.g. pending), shown instead of the default note. */
+  readonly analysisNote?: string;
 }
 
 const interval = (i: { mean: number | null; lo: number | null; hi: number | null }, d = 1) =>
@@ -309,7 +311,9 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
   ].filter(Boolean);
   const analysis = input.analysis
     ? await analysisSectionHtml(input.analysis, d.protocol.iterationCap)
-    : `<h2>Analyses of the chosen configuration</h2><p class="muted">Not computed for this report (intrinsic distributions, lesion study, modularity): they train the chosen configuration again; <code>ip2 search</code> makes them (<code>--analysis-seeds</code>).</p>`;
+    : input.analysisNote !== undefined
+      ? `<h2>Analyses of the chosen configuration</h2><p class="muted">${escapeHtml(input.analysisNote)}</p>`
+      : `<h2>Analyses of the chosen configuration</h2><p class="muted">Not computed for this report (intrinsic distributions, lesion study, modularity): they train the chosen configuration again; <code>ip2 search</code> makes them (<code>--analysis-seeds</code>).</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ip2 search report: ${escapeHtml(d.family)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>

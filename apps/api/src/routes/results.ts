@@ -1,10 +1,26 @@
-import { searchReport, taskFiles } from '@ip2/report';
+import type { StoredAnalysis } from '@ip2/db';
+import { searchReport, taskFiles, type ConfigurationAnalysis } from '@ip2/report';
 import { parseSearchDefinition, SearchIncompleteError } from '@ip2/search';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
 import { HttpProblem, problemSchema } from '../problem.js';
 import { noQuerySchema, resultsQuerySchema, searchParamsSchema } from '../schemas.js';
+
+/** The stored analyses for the report, or the report's note on why there are none (yet). */
+function analysisOf(a: StoredAnalysis | null): { analysis?: ConfigurationAnalysis; analysisNote?: string } {
+  if (a === null) return {};
+  switch (a.state) {
+    case 'COMPLETE':
+      return { analysis: a.analysis as ConfigurationAnalysis };
+    case 'PENDING':
+      return {
+        analysisNote: `Analyses pending: a worker is training the chosen configuration again on ${a.seeds} seed${a.seeds === 1 ? '' : 's'} (intrinsic distributions, lesion study, modularity); reload this report later.`,
+      };
+    case 'FAILED':
+      return { analysisNote: `The analyses of the chosen configuration failed: ${a.error ?? 'unknown error'}` };
+  }
+}
 
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };
 const security = [{ bearer: [] }];
@@ -23,7 +39,10 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
         summary: "A finished search's report (self-contained HTML)",
         description:
           'The report `ip2 search` writes as report.html: decision, candidate table with intervals, learning ' +
-          'curves, successive-halving bracket. Made from the stored task results; 409 until the search is COMPLETE.',
+          'curves, successive-halving bracket, and the analyses of the chosen configuration (intrinsic ' +
+          'distributions, lesion study, modularity) once a worker has computed them after the search completed ' +
+          '(until then the report says they are pending). Made from the stored task results; 409 until the ' +
+          'search is COMPLETE.',
         tags: ['searches'],
         security,
         params: searchParamsSchema,
@@ -53,6 +72,7 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
         const report = await searchReport(parseSearchDefinition(search.definition), records, {
           searchId: id,
           ...(wallSeconds === undefined ? {} : { wallSeconds }),
+          ...analysisOf(await store.analyses.get(id)),
         });
         html = report.html;
       } catch (e) {

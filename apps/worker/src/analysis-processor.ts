@@ -1,0 +1,20 @@
+import { openStore, type Store } from '@ip2/db';
+import type { SandboxedJob } from 'bullmq';
+import { processAnalyseJob } from './analyse.js';
+import { parseWorkerEnv } from './env.js';
+
+/*
+ * The sandboxed processor of search.analyse: the analyses train the chosen configuration again
+ * (CPU-bound), so they run in a child process as run.train does.
+ */
+
+const config = parseWorkerEnv(process.env);
+let store: Store | null = null;
+
+export default async function process_(job: SandboxedJob) {
+  store ??= openStore({ url: config.databaseUrl, poolSize: 2 });
+  return processAnalyseJob(
+    { store, log: (m) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`) },
+    { id: job.id, data: job.data, attemptsMade: job.attemptsMade, opts: { attempts: job.opts.attempts } },
+  );
+}
