@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followEvents, type FollowResult } from '../support/sse.js';
-import { decision, duplicateKeys, freePort, localReference, Stack, tinyDefinition } from '../support/stack.js';
+import { localReference, Stack, tinyDefinition } from '../support/stack.js';
 
 /*
  * The API killed and started again while three clients follow a search's progress (Server-Sent
@@ -9,31 +9,18 @@ import { decision, duplicateKeys, freePort, localReference, Stack, tinyDefinitio
  * search itself must equal the fault-free local run.
  */
 
-const input = tinyDefinition({ kind: 'exhaustive' }, 41);
+const input = tinyDefinition({ kind: 'exhaustive' }, 11);
 let stack: Stack;
 let base: string;
 let key: string;
 
-async function apiUp(): Promise<void> {
-  await stack.until('the API to answer', async () => {
-    try {
-      return (await fetch(`${base}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  });
-}
-
 beforeAll(async () => {
   stack = await Stack.create();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  stack.start('api', 'api', { env: { PORT: String(port), HOST: '127.0.0.1' } });
   stack.start('controller', 'controller');
   stack.start('w1', 'worker', { env: { WORKER_ID: 'w1' } });
   stack.start('w2', 'worker', { env: { WORKER_ID: 'w2' } });
   key = (await stack.store.apiKeys.create('alice', 'faults')).key;
-  await apiUp();
+  base = await stack.startApi();
 });
 
 afterAll(async () => {
@@ -70,12 +57,11 @@ describe('the API restarted while clients stream events', { timeout: 120_000 }, 
     const before = [...seen];
     await stack.stop('api', 'SIGKILL');
     stack.restart('api');
-    await apiUp();
+    await stack.apiReady(base);
     const followed = await Promise.all(clients);
-    await stack.waitComplete(id);
 
     const replay = taskEvents(await followEvents(url, auth));
-    const [expected, got] = await Promise.all([expecting, stack.outcome(id)]);
+    const expected = await stack.expectLikeReference(id, expecting);
     expect(replay).toHaveLength(expected.results.length);
     expect(replay.map((e) => e.id)).toEqual(replay.map((_, i) => String(i + 1)));
     for (const [i, f] of followed.entries()) {
@@ -84,8 +70,5 @@ describe('the API restarted while clients stream events', { timeout: 120_000 }, 
       expect(taskEvents(f)).toEqual(replay);
       expect(f.events.at(-1)?.event).toBe('end');
     }
-    expect(duplicateKeys(got.results)).toEqual([]);
-    expect(got.results).toEqual(expected.results);
-    expect(decision(got.fixed)).toEqual(decision(expected.fixed));
   });
 });

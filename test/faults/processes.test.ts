@@ -1,21 +1,17 @@
 import { JOBS } from '@ip2/contracts';
+import { trainChunk } from '@ip2/l2l';
+import { chunkJob, parseSearchDefinition, searchState, tableFromRows, type TrainAction } from '@ip2/search';
 import { submitSearch } from '@ip2/controller';
+import { deserializeState, serializeState } from '@ip2/snn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  decision,
-  duplicateKeys,
-  localReference,
-  sleep,
-  Stack,
-  tinyDefinition,
-  type SearchOutcome,
-} from '../support/stack.js';
+import { duplicateKeys, localReference, sleep, Stack, tinyDefinition, type SearchOutcome } from '../support/stack.js';
 
 /*
  * Faults of the service's own processes during a search (a controller and two workers on real PostgreSQL
  * and Redis): a worker killed, a worker stopped, the controller killed and restarted, a malformed job in
- * the queue. Each search must end COMPLETE with the task results and decision of the fault-free local
- * run of the same definition: no task result missing, none twice.
+ * the queue, a run whose network went NaN. Each search must end COMPLETE with the task results and
+ * decision of the fault-free local run of the same definition (for the NaN run: all but its NaN tasks):
+ * no task result missing, none twice.
  */
 
 const input = tinyDefinition({ kind: 'successive-halving', eta: 2, minTasks: 1 }, 23);
@@ -34,22 +30,12 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function expectIdentical(searchId: string): Promise<SearchOutcome> {
-  await stack.waitComplete(searchId);
-  const [got, expected] = await Promise.all([stack.outcome(searchId), reference]);
-  expect(duplicateKeys(got.results)).toEqual([]);
-  expect(got.results.map((r) => r.key)).toEqual(expected.results.map((r) => r.key));
-  expect(got.results).toEqual(expected.results);
-  expect(decision(got.fixed)).toEqual(decision(expected.fixed));
-  return got;
-}
-
 describe('faults of the service processes', { timeout: 120_000 }, () => {
   it('a worker killed with SIGKILL mid-task: its run is taken over from the last checkpoint', async () => {
     const search = await submitSearch(stack, input, 'tester');
     const victim = await stack.freezeWhileHolding(search.id, 'w1', 'w1');
     await stack.stop('w1', 'SIGKILL');
-    await expectIdentical(search.id);
+    await stack.expectLikeReference(search.id, reference);
     const after = (await stack.store.runs.list(search.id)).find((r) => r.id === victim.id)!;
     expect(stack.logs.get('controller')).toMatch(
       new RegExp(`reaper: re-queued \\d+ stale run\\(s\\): [^\\n]*${victim.id}`),
@@ -70,7 +56,7 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
     const released = (await stack.store.runs.list(search.id)).find((r) => r.id === held.id)!;
     // Released (or finished) at a task boundary, not left RUNNING for the reaper.
     expect(released.state === 'RUNNING' && released.workerId === 'w2').toBe(false);
-    await expectIdentical(search.id);
+    await stack.expectLikeReference(search.id, reference);
     expect(stack.logs.get('controller')).not.toMatch(new RegExp(`reaper: [^\\n]*${held.id}`));
     stack.start('w2', 'worker', { env: { WORKER_ID: 'w2b' } });
   });
@@ -84,7 +70,7 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
     await sleep(1000);
     expect((await stack.store.controller.search(search.id)).state).toBe('RUNNING');
     stack.start('controller', 'controller');
-    await expectIdentical(search.id);
+    await stack.expectLikeReference(search.id, reference);
   });
 
   it('a run.train job whose payload fails validation fails at once, and the search completes', async () => {
@@ -100,7 +86,62 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
     );
     expect(failed!.attemptsMade).toBe(1);
     expect(failed!.failedReason).toMatch(/^run\.train: /);
-    await expectIdentical(search.id);
+    await stack.expectLikeReference(search.id, reference);
     expect([...stack.logs.values()].join('\n')).toContain(`job invalid-${search.id} failed: run.train: `);
+  });
+
+  it('a run whose network turned NaN: its tasks are recorded as failed once each, and the search completes', async () => {
+    // Stand in for a worker whose network's weights blew up during task 0: train task 0 of a run of a
+    // candidate that goes past the first rung as a worker does, claim that run and store the result with
+    // the checkpoint after it, every parameter NaN. Whoever trains the run on from there gets NaN losses.
+    const expected = await reference;
+    const survivors = new Set(expected.results.filter((r) => r.key.endsWith('/1')).map((r) => r.key.split('/')[0]));
+    const definition = parseSearchDefinition(input);
+    const action = searchState(definition, tableFromRows([])).actions.find(
+      (a): a is TrainAction => a.kind === 'train' && survivors.has(a.candidate) && a.seedIndex === 0,
+    )!;
+    const chunk = chunkJob(definition, { seed: action.seed, keys: action.keys, fromTask: 0, toTask: 1 });
+    const steps = [];
+    for await (const step of trainChunk(chunk, null)) {
+      const state = deserializeState(step.checkpoint.learner);
+      for (const a of Object.values(state.params)) a.fill(Number.NaN);
+      steps.push({ result: step.result, checkpoint: { ...step.checkpoint, learner: serializeState(state) } });
+    }
+    const search = await submitSearch(stack, input, 'tester');
+    const target = (await stack.store.runs.list(search.id)).find(
+      (r) => r.candidate === action.candidate && r.seedIndex === 0,
+    )!;
+    const claim = (await stack.store.runs.claim(
+      target.id,
+      { workerId: 'test', host: 'test' },
+      { staleAfterMs: 60_000 },
+    ))!;
+    expect(claim).not.toBeNull();
+    for (const s of steps) await stack.store.runs.recordTasks(claim.runId, claim.claimToken, [s.result], s.checkpoint);
+    await stack.store.runs.release(claim.runId, claim.claimToken, 'WAITING');
+    await stack.waitComplete(search.id);
+
+    const got = await stack.outcome(search.id);
+    expect(duplicateKeys(got.results)).toEqual([]);
+    const prefix = `${claim.candidate}/${claim.seedIndex}/`;
+    const mine = (r: { key: string }) => r.key.startsWith(prefix);
+    // Every other task result, and this run's task 0, as without the fault.
+    expect(got.results.filter((r) => !mine(r) || r.key.endsWith('/0'))).toEqual(
+      expected.results.filter((r) => !mine(r) || r.key.endsWith('/0')),
+    );
+    const failed = (await stack.store.runs.results(claim.runId)).filter((r) => r.taskIndex > 0);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const r of failed) {
+      expect(r).toMatchObject({ failure: 'nan', converged: false });
+      expect(r.finalLoss).toBeNaN();
+    }
+    const run = (await stack.store.runs.list(search.id)).find((r) => r.id === claim.runId)!;
+    // Finished, or cancelled with its candidate when a later rung pruned it.
+    expect(['COMPLETE', 'CANCELLED']).toContain(run.state);
+    // Not retried: no failed job of the run, no failure logged by any worker.
+    const failedJobs = await stack.queues.train.getFailed(0, 1000);
+    expect(failedJobs.filter((j) => (j.data as { runId?: string }).runId === claim.runId)).toEqual([]);
+    expect([...stack.logs.values()].join('\n')).not.toMatch(new RegExp(`job run-${claim.runId}-from-\\d+ failed`));
+    expect(got.fixed).toBeDefined();
   });
 });

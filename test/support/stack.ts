@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +10,7 @@ import { openStore, type RunSummary, type Store } from '@ip2/db';
 import { fixConfiguration, parseSearchDefinition, type SearchDefinitionInput } from '@ip2/search';
 import { createTestDatabase, type TestDatabase } from '@ip2/testing';
 import { Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { runLocalSearch } from '../../apps/cli/src/commands/search.js';
 import { FileStore } from '../../apps/cli/src/local/store.js';
 
@@ -65,8 +66,66 @@ export interface SearchOutcome {
 
 const sortByKey = (rs: ComparableResult[]) => rs.sort((a, b) => a.key.localeCompare(b.key));
 
-/** Runs the definition with the local mode (one process, files in a temporary folder): the reference. */
+/** Sources the local mode's numbers depend on: a reference computed with other sources is not reused. */
+const REFERENCE_SOURCES = [
+  'packages/snn/src',
+  'packages/tasks/src',
+  'packages/l2l/src',
+  'packages/search/src',
+  'apps/cli/src/local',
+  'apps/cli/src/commands/search.ts',
+];
+
+function sourcesHash(): string {
+  const h = createHash('sha256');
+  const add = (path: string) => {
+    const entries = readdirSync(path, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
+    for (const f of entries) h.update(f).update(readFileSync(f));
+  };
+  for (const p of REFERENCE_SOURCES) {
+    const abs = join(ROOT, p);
+    if (abs.endsWith('.ts')) h.update(abs).update(readFileSync(abs));
+    else add(abs);
+  }
+  return h.digest('hex');
+}
+
+/** JSON that keeps NaN and ±Infinity (a failed task's loss is NaN). */
+const encode = (v: unknown) =>
+  JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x));
+const decode = <T>(text: string): T =>
+  JSON.parse(text, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && '$number' in x ? Number((x as { $number: string }).$number) : x,
+  ) as T;
+
+/**
+ * The local mode's outcome for the definition (see computeReference), kept in the system's temporary
+ * folder under a hash of the definition and of every source file it depends on, so that the test files
+ * running the same definition compute it once.
+ */
 export async function localReference(input: SearchDefinitionInput): Promise<SearchOutcome> {
+  const key = createHash('sha256')
+    .update(encode(parseSearchDefinition(input)))
+    .update(sourcesHash())
+    .digest('hex');
+  const file = join(tmpdir(), `ip2-reference-${key.slice(0, 32)}.json`);
+  try {
+    return decode<SearchOutcome>(readFileSync(file, 'utf8'));
+  } catch {
+    // not computed yet
+  }
+  const outcome = await computeReference(input);
+  const partial = `${file}.${process.pid}`;
+  writeFileSync(partial, encode(outcome));
+  renameSync(partial, file);
+  return outcome;
+}
+
+/** Runs the definition with the local mode (one process, files in a temporary folder): the reference. */
+export async function computeReference(input: SearchDefinitionInput): Promise<SearchOutcome> {
   const definition = parseSearchDefinition(input);
   const dir = mkdtempSync(join(tmpdir(), 'ip2-reference-'));
   try {
@@ -277,6 +336,41 @@ export class Stack {
       },
       ms,
     );
+  }
+
+  /**
+   * Waits for the search to complete and checks it against the reference: the same task results (none
+   * missing, none twice) and the same decision.
+   */
+  async expectLikeReference(searchId: string, reference: SearchOutcome | Promise<SearchOutcome>) {
+    await this.waitComplete(searchId);
+    const [got, expected] = await Promise.all([this.outcome(searchId), reference]);
+    expect(duplicateKeys(got.results)).toEqual([]);
+    expect(got.results.map((r) => r.key)).toEqual(expected.results.map((r) => r.key));
+    expect(got.results).toEqual(expected.results);
+    expect(got.fixed).toBeDefined();
+    expect(decision(got.fixed)).toEqual(decision(expected.fixed));
+    return got;
+  }
+
+  /** Starts the API on a free port and waits until it answers; its base URL. */
+  async startApi(name = 'api', env: Record<string, string> = {}): Promise<string> {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    this.start(name, 'api', { env: { PORT: String(port), HOST: '127.0.0.1', ...env } });
+    await this.apiReady(base);
+    return base;
+  }
+
+  /** Waits until the API at `base` answers /healthz. */
+  async apiReady(base: string): Promise<void> {
+    await this.until(`the API at ${base} to answer`, async () => {
+      try {
+        return (await fetch(`${base}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** The search's task results (every stored row, duplicates included) and its fixed configuration. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decision, localReference, Stack, tinyDefinition } from '../../../test/support/stack.js';
+import { localReference, Stack, tinyDefinition } from '../../../test/support/stack.js';
 import { submitSearch } from './submit.js';
 
 /*
@@ -25,13 +25,8 @@ describe('service (controller + 2 workers)', () => {
   it('runs an exhaustive search to COMPLETE with results identical to the local mode', async () => {
     const input = tinyDefinition({ kind: 'exhaustive' }, 11);
     const search = await submitSearch(stack, input, 'tester');
-    const [expected] = await Promise.all([localReference(input), stack.waitComplete(search.id)]);
-    const got = await stack.outcome(search.id);
+    const got = await stack.expectLikeReference(search.id, localReference(input));
     expect(got.results).toHaveLength(4 * 2 * 3);
-    expect(got.results).toEqual(expected.results);
-    expect(got.fixed).toBeDefined();
-    expect(got.fixed.mask).toEqual(expected.fixed.mask);
-    expect(decision(got.fixed)).toEqual(decision(expected.fixed));
     const runs = await stack.store.runs.list(search.id);
     expect(runs.every((r) => r.state === 'COMPLETE' && r.tasksDone === 3)).toBe(true);
     expect(new Set(runs.map((r) => r.workerId)).size).toBeGreaterThan(0);
