@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureOutput, type Captured } from '../../apps/cli/src/capture.js';
 import { FileStore } from '../../apps/cli/src/local/store.js';
 import { main } from '../../apps/cli/src/main.js';
+import { toJson } from '@ip2/report';
 import { decision, freePort, Stack, type FixedConfig } from '../support/stack.js';
 
 /*
@@ -37,19 +39,9 @@ const dir = () => {
   return d;
 };
 
-let stdout = '';
-let stderr = '';
+let io: Captured;
 beforeEach(() => {
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
+  io = captureOutput();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -91,18 +83,20 @@ describe('ip2 submit / watch / report against the service', () => {
     const local = ip2('search', ...FLAGS, '--workers', '1', '--quiet', '--out', localDir);
     const remote = ip2('submit', ...FLAGS, ...as(alice), '--watch', '--retries', '120');
     // While the search runs, the API goes down and comes back: the watcher reconnects with Last-Event-ID.
-    await stack.until('the watcher to receive task events', async () => /\n[1-9]\d*\/24 task trainings/.test(stderr));
-    searchId = UUID.exec(stdout)![0];
+    await stack.until('the watcher to receive task events', async () =>
+      /\n[1-9]\d*\/24 task trainings/.test(io.stderr),
+    );
+    searchId = UUID.exec(io.stdout)![0];
     expect((await stack.store.controller.search(searchId)).state).toBe('RUNNING');
     await stack.stop('api', 'SIGKILL');
     stack.restart('api');
     const [localCode, submitCode] = await Promise.all([local, remote]);
     expect(localCode).toBe(0);
-    expect(submitCode, stderr + stack.dump()).toBe(0);
-    expect(stderr).toMatch(/event stream lost \(.*\); reconnecting in 1000 ms with Last-Event-ID [1-9]\d*/);
-    expect(stderr).toContain('24/24 task trainings');
-    expect(stderr).not.toMatch(/\b(2[5-9]|[3-9]\d)\/24 task trainings/);
-    expect(stdout).toContain(`${server}/v1/searches/${searchId}/report`);
+    expect(submitCode, io.stderr + stack.dump()).toBe(0);
+    expect(io.stderr).toMatch(/event stream lost \(.*\); reconnecting in 1000 ms with Last-Event-ID [1-9]\d*/);
+    expect(io.stderr).toContain('24/24 task trainings');
+    expect(io.stderr).not.toMatch(/\b(2[5-9]|[3-9]\d)\/24 task trainings/);
+    expect(io.stdout).toContain(`${server}/v1/searches/${searchId}/report`);
     expect((await stack.store.controller.search(searchId)).state).toBe('COMPLETE');
 
     // PostgreSQL holds exactly the local mode's task results (every field but the wall time) and decision.
@@ -131,11 +125,11 @@ describe('ip2 submit / watch / report against the service', () => {
 
     // --watch ended at the decision and printed it, as ip2 search does.
     const chosen = `chosen mask: ${localFixed.mask.bits} = [${localFixed.mask.keys.join(', ') || 'none'}]`;
-    expect(stdout.split(chosen)).toHaveLength(3);
+    expect(io.stdout.split(chosen)).toHaveLength(3);
 
     // ip2 report downloads the files the local mode wrote: byte-identical task files, the same decision.
     const out = dir();
-    expect(await ip2('report', searchId, ...as(alice), '--out', out), stderr).toBe(0);
+    expect(await ip2('report', searchId, ...as(alice), '--out', out), io.stderr).toBe(0);
     for (const f of ['tasks.json', 'tasks.csv']) {
       expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(localDir, f), 'utf8'));
     }
@@ -147,12 +141,42 @@ describe('ip2 submit / watch / report against the service', () => {
     expect(html).toContain(`mask <code>${localFixed.mask.bits}</code>`);
   });
 
+  it('the served report gains the analyses a worker computed after completion, identical to the local mode’s analysis.json', async () => {
+    // The controller asked for them (ANALYSIS_SEEDS defaults to 2, as --analysis-seeds) when it fixed the mask.
+    const row = await stack.until(
+      'the analyses to be stored',
+      async () => {
+        const a = await stack.store.analyses.get(searchId);
+        return a !== null && a.state !== 'PENDING' && a;
+      },
+      60_000,
+    );
+    expect(row, stack.dump()).toMatchObject({ state: 'COMPLETE', seeds: 2, error: null });
+    // Everything but the wall time, with NaN and ±Infinity written alike.
+    const text = (a: object) => toJson({ ...a, wallSeconds: 0 });
+    const localAnalysis = JSON.parse(readFileSync(join(localDir, 'analysis.json'), 'utf8')) as object;
+    expect(text(row.analysis as object)).toBe(text(localAnalysis));
+
+    const res = await fetch(`${server}/v1/searches/${searchId}/report`, {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    expect(res.status).toBe(200);
+    const section = (html: string) =>
+      html
+        .slice(html.indexOf('<h2>Analyses of the chosen configuration</h2>'), html.indexOf('</body>'))
+        .replace(/(modularity measured before each )\([^)]*\)/, '$1(wall time)');
+    const served = section(await res.text());
+    expect(served).toContain('<h3>Intrinsic values across tasks</h3>');
+    expect(served).not.toContain('pending');
+    expect(served).toBe(section(readFileSync(join(localDir, 'report.html'), 'utf8')));
+  });
+
   it('ip2 watch on a finished search replays its stream and prints the decision', async () => {
-    expect(await ip2('watch', searchId, ...as(alice)), stderr).toBe(0);
-    expect(stderr).toContain(`following search ${searchId}`);
-    expect(stderr).toContain('24/24 task trainings');
-    expect(stdout).toMatch(/chosen mask: [01]{2} = \[/);
-    expect(stdout).toContain(`ip2 report ${searchId}`);
+    expect(await ip2('watch', searchId, ...as(alice)), io.stderr).toBe(0);
+    expect(io.stderr).toContain(`following search ${searchId}`);
+    expect(io.stderr).toContain('24/24 task trainings');
+    expect(io.stdout).toMatch(/chosen mask: [01]{2} = \[/);
+    expect(io.stdout).toContain(`ip2 report ${searchId}`);
   });
 
   it('refusals are one line naming the flag or quoting the server, exit 2; an unreachable server exits 1', async () => {
@@ -180,24 +204,24 @@ describe('ip2 submit / watch / report against the service', () => {
       ],
     ];
     for (const [args, code, message] of cases) {
-      stderr = '';
+      io.stderr = '';
       const out = dir();
       expect(await ip2(...args, ...(args[0] === 'report' ? ['--out', join(out, 'r')] : [])), args.join(' ')).toBe(code);
-      expect(stderr.trim()).toMatch(message);
-      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(io.stderr.trim()).toMatch(message);
+      expect(io.stderr.trim().split('\n')).toHaveLength(1);
     }
   });
 
   it('ip2 report refuses a search that is not complete, and writes nothing', async () => {
-    stdout = '';
+    io.stdout = '';
     expect(await ip2('submit', ...FLAGS, '--seed', '12', ...as(alice))).toBe(0);
-    const id = UUID.exec(stdout)![0];
+    const id = UUID.exec(io.stdout)![0];
     await fetch(`${server}/v1/searches/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${alice}` } });
     const out = join(dir(), 'r');
     expect(await ip2('report', id, ...as(alice), '--out', out)).toBe(2);
-    expect(stderr).toMatch(new RegExp(`search ${id} is CANCELLED: its report exists once it completes`));
+    expect(io.stderr).toMatch(new RegExp(`search ${id} is CANCELLED: its report exists once it completes`));
     expect(() => readFileSync(join(out, 'report.html'))).toThrow();
     expect(await ip2('watch', id, ...as(alice), '--quiet')).toBe(1);
-    expect(stderr).toMatch(new RegExp(`search ${id} ended CANCELLED`));
+    expect(io.stderr).toMatch(new RegExp(`search ${id} ended CANCELLED`));
   });
 });

@@ -27,6 +27,7 @@ describe('configuration analyses', () => {
     expect(await store.analyses.request(id, 5)).toEqual(asked);
 
     const analysis = {
+      zeta: 'written first',
       format: 'ip2.configuration-analysis/1',
       runs: [{ seedIndex: 0, tasks: [{ qStart: Number.NaN, qEnd: 0.30000000000000004, iterations: Infinity }] }],
       modularityEfficiency: { r: -Infinity, n: 3, p: 1e-300, label: 'NaN as a word' },
@@ -36,6 +37,10 @@ describe('configuration analyses', () => {
     expect(done).toMatchObject({ searchId: id, seeds: 2, state: 'COMPLETE', error: null });
     expect(done.analysis).toEqual(analysis);
     expect((await store.analyses.get(id))!.analysis).toEqual(analysis);
+    // Key order too (json, not jsonb): the stored analysis serialises to the same text.
+    expect(JSON.stringify(done.analysis, (_k, x: unknown) => (Number.isNaN(x) ? 'NaN' : x))).toBe(
+      JSON.stringify(analysis, (_k, x: unknown) => (Number.isNaN(x) ? 'NaN' : x)),
+    );
     expect(Object.is((done.analysis as typeof analysis).runs[0]!.tasks[0]!.qStart, Number.NaN)).toBe(true);
     // Still a request changes nothing.
     expect((await store.analyses.request(id, 2)).state).toBe('COMPLETE');

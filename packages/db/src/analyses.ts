@@ -3,7 +3,6 @@ import { mapped, NotFoundError } from './errors.js';
 import { Prisma, type ConfigurationAnalysis as AnalysisRow } from './generated/client.js';
 import { isId } from './ids.js';
 import { taskResults, type SearchTaskResult } from './results.js';
-import { jsonb } from './sql.js';
 
 export type AnalysisState = 'PENDING' | 'COMPLETE' | 'FAILED';
 
@@ -20,12 +19,13 @@ export interface StoredAnalysis {
   readonly updatedAt: Date;
 }
 
-/** JSON keeps no NaN or ±Infinity: they are stored as {"$number": "NaN"} and restored on reading. */
-const encode = (value: unknown): unknown =>
-  JSON.parse(
-    JSON.stringify(value, (_k, x: unknown) =>
-      typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x,
-    ),
+/**
+ * The analysis as JSON text; JSON keeps no NaN or ±Infinity: they are written as {"$number": "NaN"} and
+ * restored on reading.
+ */
+const encode = (value: unknown): string =>
+  JSON.stringify(value, (_k, x: unknown) =>
+    typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x,
   );
 const decode = (value: unknown): unknown =>
   JSON.parse(JSON.stringify(value), (_k, x: unknown) =>
@@ -86,11 +86,12 @@ export class AnalysisRepository {
     error: string | null,
   ): Promise<StoredAnalysis> {
     if (!isId(searchId)) throw new NotFoundError(`no analysis of search ${searchId}`);
-    // Raw SQL: Prisma's query API would round the analysis's numbers (see jsonb()).
+    // Raw SQL with the text cast to json (not jsonb): every double and the key order are kept as written
+    // (Prisma's query API would round the numbers, see jsonb() of ./sql.ts).
     const n = await mapped(
       () => this.db.$executeRaw`
         UPDATE "ConfigurationAnalysis"
-        SET "state" = ${state}::"AnalysisState", "analysis" = ${analysis === null ? Prisma.sql`NULL::jsonb` : jsonb(encode(analysis))},
+        SET "state" = ${state}::"AnalysisState", "analysis" = ${analysis === null ? Prisma.sql`NULL::json` : Prisma.sql`${encode(analysis)}::json`},
           "error" = ${error}, "updatedAt" = now()
         WHERE "searchId" = ${searchId}::uuid`,
     );

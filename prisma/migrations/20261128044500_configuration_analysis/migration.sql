@@ -6,7 +6,7 @@ CREATE TABLE "ConfigurationAnalysis" (
     "searchId" UUID NOT NULL,
     "seeds" INTEGER NOT NULL,
     "state" "AnalysisState" NOT NULL DEFAULT 'PENDING',
-    "analysis" JSONB,
+    "analysis" JSON,
     "error" TEXT,
     "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMPTZ(3) NOT NULL,
