@@ -114,6 +114,20 @@ describe('GET /v1/searches/{id}/report', () => {
     expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(r.json().detail).toMatch(/is RUNNING: its report exists once it is COMPLETE/);
   });
+
+  it('says the analyses are pending while a worker computes them, and why they failed if they did', async () => {
+    const get = async () =>
+      (await h.app.inject({ url: `/v1/searches/${complete}/report`, headers: auth(h.alice) })).body;
+    expect(await get()).toContain('Not computed for this report');
+    await h.store.analyses.request(complete, 2);
+    const pending = await get();
+    expect(pending).toContain('Analyses pending: a worker is training the chosen configuration again on 2 seeds');
+    expect(pending).not.toContain('Not computed for this report');
+    await h.store.analyses.fail(complete, 'search sma: <lesion> study failed');
+    expect(await get()).toContain(
+      'The analyses of the chosen configuration failed: search sma: &lt;lesion&gt; study failed',
+    );
+  });
 });
 
 describe('outputs: errors and isolation', () => {
