@@ -7,7 +7,10 @@ export interface RunningWorker {
   readonly worker: Worker;
   /** The worker of search.analyse jobs (one at a time). */
   readonly analysis: Worker;
-  /** Finishes (or releases, at the next task boundary) the current jobs, then closes every connection. */
+  /**
+   * Finishes (or releases, at the next task boundary) the current chunks, drops the current analysis
+   * (another worker makes it), then closes every connection.
+   */
   close(): Promise<void>;
 }
 
@@ -68,6 +71,8 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     concurrency: 1,
     lockDuration: config.lockMs,
     stalledInterval: config.lockMs,
+    // A worker that stops drops its analysis (it starts over elsewhere, see close()): not a failure.
+    maxStalledCount: JOBS['search.analyse'].attempts,
     name: config.workerId,
     workerForkOptions: { env: { ...process.env, WORKER_ID: config.workerId } },
   });
@@ -78,7 +83,9 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     worker,
     analysis,
     async close() {
-      await Promise.all([worker.close(), analysis.close()]);
+      // An analysis can take as long as a few runs: it is not waited for, but taken up again by another
+      // worker once its lock expires (it has no partial state; the analysis is made from the start).
+      await Promise.all([worker.close(), analysis.close(true)]);
       await advanceQueue.close();
       producer.disconnect();
     },
