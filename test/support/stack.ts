@@ -300,13 +300,24 @@ export class Stack {
   }
 
   /** Sends the signal to the process group and waits for the process to exit; its exit code. */
-  async stop(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+  async stop(name: string, signal: NodeJS.Signals = 'SIGKILL', ms = 30_000): Promise<number | null> {
     const p = this.procs.get(name);
     if (!p) return null;
     if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    let timer: NodeJS.Timeout | undefined;
+    const exited = new Promise<number | null>((ok, fail) => {
+      p.once('exit', (code) => ok(code));
+      timer = setTimeout(
+        () => fail(new Error(`${name} did not exit within ${ms} ms of ${signal}\n${this.dump()}`)),
+        ms,
+      );
+    });
     killGroup(p, signal);
-    return exited;
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Polls `f` until it gives something truthy; on time-out the error carries every process's log. */
