@@ -6,6 +6,7 @@ import {
   tableFromRows,
   type CandidateAggregate,
   type FixedConfig,
+  type ResultRow,
   type ResultTable,
   type SearchDefinition,
 } from '@ip2/search';
@@ -113,18 +114,9 @@ export function taskFiles(records: readonly SearchTaskRecord[]): TaskFiles {
 }
 
 /** Reads tasks.json back into table rows (NaN and ±∞ restored). */
-export function parseTasksJson(text: string): {
-  candidate: string;
-  seedIndex: number;
-  taskIndex: number;
-  iterations: number;
-  converged: boolean;
-  finalLoss: number;
-}[] {
+export function parseTasksJson(text: string): ResultRow[] {
   const special = new Set(['NaN', 'Infinity', '-Infinity']);
-  return JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' && special.has(v) ? Number(v) : v)) as ReturnType<
-    typeof parseTasksJson
-  >;
+  return JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' && special.has(v) ? Number(v) : v)) as ResultRow[];
 }
 
 export interface SearchReport {

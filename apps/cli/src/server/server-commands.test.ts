@@ -1,24 +1,17 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureOutput, type Captured } from '../capture.js';
 import { main } from '../main.js';
-import { flagOf } from './client.js';
+import { connect, flagOf } from './client.js';
+import { followEvents } from './follow.js';
 
-let stderr = '';
-let stdout = '';
+let io: Captured;
 beforeEach(() => {
-  stderr = '';
-  stdout = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
+  io = captureOutput();
   delete process.env.IP2_SERVER;
   delete process.env.IP2_API_KEY;
 });
@@ -53,8 +46,8 @@ describe('ip2 submit / watch / report without a server: bad input', () => {
   for (const [args, message] of cases) {
     it(`${args.join(' ')} → exit 2, one line`, async () => {
       expect(await main(args)).toBe(2);
-      expect(stderr.trim()).toMatch(message);
-      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(io.stderr.trim()).toMatch(message);
+      expect(io.stderr.trim().split('\n')).toHaveLength(1);
     });
   }
 
@@ -64,7 +57,7 @@ describe('ip2 submit / watch / report without a server: bad input', () => {
     process.env.IP2_API_KEY = 'ip2_whatever';
     const out = mkdtempSync(join(tmpdir(), 'ip2-report-'));
     expect(await main(['report', ID, '--out', join(out, 'r')])).toBe(1);
-    expect(stderr.trim()).toBe(
+    expect(io.stderr.trim()).toBe(
       `ip2: error: cannot reach the server at ${server} (ECONNREFUSED); check --server or IP2_SERVER`,
     );
     expect(readdirSync(out)).toEqual([]);
@@ -73,13 +66,13 @@ describe('ip2 submit / watch / report without a server: bad input', () => {
   it('--help explains every flag with its default', async () => {
     expect(await main(['submit', '--help'])).toBe(0);
     for (const flag of ['--server', '--key', '--watch', '--idempotency-key', '--retries', '--config', '--family']) {
-      expect(stdout).toContain(flag);
+      expect(io.stdout).toContain(flag);
     }
-    expect(stdout).toMatch(/default: \$IP2_SERVER, else\s+http:\/\/127\.0\.0\.1:3000/);
-    expect(stdout).toMatch(/API key \(default:\s+\$IP2_API_KEY\)/);
-    stdout = '';
+    expect(io.stdout).toMatch(/default: \$IP2_SERVER, else\s+http:\/\/127\.0\.0\.1:3000/);
+    expect(io.stdout).toMatch(/API key \(default:\s+\$IP2_API_KEY\)/);
+    io.stdout = '';
     expect(await main(['report', '--help'])).toBe(0);
-    expect(stdout).toMatch(/--out <dir>\s+output folder \(default: results\/<id>\)/);
+    expect(io.stdout).toMatch(/--out <dir>\s+output folder \(default: results\/<id>\)/);
   });
 
   it("maps the server's problem paths to the flags of ip2 submit", () => {
@@ -89,5 +82,72 @@ describe('ip2 submit / watch / report without a server: bad input', () => {
     expect(flagOf('protocol.criterion.epsilon')).toBe('--epsilon');
     expect(flagOf('headers.authorization')).toBe('--key');
     expect(flagOf('params.id')).toBeUndefined();
+  });
+});
+
+describe('followEvents: the event stream of a search', () => {
+  it('reconnects after a dropped connection with Last-Event-ID and the server’s retry delay, missing and repeating nothing', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createHttpServer((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      if (seen.length === 2) {
+        res.writeHead(503); // the server restarting
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (seen.length === 1) {
+        res.write(
+          'retry: 20\n\nid: 1\nevent: task\ndata: {"taskIndex":0}\n\nid: 2\nevent: task\ndata: {"taskIndex":1}\n\n',
+        );
+        setTimeout(() => res.destroy(), 20); // the connection drops mid-search
+      } else {
+        res.end('id: 3\nevent: task\ndata: {"taskIndex":2}\n\nevent: end\ndata: {"state":"COMPLETE"}\n\n');
+      }
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const client = connect({ server: `http://127.0.0.1:${port}`, key: 'ip2_k' });
+      const tasks: number[] = [];
+      const reconnects: (string | undefined)[] = [];
+      const end = await followEvents(client, ID, {
+        onTask: (n) => tasks.push(n),
+        onReconnect: (last, _reason, delay) => {
+          expect(delay).toBe(20);
+          reconnects.push(last);
+        },
+      });
+      expect(end).toEqual({ state: 'COMPLETE' });
+      expect(tasks).toEqual([1, 2, 3]);
+      expect(seen).toEqual([undefined, '2', '2']);
+      expect(reconnects).toEqual(['2', '2']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives up after --retries reconnections without an event (exit 1), and stops at once on a 4xx', async () => {
+    const server = createHttpServer((req, res) => {
+      if (req.headers.authorization === 'Bearer bad') {
+        res.writeHead(401, { 'content-type': 'application/problem+json' });
+        res.end(JSON.stringify({ status: 401, detail: 'unknown or revoked API key' }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('retry: 1\n\n');
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      await expect(followEvents(connect({ server: url, key: 'k' }), ID, {}, { retries: 3 })).rejects.toThrow(
+        /lost the event stream of search .* gave up after 3 reconnections/,
+      );
+      await expect(followEvents(connect({ server: url, key: 'bad' }), ID, {})).rejects.toThrow(
+        /--key: the server at .* refused the key \(unknown or revoked API key\)/,
+      );
+    } finally {
+      server.close();
+    }
   });
 });
