@@ -1,6 +1,17 @@
 import { join } from 'node:path';
 import { FIXED_CONFIG_FORMAT, parseSearchDefinition, verifyFixedConfig, type FixedConfig } from '@ip2/search';
-import { createRunLearner, modelNames, parseProtocol, runSequence, sequenceMetrics, type TaskResult } from '@ip2/l2l';
+import {
+  SPIKING_MODELS,
+  runSeeds,
+  spikingMask,
+  type SpikingModel,
+  createRunLearner,
+  modelNames,
+  parseProtocol,
+  runSequence,
+  sequenceMetrics,
+  type TaskResult,
+} from '@ip2/l2l';
 import { adaptationCurveSpec, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
@@ -219,7 +230,10 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
     familyRule: getFamily(plan.family).rule,
     model: plan.model,
     space: plan.space,
-    mask: plan.model === 'ip2' ? plan.mask : undefined,
+    // The learnable set the spiking models used (ip-random's is drawn from the seed).
+    mask: (SPIKING_MODELS as readonly string[]).includes(plan.model)
+      ? spikingMask(plan.model as SpikingModel, plan.space, runSeeds(plan.seed).network, plan.mask)
+      : undefined,
     seed: plan.seed,
     hidden: plan.hidden,
     lr: plan.lr,
