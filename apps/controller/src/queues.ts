@@ -1,5 +1,5 @@
-import { JOBS, jobId, parsePayload, type JobPayload } from '@ip2/contracts';
-import { Queue } from 'bullmq';
+import { JOBS, jobId, parsePayload, type JobName, type JobPayload } from '@ip2/contracts';
+import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 
 /** The producer side of both job queues, over one fail-fast connection. */
@@ -18,44 +18,43 @@ export class Queues {
 
   /** Enqueues a chunk (validated; the deterministic id makes a repeat harmless). */
   async addTrain(data: JobPayload<'run.train'>): Promise<string> {
-    const c = JOBS['run.train'];
-    const payload = parsePayload('run.train', data);
-    const id = jobId('run.train', payload);
-    await this.train.add(c.name, payload, {
-      jobId: id,
-      attempts: c.attempts,
-      backoff: { type: 'exponential', delay: c.backoffMs },
-      // Removed when done, so that the same chunk can be queued again after a takeover.
-      removeOnComplete: true,
-      removeOnFail: { count: 10_000 },
-    });
-    return id;
+    // Removed when done, so that the same chunk can be queued again after a takeover.
+    return this.add(this.train, 'run.train', data, { removeOnComplete: true, removeOnFail: { count: 10_000 } });
   }
 
   /** Asks for a look at the search; requests coalesce while one is waiting. */
   async addAdvance(searchId: string, reason: string): Promise<void> {
-    const c = JOBS['search.advance'];
-    const payload = parsePayload('search.advance', { searchId, reason });
-    await this.control.add(c.name, payload, {
-      jobId: jobId('search.advance', payload),
-      attempts: c.attempts,
-      backoff: { type: 'exponential', delay: c.backoffMs },
-      removeOnComplete: true,
-      removeOnFail: true,
-    });
+    await this.add(
+      this.control,
+      'search.advance',
+      { searchId, reason },
+      { removeOnComplete: true, removeOnFail: true },
+    );
   }
 
   /** Asks for the analyses of a completed search's chosen configuration (once per search: deterministic id). */
   async addAnalyse(data: JobPayload<'search.analyse'>): Promise<string> {
-    const c = JOBS['search.analyse'];
-    const payload = parsePayload('search.analyse', data);
-    const id = jobId('search.analyse', payload);
-    await this.analysis.add(c.name, payload, {
+    return this.add(this.analysis, 'search.analyse', data, {
+      removeOnComplete: { count: 1_000 },
+      removeOnFail: { count: 10_000 },
+    });
+  }
+
+  /** Adds a validated job with its contract's id and retry policy. */
+  private async add<N extends JobName>(
+    queue: Queue,
+    name: N,
+    data: JobPayload<N>,
+    removal: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'>,
+  ): Promise<string> {
+    const c = JOBS[name];
+    const payload = parsePayload(name, data);
+    const id = jobId(name, payload);
+    await queue.add(c.name, payload, {
       jobId: id,
       attempts: c.attempts,
       backoff: { type: 'exponential', delay: c.backoffMs },
-      removeOnComplete: { count: 1_000 },
-      removeOnFail: { count: 10_000 },
+      ...removal,
     });
     return id;
   }
