@@ -1,8 +1,14 @@
 import { batchAccuracy, Rng, type EngineInfo, type TrialBatch } from '@ip2/snn';
 import type { Learner, LearnerEvaluation, LearnerSpec, LearnerStep } from '../learner.js';
 import { rnn, rnnAlpha } from './rnn.js';
-import { checkBatch, packArrays, unpackArrays } from './tf-common.js';
-import { baselineConfig, type BaselineConfig, type BaselineOptionsInput, type L2Group } from './tf-learner.js';
+import { checkBatch, packArrays } from './tf-common.js';
+import {
+  baselineConfig,
+  readSavedBaseline,
+  type BaselineConfig,
+  type BaselineOptionsInput,
+  type L2Group,
+} from './tf-learner.js';
 
 /** The parameters of the leaky RNN, in the order of its initialiser and its saved state. */
 const KEYS = ['wIn', 'wRec', 'b', 'wOut', 'bOut'] as const;
@@ -85,13 +91,8 @@ export class FusedRnnLearner implements Learner {
         byKey((k) => layout[k]!.values.slice()),
       );
     }
-    const { meta, arrays } = unpackArrays(saved);
-    const { config: stored, adamStep } = meta as SavedMeta;
-    if (stored?.model !== spec.model) {
-      throw new RangeError(`saved state is of model '${String(stored?.model)}', not '${spec.model}'`);
-    }
-    const { model, nIn, nOut, hidden, dt, seed, loss, lr, ...rest } = stored;
-    const config = baselineConfig({ model, nIn, nOut, hidden, dt, seed, loss, lr }, rest);
+    const { config, adamStep, arrays } = readSavedBaseline(spec, saved);
+    const { nIn, nOut, hidden } = config;
     const sizes: Record<Key, number> = {
       wIn: nIn * hidden,
       wRec: hidden * hidden,

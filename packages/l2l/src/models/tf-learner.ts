@@ -94,6 +94,24 @@ interface SavedMeta {
 }
 
 /**
+ * A baseline's saved bytes (either engine's): its config, validated again (options added since the
+ * save take their defaults), Adam's step count and the named arrays. RangeError when the bytes are
+ * not a state of `spec.model`.
+ */
+export function readSavedBaseline(
+  spec: LearnerSpec,
+  saved: Uint8Array,
+): { config: BaselineConfig; adamStep: number; arrays: Record<string, Float32Array> } {
+  const { meta, arrays } = unpackArrays(saved);
+  const { config: stored, adamStep } = meta as SavedMeta;
+  if (stored?.model !== spec.model) {
+    throw new RangeError(`saved state is of model '${String(stored?.model)}', not '${spec.model}'`);
+  }
+  const { model, nIn, nOut, hidden, dt, seed, loss, lr, ...rest } = stored;
+  return { config: baselineConfig({ model, nIn, nOut, hidden, dt, seed, loss, lr }, rest), adamStep, arrays };
+}
+
+/**
  * A baseline trained like the spiking models: loss = task loss + Σ_g λ_g Σ_{W ∈ g} mean(W²), Adam
  * with global-norm clipping, one update per `trainStep`. Non-spiking: `meanU2` and `firingRate`
  * are NaN and `firstConvergence` does nothing.
@@ -152,14 +170,7 @@ export class BaselineLearner implements Learner {
         backend,
       );
     }
-    const { meta, arrays } = unpackArrays(saved);
-    const { config: stored, adamStep } = meta as SavedMeta;
-    if (stored?.model !== spec.model) {
-      throw new RangeError(`saved state is of model '${String(stored?.model)}', not '${spec.model}'`);
-    }
-    // Validated again, and options added since the save take their defaults.
-    const { model, nIn, nOut, hidden, dt, seed, loss, lr, ...rest } = stored;
-    const config = baselineConfig({ model, nIn, nOut, hidden, dt, seed, loss, lr }, rest);
+    const { config, adamStep, arrays } = readSavedBaseline(spec, saved);
     arch.check?.(config);
     const layout = arch.init(config, Rng.seeded(config.seed, config.model, 'init'));
     const group = (g: string) => {
