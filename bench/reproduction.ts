@@ -21,7 +21,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bootstrapMean, type Interval } from '@ip2/search';
-import { Rng } from '@ip2/snn';
+import { runSeeds, spikingMask } from '@ip2/l2l';
+import { PAPER_SPACE, Rng } from '@ip2/snn';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(ROOT, 'apps/cli/dist/main.js');
@@ -217,7 +218,12 @@ async function main(): Promise<void> {
     const accs = runs.flatMap((r) => r.tasks.map((t) => t.accuracy ?? NaN)).filter(Number.isFinite);
     return {
       family,
-      model: model === 'ip2' ? `ip2 [${masks.get(family)!.keys.join(',') || '∅'}]` : model,
+      model:
+        model === 'ip2'
+          ? `ip2 [${masks.get(family)!.keys.join(',') || '∅'}]`
+          : model === 'ip-random'
+            ? `ip-random (${dirs.map((d) => `[${spikingMask('ip-random', PAPER_SPACE, runSeeds(d.seed).network).join(',') || '∅'}]`).join(' ')})`
+            : model,
       seeds: dirs.map((d) => d.seed),
       failures: ci(runs.map((r) => r.metrics.failures)),
       finalEfficiency: ci(runs.map((r) => r.metrics.finalEfficiency)),
