@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
@@ -245,7 +246,7 @@ describe('logs', () => {
     const dead = await build(deadStore);
     try {
       const ids: string[] = [];
-      const hit = async (a: typeof app, opts: Parameters<typeof app.inject>[0]) => {
+      const hit = async (a: typeof app, opts: InjectOptions | string) => {
         const r = await a.inject(opts);
         ids.push(String(r.headers['x-request-id']));
         return r;
