@@ -42,6 +42,7 @@ export interface ApiOptions {
   readonly onSearchCreated?: (search: SearchRecord) => Promise<void>;
   readonly eventsPollMs?: number;
   readonly eventsGraceMs?: number;
+  readonly eventsBufferBytes?: number;
   /** Whether GET /metrics answers without a key (default true). */
   readonly metricsPublic?: boolean;
   /**
@@ -81,6 +82,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     onSearchCreated,
     eventsPollMs: options.eventsPollMs ?? 500,
     eventsGraceMs: options.eventsGraceMs ?? 2000,
+    eventsBufferBytes: options.eventsBufferBytes ?? 1 << 20,
   };
 
   app.decorateRequest('apiKey', null);

@@ -11,6 +11,8 @@ export interface ApiContext {
   readonly eventsPollMs: number;
   /** Task results younger than this are held back from a running search's stream (see events.ts). */
   readonly eventsGraceMs: number;
+  /** A progress stream whose unsent output exceeds this many bytes is closed (the client does not keep up). */
+  readonly eventsBufferBytes: number;
 }
 
 declare module 'fastify' {
