@@ -43,6 +43,7 @@ const { values: flags } = parseArgs({
     'baseline-cap': { type: 'string', default: '2000' },
     'search-preset': { type: 'string', default: 'quick' },
     parts: { type: 'string', default: 'ablation,baselines' },
+    'summary-only': { type: 'boolean', default: false },
     jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
     out: { type: 'string', default: 'results/reproduction' },
     help: { type: 'boolean', default: false },
@@ -94,7 +95,7 @@ interface Step {
 }
 
 async function runSteps(steps: readonly Step[]): Promise<void> {
-  const todo = steps.filter((s) => !existsSync(join(s.dir, s.done)));
+  const todo = flags['summary-only'] ? [] : steps.filter((s) => !existsSync(join(s.dir, s.done)));
   let next = 0;
   let finished = 0;
   const worker = async (): Promise<void> => {
@@ -211,7 +212,10 @@ async function main(): Promise<void> {
     curves: number[][];
     engine: string;
   }
-  const summarise = (family: string, model: string, dirs: { seed: number; dir: string }[]): Row => {
+  const summarise = (family: string, model: string, all: { seed: number; dir: string }[]): Row | null => {
+    // With --summary-only, runs not finished yet are left out (the row says which seeds it has).
+    const dirs = all.filter((d) => existsSync(join(d.dir, 'results.json')));
+    if (dirs.length === 0) return null;
     const runs = dirs.map((d) => readRun(d.dir));
     const iterations = runs.reduce((s, r) => s + r.metrics.auc, 0);
     const wall = runs.reduce((s, r) => s + r.wallMs, 0);
@@ -237,29 +241,34 @@ async function main(): Promise<void> {
       ),
     };
   };
+  const present = (r: Row | null): r is Row => r !== null;
   const ablationRows = families.flatMap((f) =>
-    ablation.map((m) =>
-      summarise(
-        f,
-        m,
-        seeds.map((seed) => ({ seed, dir: join(out, f, 'l2l', m, `seed-${seed}`) })),
-      ),
-    ),
+    ablation
+      .map((m) =>
+        summarise(
+          f,
+          m,
+          seeds.map((seed) => ({ seed, dir: join(out, f, 'l2l', m, `seed-${seed}`) })),
+        ),
+      )
+      .filter(present),
   );
   const baselineRows = baselineFamilies.flatMap((f) =>
-    ['ip2', ...baselineModels].map((m) =>
-      summarise(
-        f,
-        m,
-        baselineSeeds.map((seed) => ({ seed, dir: join(out, f, 'baselines', m, `seed-${seed}`) })),
-      ),
-    ),
+    ['ip2', ...baselineModels]
+      .map((m) =>
+        summarise(
+          f,
+          m,
+          baselineSeeds.map((seed) => ({ seed, dir: join(out, f, 'baselines', m, `seed-${seed}`) })),
+        ),
+      )
+      .filter(present),
   );
 
   const header =
     '| family | model | failures | final efficiency | speed-up | AUC (iterations) | held-out accuracy | ms / iteration | engine |\n|---|---|---|---|---|---|---|---|---|';
   const line = (r: Row): string =>
-    `| ${r.family} | ${r.model} | ${fmt(r.failures, 1)} | ${fmt(r.finalEfficiency)} | ${fmt(r.speedUp, 1)}× | ${fmt(r.auc)} | ${(100 * r.accuracy).toFixed(1)}% | ${r.msPerIteration.toFixed(2)} | ${r.engine} |`;
+    `| ${r.family} | ${r.model} (seeds ${r.seeds.join(',')}) | ${fmt(r.failures, 1)} | ${fmt(r.finalEfficiency)} | ${fmt(r.speedUp, 1)}× | ${fmt(r.auc)} | ${(100 * r.accuracy).toFixed(1)}% | ${r.msPerIteration.toFixed(2)} | ${r.engine} |`;
   const curves = (rows: Row[]): string =>
     rows
       .map(
