@@ -3,12 +3,14 @@
  * separate processes (apps/api, apps/controller, apps/worker from their sources under tsx), each phase on
  * a fresh PostgreSQL database and a fresh BullMQ queue prefix, all removed at the end (also on Ctrl-C):
  *
- *   npm run bench:load -- [--clients 50] [--submit-seconds 30] [--streams 300] [--stream-seconds 90]
+ *   npm run bench:load -- [--clients 50] [--keys 50] [--submit-seconds 30] [--streams 300] [--stream-seconds 90]
  *                         [--workers 8] [--runs 32] [--tasks 3] [--phases 1,2,3]
  *
  * 1. Submission latency: `--clients` concurrent autocannon connections POST /v1/searches for
  *    `--submit-seconds`, each request a different small definition (its baseSeed counts up), to an API
- *    and a controller (no workers, so that training does not compete for the CPU).
+ *    and a controller (no workers, so that training does not compete for the CPU). The connections
+ *    are spread over `--keys` API keys (owners): the API serialises one owner's submissions (its
+ *    active-search limit), so one key for all clients measures that queue, not the service.
  * 2. Event streams: `--streams` open GET /v1/searches/{id}/events on two searches being trained (two
  *    workers) while submissions go on at a steady rate; the API's resident memory is sampled each second
  *    from /proc/<pid>/status.
@@ -62,6 +64,7 @@ const { values: flags } = (() => {
     return parseArgs({
       options: {
         clients: { type: 'string', default: '50' },
+        keys: { type: 'string', default: '50' },
         'submit-seconds': { type: 'string', default: '30' },
         streams: { type: 'string', default: '300' },
         'stream-seconds': { type: 'string', default: '90' },
@@ -85,6 +88,8 @@ function positive(name: keyof typeof flags, max: number): number {
 }
 
 const CLIENTS = positive('clients', 1000);
+/** API keys (owners) the submitting clients are spread over: a key's submissions are serialised. */
+const KEYS = positive('keys', 1000);
 const SUBMIT_S = positive('submit-seconds', 3600);
 const STREAMS = positive('streams', 5000);
 const STREAM_S = positive('stream-seconds', 3600);
@@ -123,6 +128,8 @@ function definition(baseSeed: number, o: { keys: number; seeds: number; tasks: n
 /** A stack of test/support/stack.ts (database, queue prefix, processes) with an API key and the API's address. */
 class LoadStack {
   apiKey = '';
+  /** The keys the submission clients use, one owner each (`--keys`); the first is `apiKey`. */
+  apiKeys: string[] = [];
   base = '';
   private closed = false;
 
@@ -131,11 +138,18 @@ class LoadStack {
   static async open(): Promise<LoadStack> {
     const s = new LoadStack(await Stack.create({ redisUrl: REDIS_URL, env: RUN_ENV }));
     s.apiKey = (await s.stack.store.apiKeys.create('load', 'bench')).key;
+    s.apiKeys = [s.apiKey];
     return s;
   }
 
   get store(): Store {
     return this.stack.store;
+  }
+
+  /** Creates keys (owners) until there are `n`. */
+  async ensureKeys(n: number): Promise<void> {
+    while (this.apiKeys.length < n)
+      this.apiKeys.push((await this.store.apiKeys.create(`load-${this.apiKeys.length}`, 'bench')).key);
   }
 
   get prefix(): string {
@@ -277,6 +291,7 @@ async function submissions(
   o: { connections: number; seconds: number; rate?: number; seedFrom: number },
 ): Promise<Submissions> {
   let seed = o.seedFrom;
+  let nextKey = 0;
   const r = await autocannon({
     url: stack.base,
     connections: o.connections,
@@ -288,7 +303,15 @@ async function submissions(
         path: '/v1/searches',
         headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
         // A different definition each time (no Idempotency-Key either): every request creates a search.
-        setupRequest: (req) => ({ ...req, body: JSON.stringify(definition(seed++, { keys: 1, seeds: 1, tasks: 2 })) }),
+        // Each connection (its context) submits with its own key, the keys dealt round-robin.
+        setupRequest: (req, context: { key?: string }) => {
+          context.key ??= stack.apiKeys[nextKey++ % stack.apiKeys.length]!;
+          return {
+            ...req,
+            headers: { ...req.headers, authorization: `Bearer ${context.key}` },
+            body: JSON.stringify(definition(seed++, { keys: 1, seeds: 1, tasks: 2 })),
+          };
+        },
       },
     ],
   });
@@ -369,6 +392,7 @@ async function phaseSubmit(): Promise<Submissions & { stored: number; rss: { sta
   const pid = await stack.startApi();
   stack.startController();
   await sleep(2_000);
+  await stack.ensureKeys(KEYS);
   // Warm-up (JIT, connection pools), not counted.
   await submissions(stack, { connections: 5, seconds: 3, seedFrom: 1_000_000 });
   const start = rssMiB(pid);
