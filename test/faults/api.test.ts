@@ -9,10 +9,14 @@ import { localReference, Stack, tinyDefinition } from '../support/stack.js';
  * search itself must equal the fault-free local run.
  */
 
-// Twelve tasks per run, so that the search is still running when every client has its first events
-// (the API holds events back for 2 s): the restart has to happen mid-search.
+// Long enough that the search is still running when every client has its first events (the API holds
+// events back for 2 s), so that the restart happens mid-search: twelve tasks per run, each trained to
+// a cap of 1 500 iterations (ε is out of reach).
 const tiny = tinyDefinition({ kind: 'exhaustive' }, 11);
-const input = { ...tiny, protocol: { ...tiny.protocol, tasks: 12 } };
+const input = {
+  ...tiny,
+  protocol: { ...tiny.protocol, tasks: 12, iterationCap: 1500, criterion: { window: 10, epsilon: 1e-6 } },
+};
 let stack: Stack;
 let base: string;
 let key: string;
