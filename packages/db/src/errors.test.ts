@@ -2,7 +2,15 @@ import { createTestDatabase, type TestDatabase } from '@ip2/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyRepository } from './api-keys.js';
 import { createClient, type DbClient } from './client.js';
-import { ConflictError, isRetryable, mapError, NotFoundError, toDbError, UnavailableError } from './errors.js';
+import {
+  ConflictError,
+  isRetryable,
+  mapError,
+  mappedTransaction,
+  NotFoundError,
+  toDbError,
+  UnavailableError,
+} from './errors.js';
 
 let tdb: TestDatabase;
 let client: DbClient;
@@ -83,5 +91,38 @@ describe('error mapping (real database errors)', () => {
     expect(mapError(e)).toBe(e);
     expect(isRetryable(e)).toBe(false);
     expect(isRetryable('nope')).toBe(false);
+  });
+});
+
+describe('mappedTransaction', () => {
+  it('runs a transaction again after a write conflict or deadlock, and gives up after the attempts', async () => {
+    let calls = 0;
+    const deadlock = () => new ConflictError('write conflict or deadlock', { retryable: true });
+    expect(
+      await mappedTransaction(async () => {
+        if (++calls < 3) throw deadlock();
+        return 'done';
+      }),
+    ).toBe('done');
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(
+      mappedTransaction(async () => {
+        calls++;
+        throw deadlock();
+      }, 2),
+    ).rejects.toThrow('write conflict or deadlock');
+    expect(calls).toBe(2);
+  });
+
+  it('does not repeat a conflict that is not a lost race', async () => {
+    let calls = 0;
+    await expect(
+      mappedTransaction(async () => {
+        calls++;
+        throw new ConflictError('search is COMPLETE and can no longer be cancelled');
+      }),
+    ).rejects.toThrow('can no longer be cancelled');
+    expect(calls).toBe(1);
   });
 });

@@ -170,3 +170,17 @@ export async function mapped<T>(fn: () => Promise<T>): Promise<T> {
     throw mapError(e);
   }
 }
+
+/**
+ * `mapped` for a transaction that may lose a write conflict or a deadlock against another process's
+ * transaction: PostgreSQL rolls the loser back whole, so it is run again, up to `attempts` times.
+ */
+export async function mappedTransaction<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await mapped(fn);
+    } catch (e) {
+      if (!(e instanceof ConflictError && e.isRetryable) || attempt >= attempts) throw e;
+    }
+  }
+}

@@ -8,7 +8,7 @@ import {
   type SearchDefinition,
 } from '@ip2/search';
 import type { DbClient } from './client.js';
-import { ConflictError, NotFoundError, mapped, toDbError } from './errors.js';
+import { ConflictError, NotFoundError, mapped, mappedTransaction, toDbError } from './errors.js';
 import { Prisma, type Search } from './generated/client.js';
 import { checkOwner, isId } from './ids.js';
 import { candidateRecords, searchRecord } from './records.js';
@@ -204,7 +204,7 @@ export class SearchRepository {
   async cancel(owner: string, id: string): Promise<SearchRecord> {
     checkOwner(owner);
     if (!isId(id)) throw notFound(id);
-    return mapped(() =>
+    return mappedTransaction(() =>
       this.db.$transaction(async (tx) => {
         const n = await tx.search.updateMany({
           where: { id, owner, state: { in: ['QUEUED', 'RUNNING'] } },
