@@ -261,6 +261,8 @@ function quantile(xs: readonly number[], q: number): number {
 }
 
 /** Least-squares slope of y over x. */
+const finite = (xs: readonly number[]) => xs.filter((x) => Number.isFinite(x));
+
 function slope(xs: readonly number[], ys: readonly number[]): number {
   const mx = mean(xs);
   const my = mean(ys);
@@ -362,16 +364,20 @@ function openStream(stack: LoadStack, searchId: string): Stream {
       let buffer = '';
       res.on('data', (chunk: string) => {
         buffer += chunk;
+        // Each complete block (up to a blank line) is one event; the rest waits for the next chunk.
+        let from = 0;
         let i: number;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const event = /^event: (\S+)$/m.exec(block)?.[1];
-          if (event === undefined) continue;
-          s.events += 1;
-          if (event === 'task') s.tasks += 1;
-          if (event === 'end') s.ended = true;
+        while ((i = buffer.indexOf('\n\n', from)) >= 0) {
+          const at = buffer.indexOf('event: ', from);
+          if (at >= 0 && at < i) {
+            const event = buffer.slice(at + 7, buffer.indexOf('\n', at));
+            s.events += 1;
+            if (event === 'task') s.tasks += 1;
+            if (event === 'end') s.ended = true;
+          }
+          from = i + 2;
         }
+        buffer = buffer.slice(from);
       });
       res.on('close', () => (s.closedAt ??= Date.now()));
     },
@@ -414,6 +420,10 @@ interface Sample {
   healthMs: number;
   /** V8 heap in use (ip2_api_nodejs_heap_size_used_bytes of /metrics). */
   heapMiB: number;
+  /** Stream output the API holds unread by the clients (ip2_api_event_buffered_bytes). */
+  bufferedMiB: number;
+  /** Streams the API closed because their client did not keep up, so far. */
+  dropped: number;
 }
 
 interface StreamPhase {
@@ -433,6 +443,11 @@ interface StreamPhase {
   readonly firstFloor: number;
   readonly lastFloor: number;
   readonly slopePerMin: number;
+  /** Trend of the lowest RSS of each 10 s (what the collector returns to), and of the V8 heap in use. */
+  readonly floorSlopePerMin: number;
+  readonly heapSlopePerMin: number;
+  readonly maxBufferedMiB: number;
+  readonly dropped: number;
 }
 
 async function phaseStreams(): Promise<StreamPhase> {
@@ -460,6 +475,8 @@ async function phaseStreams(): Promise<StreamPhase> {
       tasks: streams.reduce((n, s) => n + s.tasks, 0),
       healthMs: Number.NaN,
       heapMiB: Number.NaN,
+      bufferedMiB: Number.NaN,
+      dropped: Number.NaN,
     };
     samples.push(sample);
     const asked = performance.now();
@@ -471,6 +488,9 @@ async function phaseStreams(): Promise<StreamPhase> {
           if (heap === undefined) return;
           sample.healthMs = performance.now() - asked;
           sample.heapMiB = Number(heap) / 2 ** 20;
+          const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+          sample.bufferedMiB = metric('ip2_api_event_buffered_bytes') / 2 ** 20;
+          sample.dropped = metric('ip2_api_event_streams_dropped_total');
         },
         () => undefined,
       );
@@ -493,6 +513,13 @@ async function phaseStreams(): Promise<StreamPhase> {
   await stack.close();
 
   const third = Math.max(1, Math.floor(samples.length / 3));
+  const floors: { t: number; mib: number }[] = [];
+  for (let i = 0; i < samples.length; i += 10) {
+    const b = samples.slice(i, i + 10);
+    const low = b.reduce((a, x) => (x.mib < a.mib ? x : a));
+    floors.push({ t: low.t, mib: low.mib });
+  }
+  const heap = samples.filter((s) => Number.isFinite(s.heapMiB));
   return {
     opened,
     openAtEnd,
@@ -512,6 +539,18 @@ async function phaseStreams(): Promise<StreamPhase> {
         samples.map((s) => s.t),
         samples.map((s) => s.mib),
       ) * 60,
+    floorSlopePerMin:
+      slope(
+        floors.map((f) => f.t),
+        floors.map((f) => f.mib),
+      ) * 60,
+    heapSlopePerMin:
+      slope(
+        heap.map((s) => s.t),
+        heap.map((s) => s.heapMiB),
+      ) * 60,
+    maxBufferedMiB: Math.max(0, ...finite(samples.map((s) => s.bufferedMiB))),
+    dropped: Math.max(0, ...finite(samples.map((s) => s.dropped))),
   };
 }
 
@@ -701,17 +740,22 @@ async function main(): Promise<void> {
         `${f1(p2.firstThird)} / ${f1(p2.lastThird)} / ${f1(Math.max(...p2.samples.map((s) => s.mib)))}`,
       ],
       ['  API RSS floor (min) first third / last third (MiB)', `${f1(p2.firstFloor)} / ${f1(p2.lastFloor)}`],
-      ['  API RSS trend (least squares, MiB/min)', f1(p2.slopePerMin)],
+      [
+        '  API RSS trend (least squares, MiB/min): all samples / lowest of each 10 s',
+        `${f1(p2.slopePerMin)} / ${f1(p2.floorSlopePerMin)}`,
+      ],
+      ['  API V8 heap in use, trend (MiB/min)', f1(p2.heapSlopePerMin)],
+      ['  unread stream output held by the API, max (MiB); streams dropped', `${f1(p2.maxBufferedMiB)}; ${p2.dropped}`],
     );
     lines.push(
-      'event streams, per 10 s: RSS MiB (mean), V8 heap used MiB (mean), task events delivered, GET /metrics ms (median; no answer in 5 s)',
+      'event streams, per 10 s: RSS MiB (mean, min), V8 heap used MiB (mean), unread stream output MiB (mean, max), streams dropped so far, task events delivered, GET /metrics ms (median; no answer in 5 s)',
     );
     for (let from = 0; from < p2.samples.length; from += 10) {
       const b = p2.samples.slice(from, from + 10);
       const before = from === 0 ? 0 : p2.samples[from - 1]!.tasks;
       const ok = b.map((x) => x.healthMs).filter((x) => Number.isFinite(x));
       lines.push(
-        `  ${`${from}–${from + b.length} s`.padEnd(10)} ${f1(mean(b.map((x) => x.mib))).padStart(7)} ${f1(mean(b.map((x) => x.heapMiB).filter((x) => Number.isFinite(x)))).padStart(7)} ${String(b.at(-1)!.tasks - before).padStart(7)} ${f1(quantile(ok, 0.5)).padStart(8)} (${b.length - ok.length})`,
+        `  ${`${from}–${from + b.length} s`.padEnd(10)} ${f1(mean(b.map((x) => x.mib))).padStart(7)} ${f1(Math.min(...b.map((x) => x.mib))).padStart(7)} ${f1(mean(finite(b.map((x) => x.heapMiB)))).padStart(7)} ${f1(mean(finite(b.map((x) => x.bufferedMiB)))).padStart(6)} ${f1(Math.max(...finite(b.map((x) => x.bufferedMiB)))).padStart(6)} ${String(Math.max(0, ...finite(b.map((x) => x.dropped)))).padStart(4)} ${String(b.at(-1)!.tasks - before).padStart(7)} ${f1(quantile(ok, 0.5)).padStart(8)} (${b.length - ok.length})`,
       );
     }
   }

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { authenticate, rateLimitKey, requireApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './env.js';
+import { EventHub } from './event-hub.js';
 import { createMetrics, recordRequests } from './metrics.js';
 import { problem, sendProblem, toProblem, HttpProblem } from './problem.js';
 import { configRoutes } from './routes/configs.js';
@@ -54,6 +55,12 @@ export interface ApiOptions {
 
 export const API_VERSION = '0.1.0';
 
+/**
+ * Unread output a progress stream may hold before it is closed (its client resumes with Last-Event-ID):
+ * about 700 task events; bounds the API's memory at 256 KiB per stream whose client does not keep up.
+ */
+export const DEFAULT_EVENTS_BUFFER_BYTES = 256 * 1024;
+
 /** The whole API as one plugin: external plugins, then the open routes, then the authenticated ones. */
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) => {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -76,14 +83,19 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     redis.disconnect();
   });
 
-  const ctx: ApiContext = {
+  const events = new EventHub({
     store: options.store,
-    limits,
-    onSearchCreated,
-    eventsPollMs: options.eventsPollMs ?? 500,
-    eventsGraceMs: options.eventsGraceMs ?? 2000,
-    eventsBufferBytes: options.eventsBufferBytes ?? 1 << 20,
-  };
+    pollMs: options.eventsPollMs ?? 500,
+    // Task results younger than this are held back from a running search's stream (see routes/events.ts).
+    graceMs: options.eventsGraceMs ?? 2000,
+    maxBufferedBytes: options.eventsBufferBytes ?? DEFAULT_EVENTS_BUFFER_BYTES,
+    onError: (err, searchId) => app.log.error({ err, searchId }, 'progress stream failed'),
+    onDrop: (searchId) => app.log.warn({ searchId }, 'progress stream dropped: the client does not keep up'),
+  });
+  app.addHook('preClose', async () => {
+    events.close();
+  });
+  const ctx: ApiContext = { store: options.store, limits, onSearchCreated, events };
 
   app.decorateRequest('apiKey', null);
   // Bodies are JSON only: a text body is refused (415) rather than handed to a schema as a string.
@@ -98,7 +110,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  const registry = createMetrics(options.store.monitor);
+  const registry = createMetrics(options.store.monitor, () => events.stats());
   recordRequests(app, registry);
 
   await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: false });

@@ -1,5 +1,6 @@
 import type { ApiKeyInfo, SearchRecord, Store } from '@ip2/db';
 import type { ApiLimits } from './env.js';
+import type { EventHub } from './event-hub.js';
 
 /** What the routes share: the repositories, the limits and the hook that starts a new search. */
 export interface ApiContext {
@@ -7,12 +8,8 @@ export interface ApiContext {
   readonly limits: ApiLimits;
   /** Called after a search was stored (also for an idempotent repeat: asking twice is harmless). */
   readonly onSearchCreated: (search: SearchRecord) => Promise<void>;
-  /** Period of the progress stream's database polls. */
-  readonly eventsPollMs: number;
-  /** Task results younger than this are held back from a running search's stream (see events.ts). */
-  readonly eventsGraceMs: number;
-  /** A progress stream whose unsent output exceeds this many bytes is closed (the client does not keep up). */
-  readonly eventsBufferBytes: number;
+  /** The progress streams: one database poll per followed search (see event-hub.ts and routes/events.ts). */
+  readonly events: EventHub;
 }
 
 declare module 'fastify' {

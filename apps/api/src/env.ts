@@ -47,6 +47,8 @@ export const apiEnvSchema = z.object({
     z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1'),
   ),
   DASHBOARD_DIR: z.preprocess(blank, z.string().optional()),
+  EVENTS_POLL_MS: int(10, 60_000, 500),
+  EVENTS_BUFFER_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
   LOG_LEVEL: z.preprocess(
     blank,
     z
@@ -91,6 +93,10 @@ export interface ApiConfig {
   readonly metricsPublic: boolean;
   /** The dashboard's built files; undefined: the default (apps/dashboard/dist next to this app). */
   readonly dashboardDir: string | undefined;
+  /** Period of a followed search's database poll (progress streams). */
+  readonly eventsPollMs: number;
+  /** A progress stream whose client leaves more than this many bytes unread is closed (it resumes with Last-Event-ID). */
+  readonly eventsBufferBytes: number;
   readonly limits: ApiLimits;
 }
 
@@ -106,6 +112,8 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
     logLevel: e.LOG_LEVEL,
     dashboardDir: e.DASHBOARD_DIR,
     metricsPublic: e.METRICS_PUBLIC,
+    eventsPollMs: e.EVENTS_POLL_MS,
+    eventsBufferBytes: e.EVENTS_BUFFER_BYTES,
     limits: {
       maxTaskTrainings: e.MAX_TASK_TRAININGS,
       maxHidden: e.MAX_HIDDEN,

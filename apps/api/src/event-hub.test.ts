@@ -75,6 +75,26 @@ class Stalled extends Writable {
   }
 }
 
+/** A client that reads, slowly: each write is taken 2 ms after it arrives. */
+class Slow extends Writable {
+  text = '';
+  ended = false;
+  constructor() {
+    super({ highWaterMark: 256, decodeStrings: false });
+  }
+  override _write(chunk: unknown, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.text += String(chunk);
+    setTimeout(cb, 2);
+  }
+  override _final(cb: (err?: Error | null) => void): void {
+    this.ended = true;
+    cb();
+  }
+  get events(): Sse[] {
+    return parseSse(this.text);
+  }
+}
+
 async function until(cond: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -171,9 +191,11 @@ describe('event hub', () => {
     });
     hub.subscribe('alice', s.id, 0, fast);
     hub.subscribe('alice', s.id, 0, slow);
+    expect(hub.stats()).toMatchObject({ feeds: 1, streams: 2, dropped: 0 });
     for (let run = 0; run < 3; run++) await recordResults(h.store, s.runs[run]!, 0, 4);
     await until(() => slow.destroyed);
     expect(dropped).toEqual([s.id]);
+    expect(hub.stats()).toMatchObject({ streams: 1, dropped: 1 });
     // What the stalled client holds stays near the bound (one event over it at most).
     expect(slow.writableLength).toBeLessThan(2_000 + 1_000);
     await cancel(s.id);
@@ -181,6 +203,33 @@ describe('event hub', () => {
     expect(taskKeys(fast.events)).toHaveLength(12);
     expect(fast.events.at(-1)).toMatchObject({ event: 'end' });
     expect(hub.activeFeeds).toBe(0);
+  });
+
+  it('replays a long history at the pace of a slow client instead of dropping it, and counts what it holds', async () => {
+    const s = await newSearch();
+    const hub = new EventHub({ store: h.store, pollMs: 20, graceMs: 0, maxBufferedBytes: 2_000 });
+    const fast = new Collector();
+    hub.subscribe('alice', s.id, 0, fast);
+    for (const run of s.runs) await recordResults(h.store, run, 0, 4);
+    const total = s.runs.length * 4;
+    await until(() => taskKeys(fast.events).length === total);
+    // The history (about 10 kB) is five times the bound: written at once, it would close the stream.
+    const slow = new Slow();
+    hub.subscribe('alice', s.id, 0, slow);
+    let held = 0;
+    await until(() => {
+      held = Math.max(held, hub.stats().bufferedBytes);
+      return taskKeys(slow.events).length === total;
+    });
+    expect(slow.destroyed).toBe(false);
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(2_000 + 1_000);
+    expect(hub.stats().dropped).toBe(0);
+    await cancel(s.id);
+    await until(() => fast.ended && slow.ended);
+    expect(taskKeys(slow.events)).toEqual(taskKeys(fast.events));
+    expect(slow.events.at(-1)).toMatchObject({ event: 'end' });
+    expect(hub.stats()).toMatchObject({ feeds: 0, streams: 0, bufferedBytes: 0 });
   });
 
   it('stops polling when the last subscriber leaves', async () => {

@@ -10,13 +10,29 @@ import { candidateView, finite } from './views.js';
 
 const BATCH = 500;
 const KEEPALIVE_MS = 15_000;
+/** Task events are written in chunks of about this many bytes (fewer, larger writes per stream). */
+const CHUNK_BYTES = 16_384;
 
 /** Where a subscriber's events go: a writable byte stream (the HTTP response). */
 export interface EventSink {
   write(chunk: string): boolean;
   end(): void;
   destroy(): void;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  removeListener(event: 'drain' | 'close', listener: () => void): unknown;
   readonly writableLength: number;
+}
+
+/** What the hub holds right now (exported as metrics). */
+export interface EventHubStats {
+  /** Searches polled. */
+  readonly feeds: number;
+  /** Open streams. */
+  readonly streams: number;
+  /** Output written to the streams and not yet taken by their clients, plus events held during replays. */
+  readonly bufferedBytes: number;
+  /** Streams closed since the start because their client did not keep up. */
+  readonly dropped: number;
 }
 
 export interface EventHubOptions {
@@ -39,6 +55,27 @@ interface Event {
 
 function format(event: string, data: unknown, id?: number): string {
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * Consecutive events joined into strings of about `bytes` each (at least one event per string): one
+ * write per chunk instead of one per event.
+ */
+function chunked(events: readonly Event[], bytes: number): string[] {
+  const out: string[] = [];
+  let parts: string[] = [];
+  let size = 0;
+  for (const e of events) {
+    if (size > 0 && size + e.text.length > bytes) {
+      out.push(parts.join(''));
+      parts = [];
+      size = 0;
+    }
+    parts.push(e.text);
+    size += e.text.length;
+  }
+  if (size > 0) out.push(parts.join(''));
+  return out;
 }
 
 function taskEvent(r: StreamedResult, id: number): Event {
@@ -86,6 +123,37 @@ export class Subscriber {
 
   get replaying(): boolean {
     return this.pending !== null;
+  }
+
+  /** Bytes this subscriber holds: its stream's unsent output and the events kept during its replay. */
+  get bufferedBytes(): number {
+    return this.sink.writableLength + this.pendingBytes;
+  }
+
+  /** Writes a run of task events, ids after + 1, after + 2, ..., already joined into chunks. */
+  writeRun(chunks: readonly string[], lastId: number): void {
+    this.after = lastId;
+    for (const c of chunks) {
+      if (this.closed) return;
+      this.write(c);
+    }
+  }
+
+  /**
+   * Waits until the client has taken most of what was written (at most half the bound left unsent),
+   * or the stream closed: a replay of a long history goes at the client's pace instead of being dropped.
+   */
+  async drained(): Promise<void> {
+    if (this.closed || this.sink.writableLength <= this.maxBytes / 2) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.sink.removeListener('drain', done);
+        this.sink.removeListener('close', done);
+        resolve();
+      };
+      this.sink.once('drain', done);
+      this.sink.once('close', done);
+    });
   }
 
   startReplay(): void {
@@ -201,10 +269,13 @@ class Feed {
       while (n < target && !s.closed) {
         const rows = await store.monitor.resultsAfter(this.searchId, cursor, null, Math.min(BATCH, target - n));
         if (rows.length === 0) break;
-        for (const r of rows) {
-          n += 1;
-          s.write(taskEvent(r, n).text);
-          cursor = { ms: r.ms, runId: r.runId, taskIndex: r.taskIndex };
+        const events = rows.map((r) => taskEvent(r, ++n));
+        const last = rows.at(-1)!;
+        cursor = { ms: last.ms, runId: last.runId, taskIndex: last.taskIndex };
+        for (const c of chunked(events, this.hub.chunkBytes)) {
+          if (s.closed) break;
+          s.write(c);
+          await s.drained();
         }
       }
       s.after = Math.max(s.after, n);
@@ -222,6 +293,25 @@ class Feed {
     for (const s of this.subscribers) s.deliver(e);
   }
 
+  /**
+   * A poll's task events, ids seq0 + 1 ... seq0 + n, to every subscriber. Those that have everything
+   * up to seq0 (nearly all) get the same chunks, joined once; the others get the events one by one.
+   */
+  private broadcastTasks(events: readonly Event[]): void {
+    if (events.length === 0) return;
+    const before = events[0]!.id! - 1;
+    const lastId = events.at(-1)!.id!;
+    let chunks: string[] | null = null;
+    for (const s of this.subscribers) {
+      if (!s.replaying && s.after === before) {
+        chunks ??= chunked(events, this.hub.chunkBytes);
+        s.writeRun(chunks, lastId);
+      } else {
+        for (const e of events) s.deliver(e);
+      }
+    }
+  }
+
   async run(): Promise<void> {
     const { store, pollMs, graceMs } = this.hub.options;
     try {
@@ -232,11 +322,10 @@ class Feed {
         // A finished search gets no more results: everything is sent, without holding any back.
         for (;;) {
           const rows = await store.monitor.resultsAfter(this.searchId, this.cursor, terminal ? null : graceMs, BATCH);
-          for (const r of rows) {
-            this.seq += 1;
-            this.cursor = { ms: r.ms, runId: r.runId, taskIndex: r.taskIndex };
-            this.broadcast(taskEvent(r, this.seq));
-          }
+          const events = rows.map((r) => taskEvent(r, ++this.seq));
+          const last = rows.at(-1);
+          if (last !== undefined) this.cursor = { ms: last.ms, runId: last.runId, taskIndex: last.taskIndex };
+          this.broadcastTasks(events);
           if (rows.length < BATCH || this.stopped) break;
         }
         // Caught up: an id past the end of the stream resumes at its end.
@@ -311,8 +400,25 @@ export class EventHub {
   private readonly feeds = new Map<string, Feed>();
   /** Feeds started since the hub was created (for tests and diagnostics). */
   feedsStarted = 0;
+  private dropped = 0;
+  /** Size of the chunks task events are written in: small next to the buffer bound. */
+  readonly chunkBytes: number;
 
-  constructor(readonly options: EventHubOptions) {}
+  constructor(readonly options: EventHubOptions) {
+    this.chunkBytes = Math.max(1, Math.min(CHUNK_BYTES, Math.floor(options.maxBufferedBytes / 4)));
+  }
+
+  stats(): EventHubStats {
+    let streams = 0;
+    let bufferedBytes = 0;
+    for (const feed of this.feeds.values()) {
+      for (const s of feed.subscribers) {
+        streams += 1;
+        bufferedBytes += s.bufferedBytes;
+      }
+    }
+    return { feeds: this.feeds.size, streams, bufferedBytes, dropped: this.dropped };
+  }
 
   /**
    * Follows a search for a client that has the task events up to `after`. The caller checked the
@@ -329,6 +435,7 @@ export class EventHub {
     }
     const f = feed;
     const s: Subscriber = new Subscriber(sink, after, this.options.maxBufferedBytes, () => {
+      this.dropped += 1;
       this.options.onDrop?.(searchId);
       f.remove(s);
     });

@@ -115,6 +115,12 @@ describe('progress events', () => {
     await recordResults(h.store, s.runs[2]!, 0, 3);
     const rest = read({ 'last-event-id': lastId }, (ev) => ev.some((e) => e.event === 'end'));
     await new Promise((r) => setTimeout(r, 200));
+    // The open stream is counted in the metrics.
+    const metrics = (await h.app.inject('/metrics')).body;
+    expect(metrics).toMatch(/^ip2_api_event_streams 1$/m);
+    expect(metrics).toMatch(/^ip2_api_event_feeds 1$/m);
+    expect(metrics).toMatch(/^ip2_api_event_buffered_bytes \d+$/m);
+    expect(metrics).toMatch(/^ip2_api_event_streams_dropped_total 0$/m);
     await h.app.inject({ method: 'DELETE', url: `/v1/searches/${s.id}`, headers: auth(h.alice) });
     const after = await rest;
     const tasks = after.filter((e) => e.event === 'task');

@@ -16,6 +16,8 @@ const app = await buildApp({
   queuePrefix: config.queuePrefix,
   limits: config.limits,
   metricsPublic: config.metricsPublic,
+  eventsPollMs: config.eventsPollMs,
+  eventsBufferBytes: config.eventsBufferBytes,
   logger: { level: config.logLevel },
   dashboardDir: config.dashboardDir ?? fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),
 });

@@ -1,9 +1,13 @@
 import { SEARCH_STATES, type MonitorRepository } from '@ip2/db';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventHubStats } from './event-hub.js';
 
-/** Prometheus metrics of one app: requests by route and status, their durations, searches by state. */
-export function createMetrics(monitor: MonitorRepository): Registry {
+/**
+ * Prometheus metrics of one app: requests by route and status, their durations, searches by state,
+ * and the progress streams (open streams, searches polled, unread bytes held, streams dropped).
+ */
+export function createMetrics(monitor: MonitorRepository, events: () => EventHubStats): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ip2_api_' });
   new Counter({
@@ -32,6 +36,31 @@ export function createMetrics(monitor: MonitorRepository): Registry {
         // The database is down: /readyz says so; the scrape still returns the other metrics.
         this.reset();
       }
+    },
+  });
+  const streamGauge = (name: string, help: string, read: (s: EventHubStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(events()));
+      },
+    });
+  streamGauge('ip2_api_event_streams', 'Open progress streams (GET /v1/searches/{id}/events)', (s) => s.streams);
+  streamGauge('ip2_api_event_feeds', 'Searches whose progress is being polled (one poll per search)', (s) => s.feeds);
+  streamGauge(
+    'ip2_api_event_buffered_bytes',
+    'Progress-stream output written and not yet read by the clients, plus events held during replays',
+    (s) => s.bufferedBytes,
+  );
+  new Counter({
+    name: 'ip2_api_event_streams_dropped_total',
+    help: 'Progress streams closed because their client did not keep up (it resumes with Last-Event-ID)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(events().dropped);
     },
   });
   return registry;

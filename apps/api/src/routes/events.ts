@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
 import { HttpProblem, problemSchema } from '../problem.js';
 import { eventsHeaderSchema, noQuerySchema, searchParamsSchema } from '../schemas.js';
-import { EventHub } from '../event-hub.js';
 
 /**
  * Progress of a search as Server-Sent Events, from polling the database (one poll per search, shared by
@@ -17,18 +16,7 @@ import { EventHub } from '../event-hub.js';
  * transaction still open at the previous poll cannot slip in before a position already sent.
  */
 export const eventRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  const { store } = ctx;
-  const hub = new EventHub({
-    store,
-    pollMs: ctx.eventsPollMs,
-    graceMs: ctx.eventsGraceMs,
-    maxBufferedBytes: ctx.eventsBufferBytes,
-    onError: (err, searchId) => app.log.error({ err, searchId }, 'progress stream failed'),
-    onDrop: (searchId) => app.log.warn({ searchId }, 'progress stream dropped: the client does not keep up'),
-  });
-  app.addHook('preClose', async () => {
-    hub.close();
-  });
+  const { store, events: hub } = ctx;
   app.get(
     '/v1/searches/:id/events',
     {
