@@ -61,6 +61,19 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
     stack.start('w2', 'worker', { env: { WORKER_ID: 'w2b' } });
   });
 
+  it('a worker whose main process alone gets SIGTERM (a container stop): its chunks still end at a task boundary', async () => {
+    const search = await submitSearch(stack, input, 'tester');
+    const held = await stack.until('w2b holding a run', async () =>
+      (await stack.store.runs.list(search.id)).find((r) => r.state === 'RUNNING' && r.workerId === 'w2b'),
+    );
+    expect(await stack.stop('w2', 'SIGTERM', 30_000, 'main')).toBe(0);
+    const released = (await stack.store.runs.list(search.id)).find((r) => r.id === held.id)!;
+    expect(released.state === 'RUNNING' && released.workerId === 'w2b').toBe(false);
+    await stack.expectLikeReference(search.id, reference);
+    expect(stack.logs.get('controller')).not.toMatch(new RegExp(`reaper: [^\\n]*${held.id}`));
+    stack.start('w2', 'worker', { env: { WORKER_ID: 'w2c' } });
+  });
+
   it('the controller killed and restarted mid-search', async () => {
     const search = await submitSearch(stack, input, 'tester');
     await stack.until('a first task result', async () =>

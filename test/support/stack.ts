@@ -300,7 +300,17 @@ export class Stack {
   }
 
   /** Sends the signal to the process group and waits for the process to exit; its exit code. */
-  async stop(name: string, signal: NodeJS.Signals = 'SIGKILL', ms = 30_000): Promise<number | null> {
+  /**
+   * Sends `signal` to a process and waits for it to exit; its exit code. `to: 'group'` (the default)
+   * signals its whole process group, children included, as a terminal or systemd does; `'main'` only
+   * the process itself, as a container runtime does.
+   */
+  async stop(
+    name: string,
+    signal: NodeJS.Signals = 'SIGKILL',
+    ms = 30_000,
+    to: 'group' | 'main' = 'group',
+  ): Promise<number | null> {
     const p = this.procs.get(name);
     if (!p) return null;
     if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
@@ -312,7 +322,8 @@ export class Stack {
         ms,
       );
     });
-    killGroup(p, signal);
+    if (to === 'group') killGroup(p, signal);
+    else p.kill(signal);
     try {
       return await exited;
     } finally {

@@ -11,6 +11,7 @@ import { processTrainJob } from './train.js';
 
 const config = parseWorkerEnv(process.env);
 let store: Store | null = null;
+// Set when this process gets SIGTERM or SIGINT itself (a signal to the whole process group).
 let stopping = false;
 process.on('SIGTERM', () => {
   stopping = true;
@@ -19,7 +20,11 @@ process.on('SIGINT', () => {
   stopping = true;
 });
 
-export default async function process_(job: SandboxedJob) {
+/**
+ * `signal` is aborted when the parent process stops (it cancels its jobs on SIGTERM, also when this
+ * child did not get the signal itself, as in a container where only the main process gets it).
+ */
+export default async function process_(job: SandboxedJob, _token?: string, signal?: AbortSignal) {
   store ??= openStore({ url: config.databaseUrl, poolSize: 2 });
   return processTrainJob(
     {
@@ -27,7 +32,7 @@ export default async function process_(job: SandboxedJob) {
       worker: { workerId: config.workerId, host: config.host },
       heartbeatMs: config.heartbeatMs,
       staleMs: config.staleMs,
-      stopping: () => stopping,
+      stopping: () => stopping || signal?.aborted === true,
       log: (m) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`),
     },
     {

@@ -107,7 +107,34 @@ describe('processTrainJob', () => {
     expect(await store.runs.results(run.id)).toHaveLength(1);
   });
 
-  it('fails an invalid payload without retry', async () => {
+  it('a stopping worker ends the chunk at the next task boundary, or before the first task when already stopping', async () => {
+    const first = await newRun();
+    let stop = false;
+    const result = await processTrainJob(
+      { ...deps(), stopping: () => stop },
+      job(first.payload, async (p) => {
+        if (p.task === 1) stop = true;
+      }),
+    );
+    expect(result).toMatchObject({ tasksWritten: 1, nextTask: 1 });
+    expect(await store.runs.results(first.run.id)).toHaveLength(1);
+    expect((await store.runs.list(first.search.id)).find((r) => r.id === first.run.id)).toMatchObject({
+      state: 'WAITING',
+      tasksDone: 1,
+    });
+
+    const second = await newRun();
+    const untouched = await processTrainJob({ ...deps(), stopping: () => true }, job(second.payload));
+    expect(untouched).toMatchObject({ tasksWritten: 0, nextTask: 0 });
+    expect(await store.runs.results(second.run.id)).toHaveLength(0);
+    // Released at once for another worker, not left RUNNING until its claim goes stale.
+    expect((await store.runs.list(second.search.id)).find((r) => r.id === second.run.id)).toMatchObject({
+      state: 'WAITING',
+      tasksDone: 0,
+    });
+  });
+
+    it('fails an invalid payload without retry', async () => {
     const { payload } = await newRun();
     await expect(processTrainJob(deps(), job({ ...payload, toTask: 0 }))).rejects.toThrow(UnrecoverableError);
     await expect(processTrainJob(deps(), job({ ...payload, extra: 1 }))).rejects.toThrow(/run\.train: /);

@@ -84,7 +84,9 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
     let nextTask = start;
     let written = 0;
     let engine = { engine: 'none', backend: 'none' };
-    if (fromTask < toTask) {
+    // A worker that is stopping releases a chunk it has just claimed without training it.
+    if (fromTask < toTask && deps.stopping?.() === true) log(`run ${claim.runId}: stopping before task ${fromTask}`);
+    else if (fromTask < toTask) {
       const chunk = chunkJob(definition, { seed: claim.seed, keys: claim.keys, fromTask, toTask });
       const of = toTask - fromTask;
       for await (const step of trainChunk(chunk, checkpoint)) {

@@ -85,7 +85,17 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     async close() {
       // An analysis can take as long as a few runs: it is not waited for, but taken up again by another
       // worker once its lock expires (it has no partial state; the analysis is made from the start).
-      await Promise.all([worker.close(), analysis.close(true)]);
+      // Every chunk in progress is told (through its abort signal, sent on to its child process) to end
+      // at its next task boundary; so is a chunk that becomes active meanwhile (fetched before the
+      // worker stopped fetching), hence the repeat until the worker has closed.
+      const cancel = () => worker.cancelAllJobs('the worker is stopping');
+      cancel();
+      const repeat = setInterval(cancel, 100);
+      try {
+        await Promise.all([worker.close(), analysis.close(true)]);
+      } finally {
+        clearInterval(repeat);
+      }
       await advanceQueue.close();
       producer.disconnect();
     },
