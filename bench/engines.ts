@@ -1,17 +1,20 @@
 /**
  * Training-iteration benchmark of the engines, side by side in one run:
  *   npx tsx --conditions @ip2/source bench/engines.ts      (or: npm run bench)
+ *   npm run bench -- --population                          (only the population table)
  *
  * Every engine runs in its own child process (peak RSS per engine; TensorFlow.js resolves its
  * backend once per process) and serves "run <n>" requests, so the parent interleaves the engines
  * round by round (A B C D A B C D …): the machines here drift between speed states. Each engine
  * trains the same network (same initial parameters) on the same batch. Reported: median and
  * quartiles of ≥ 20 iterations after warm-up, peak RSS, dense-equivalent GFLOP/s, ratios.
+ * The population table compares P networks trained as separate FusedEngines one after the other,
+ * as one FusedPopulation on one thread, and as a ThreadedPopulation over one shard per core.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -26,7 +29,7 @@ import {
   type NetworkState,
   type TrialBatch,
 } from '@ip2/snn';
-import { FusedEngine, FusedPopulation } from '../packages/snn/src/fused/index.js';
+import { FusedEngine, FusedPopulation, ThreadedPopulation } from '../packages/snn/src/fused/index.js';
 
 interface Shape {
   readonly name: string;
@@ -44,6 +47,8 @@ const SHAPES: readonly Shape[] = [
   { name: 'b32', batch: 32, nIn: 64, nRec: 256, nOut: 3, steps: 100, inputScale: 1 },
 ];
 const POPULATION = 16;
+/** Shards of the threaded population: one per core. */
+const THREADS = Math.min(availableParallelism(), POPULATION);
 const MIN_SAMPLES = 20;
 const HOMEOSTATIC_TARGET = 0.1;
 
@@ -87,7 +92,7 @@ function flops(s: Shape): number {
 async function child(kind: string, shapeName: string): Promise<void> {
   const s = SHAPES.find((x) => x.name === shapeName)!;
   const batch = batchOf(s);
-  let step: () => { loss: number; rate: number };
+  let step: () => { loss: number; rate: number } | Promise<{ loss: number; rate: number }>;
   let info: Record<string, unknown> = {};
   if (kind === 'fused' || kind === 'tfjs') {
     const state = network(s);
@@ -98,9 +103,18 @@ async function child(kind: string, shapeName: string): Promise<void> {
       const r = engine.trainStep(batch);
       return { loss: r.loss, rate: r.firingRate };
     };
-  } else if (kind === 'population' || kind === 'separate') {
+  } else if (kind === 'population' || kind === 'separate' || kind.startsWith('threaded')) {
     const states = Array.from({ length: POPULATION }, (_, p) => network(s, p + 1));
-    if (kind === 'population') {
+    if (kind.startsWith('threaded')) {
+      // threaded: the calling thread runs one shard; threaded-workers: worker threads run all.
+      const pop = await ThreadedPopulation.create(states, { threads: THREADS, callingThread: kind === 'threaded' });
+      for (let p = 0; p < POPULATION; p++) await pop.setHomeostaticTarget(p, HOMEOSTATIC_TARGET);
+      info = { threads: pop.threads };
+      step = async () => {
+        const r = await pop.trainStep(batch);
+        return { loss: r[0]!.loss, rate: r[0]!.firingRate };
+      };
+    } else if (kind === 'population') {
       const pop = FusedPopulation.create(states);
       for (let p = 0; p < POPULATION; p++) pop.setHomeostaticTarget(p, HOMEOSTATIC_TARGET);
       step = () => {
@@ -118,8 +132,8 @@ async function child(kind: string, shapeName: string): Promise<void> {
     }
   } else throw new Error(`unknown child kind ${kind}`);
   // The first iteration's loss and firing rate: the same network on the same batch in every engine.
-  const first = step();
-  for (let i = 0; i < 2; i++) step();
+  const first = await step();
+  for (let i = 0; i < 2; i++) await step();
   const out = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
   out({ ready: true, loss0: first.loss, rate0: first.rate, ...info });
   for await (const line of createInterface({ input: process.stdin })) {
@@ -129,7 +143,8 @@ async function child(kind: string, shapeName: string): Promise<void> {
       let last = { loss: 0, rate: 0 };
       for (let i = 0; i < Number(n); i++) {
         const t0 = performance.now();
-        last = step();
+        const r = step();
+        last = r instanceof Promise ? await r : r;
         ms.push(performance.now() - t0);
       }
       out({ ms, ...last });
@@ -306,14 +321,18 @@ async function parent(): Promise<void> {
     lines.push(s);
     console.log(s);
   };
-  say(`Machine: ${machine()}. Command: \`npm run bench\` (\`tsx --conditions @ip2/source bench/engines.ts\`).`);
-  say();
   say(
-    '| shape | engine | median ms (q1–q3) | vs fused | GFLOP/s | peak RSS MiB | first-iteration firing rate | first-iteration loss |',
+    `Machine: ${machine()}. Command: \`npm run bench${onlyPopulation ? ' -- --population' : ''}\` (\`tsx --conditions @ip2/source bench/engines.ts${onlyPopulation ? ' --population' : ''}\`).`,
   );
-  say('|---|---|---|---|---|---|---|---|');
+  if (!onlyPopulation) {
+    say();
+    say(
+      '| shape | engine | median ms (q1–q3) | vs fused | GFLOP/s | peak RSS MiB | first-iteration firing rate | first-iteration loss |',
+    );
+    say('|---|---|---|---|---|---|---|---|');
+  }
   try {
-    for (const shape of SHAPES) {
+    for (const shape of onlyPopulation ? [] : SHAPES) {
       const heavy = shape.batch > 1;
       const columns: Column[] = [
         { label: 'fused', shape, perRound: heavy ? 2 : 20, start: nodeChild('fused', shape) },
@@ -351,21 +370,39 @@ async function parent(): Promise<void> {
     const runners = await measure([
       { label: `population P=${POPULATION}`, shape, perRound: 3, start: nodeChild('population', shape) },
       { label: `${POPULATION} separate engines`, shape, perRound: 3, start: nodeChild('separate', shape) },
+      { label: `threaded population`, shape, perRound: 3, start: nodeChild('threaded', shape) },
+      { label: `threaded population (workers)`, shape, perRound: 3, start: nodeChild('threaded-workers', shape) },
     ]);
-    const [pop, sep] = runners.map((r) => quantile(r.ms, 0.5)) as [number, number];
+    const [pop, sep, thr, thw] = runners.map((r) => (r.error ? Number.NaN : quantile(r.ms, 0.5))) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const threads = (r: Runner) => (r.info.threads as number | undefined) ?? THREADS;
+    const row = (label: string, r: Runner, med: number) =>
+      r.error
+        ? say(`| ${label} | skipped: ${r.error} | | |`)
+        : say(
+            `| ${label} | ${med.toFixed(2)} (${quantile(r.ms, 0.25).toFixed(2)}–${quantile(r.ms, 0.75).toFixed(2)}) | ${((1000 * POPULATION) / med).toFixed(0)} | ${(sep / med).toFixed(2)}× | ${r.rss.toFixed(0)} |`,
+          );
     say();
     say(
-      `| population (B=1 shape) | median ms per iteration of all ${POPULATION} | network-iterations/s | peak RSS MiB |`,
+      `| population (B=1 shape) | median ms per iteration of all ${POPULATION} (q1–q3) | network-iterations/s | vs separate | peak RSS MiB |`,
     );
-    say('|---|---|---|---|');
-    say(
-      `| FusedPopulation P=${POPULATION} | ${pop.toFixed(2)} | ${((1000 * POPULATION) / pop).toFixed(0)} | ${runners[0]!.rss.toFixed(0)} |`,
+    say('|---|---|---|---|---|');
+    row(`${POPULATION} separate FusedEngines`, runners[1]!, sep);
+    row(`FusedPopulation P=${POPULATION} (one thread)`, runners[0]!, pop);
+    row(
+      `ThreadedPopulation P=${POPULATION}, ${threads(runners[2]!)} threads (calling thread + ${threads(runners[2]!) - 1} workers)`,
+      runners[2]!,
+      thr,
     );
-    say(
-      `| ${POPULATION} separate FusedEngines | ${sep.toFixed(2)} | ${((1000 * POPULATION) / sep).toFixed(0)} | ${runners[1]!.rss.toFixed(0)} |`,
-    );
+    row(`ThreadedPopulation P=${POPULATION}, ${threads(runners[3]!)} worker threads`, runners[3]!, thw);
     say();
-    say(`Population throughput ratio: ${(sep / pop).toFixed(2)}×.`);
+    say(
+      `Population throughput vs ${POPULATION} separate engines on one thread: FusedPopulation (one thread) ${(sep / pop).toFixed(2)}×; ThreadedPopulation with ${threads(runners[2]!)} threads ${(sep / thr).toFixed(2)}× (calling thread + workers), ${(sep / thw).toFixed(2)}× (all in workers).`,
+    );
     say();
     say(`Load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}.`);
   } finally {
@@ -373,6 +410,8 @@ async function parent(): Promise<void> {
   }
 }
 
+/** `--population`: only the population table (the engines' table takes several minutes). */
+const onlyPopulation = process.argv.includes('--population');
 const at = process.argv.indexOf('--child');
 if (at >= 0) await child(process.argv[at + 1]!, process.argv[at + 2]!);
 else await parent();
