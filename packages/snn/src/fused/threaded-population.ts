@@ -10,9 +10,10 @@ export interface ThreadedPopulationOptions {
   /** How many shards the members are spread over (default: os.availableParallelism(), at most P). */
   readonly threads?: number;
   /**
-   * Whether the calling thread runs the first shard itself while worker threads run the others
-   * (default), or every shard runs in a worker thread. With the calling thread, a call returns its
-   * promise only after that shard's work is done.
+   * Whether the calling thread runs the first shard itself while worker threads run the others,
+   * or every shard runs in a worker thread (default; on the 2-core machine of docs/benchmarks.md it
+   * was the faster of the two). With the calling thread, a call returns its promise only after that
+   * shard's work is done.
    */
   readonly callingThread?: boolean;
 }
@@ -199,7 +200,7 @@ export class ThreadedPopulation {
       throw new RangeError(`threads must be a positive integer, got ${threads}`);
     const S = Math.min(threads, P);
     const bounds = Array.from({ length: S + 1 }, (_, s) => Math.floor((s * P) / S));
-    const onCaller = options.callingThread ?? true;
+    const onCaller = options.callingThread ?? false;
     const local = onCaller
       ? { from: 0, to: bounds[1]!, pop: FusedPopulation.create(states.slice(0, bounds[1]!)) }
       : null;
