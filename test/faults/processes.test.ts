@@ -62,16 +62,41 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
   });
 
   it('a worker whose main process alone gets SIGTERM (a container stop): its chunks still end at a task boundary', async () => {
+    // The worker id of process w2 (restarted by an earlier test), once it is ready for jobs.
+    const id = await stack.until('w2 to be ready', async () => /ready: (\S+) on/.exec(stack.logs.get('w2') ?? '')?.[1]);
     const search = await submitSearch(stack, input, 'tester');
-    const held = await stack.until('w2b holding a run', async () =>
-      (await stack.store.runs.list(search.id)).find((r) => r.state === 'RUNNING' && r.workerId === 'w2b'),
+    const held = await stack.until(`${id} holding a run`, async () =>
+      (await stack.store.runs.list(search.id)).find((r) => r.state === 'RUNNING' && r.workerId === id),
     );
     expect(await stack.stop('w2', 'SIGTERM', 30_000, 'main')).toBe(0);
+    // Nothing of it is left running: its job processes end with it (tsx's esbuild helpers a moment later).
+    await stack.until('the processes of w2 to end', async () => !stack.groupAlive('w2'), 10_000);
     const released = (await stack.store.runs.list(search.id)).find((r) => r.id === held.id)!;
-    expect(released.state === 'RUNNING' && released.workerId === 'w2b').toBe(false);
+    expect(released.state === 'RUNNING' && released.workerId === id).toBe(false);
     await stack.expectLikeReference(search.id, reference);
     expect(stack.logs.get('controller')).not.toMatch(new RegExp(`reaper: [^\\n]*${held.id}`));
     stack.start('w2', 'worker', { env: { WORKER_ID: 'w2c' } });
+  });
+
+  it('a worker stopped with SIGTERM during an analysis exits without waiting for it; another worker makes it', async () => {
+    const search = await submitSearch(stack, input, 'tester');
+    await stack.expectLikeReference(search.id, reference);
+    // The worker process whose analysis child has started computing.
+    const name = await stack.until('a worker to start the analysis', async () =>
+      ['w1', 'w2'].find((n) => stack.logs.get(n)?.includes(`search ${search.id}: analysing`)),
+    );
+    expect(await stack.stop(name, 'SIGTERM')).toBe(0);
+    // It did not wait for the analysis to end...
+    expect((await stack.store.analyses.get(search.id))?.state).toBe('PENDING');
+    // ...and nothing of it is left running (an orphaned child would go on with the analysis).
+    await stack.until(`the processes of ${name} to end`, async () => !stack.groupAlive(name), 10_000);
+    // ...which another worker makes, from the start.
+    const made = await stack.until('the analysis to be stored', async () => {
+      const a = await stack.store.analyses.get(search.id);
+      return a?.state === 'COMPLETE' ? a : null;
+    });
+    expect(made.state).toBe('COMPLETE');
+    stack.start(name, 'worker', { env: { WORKER_ID: `${name}-after-analysis` } });
   });
 
   it('the controller killed and restarted mid-search', async () => {
@@ -120,6 +145,8 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
       for (const a of Object.values(state.params)) a.fill(Number.NaN);
       steps.push({ result: step.result, checkpoint: { ...step.checkpoint, learner: serializeState(state) } });
     }
+    // No worker takes a chunk until the run is poisoned (else one may claim the run first).
+    await stack.queues.train.pause();
     const search = await submitSearch(stack, input, 'tester');
     const target = (await stack.store.runs.list(search.id)).find(
       (r) => r.candidate === action.candidate && r.seedIndex === 0,
@@ -132,6 +159,7 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
     expect(claim).not.toBeNull();
     for (const s of steps) await stack.store.runs.recordTasks(claim.runId, claim.claimToken, [s.result], s.checkpoint);
     await stack.store.runs.release(claim.runId, claim.claimToken, 'WAITING');
+    await stack.queues.train.resume();
     await stack.waitComplete(search.id);
 
     const got = await stack.outcome(search.id);

@@ -331,6 +331,18 @@ export class Stack {
     }
   }
 
+  /** Whether any process of the named process's group (its children included) is still running. */
+  groupAlive(name: string): boolean {
+    const p = this.procs.get(name);
+    if (!p?.pid) return false;
+    try {
+      process.kill(-p.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Polls `f` until it gives something truthy; on time-out the error carries every process's log. */
   async until<T>(what: string, f: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
     const end = Date.now() + ms;

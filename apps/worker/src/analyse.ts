@@ -65,6 +65,9 @@ async function analyse(deps: AnalyseDeps, payload: JobPayload<'search.analyse'>)
   if (fixed === null) throw new UnrecoverableError(`search ${searchId} has no fixed configuration`);
   const definition = parseSearchDefinition(search.definition);
   const records = sortTaskRecords(await store.analyses.taskResults(searchId));
+  deps.log?.(
+    `search ${searchId}: analysing mask ${fixed.record.mask.keys.join(',') || '(none)'} over ${seeds} seed(s)`,
+  );
   const analysis = await analyseConfiguration(definition, fixed.record.mask.keys, { seeds, records });
   await store.analyses.complete(searchId, analysis);
   const tasks = analysis.runs.flatMap((r) => r.tasks).filter((t) => t.reproduced !== null);

@@ -8,6 +8,15 @@ import { parseWorkerEnv } from './env.js';
  * (CPU-bound), so they run in a child process as run.train does.
  */
 
+/*
+ * A stopping worker does not wait for its analysis: the analysis has no partial state and starts over on
+ * another worker (see worker.ts). The sandbox would otherwise wait on SIGTERM for the current job to end,
+ * minutes for an analysis, and hold up the worker's exit by the pool's 30 s kill timeout. With no
+ * listener left, SIGTERM and SIGINT end this process at once, even in the middle of a computation.
+ */
+process.removeAllListeners('SIGTERM');
+process.removeAllListeners('SIGINT');
+
 const config = parseWorkerEnv(process.env);
 let store: Store | null = null;
 

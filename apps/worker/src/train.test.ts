@@ -134,7 +134,7 @@ describe('processTrainJob', () => {
     });
   });
 
-    it('fails an invalid payload without retry', async () => {
+  it('fails an invalid payload without retry', async () => {
     const { payload } = await newRun();
     await expect(processTrainJob(deps(), job({ ...payload, toTask: 0 }))).rejects.toThrow(UnrecoverableError);
     await expect(processTrainJob(deps(), job({ ...payload, extra: 1 }))).rejects.toThrow(/run\.train: /);

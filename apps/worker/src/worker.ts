@@ -14,10 +14,26 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** A sandboxed processor: the TypeScript source under tsx (tests, development), else the built file. */
-function processorFile(name: 'processor' | 'analysis-processor'): URL {
+/** A module of this app: the TypeScript source under tsx (tests, development), else the built file. */
+function processorFile(name: 'processor' | 'analysis-processor' | 'child-watchdog'): URL {
   const here = new URL(import.meta.url);
   return new URL(here.pathname.endsWith('.ts') ? `./${name}.ts` : `./${name}.js`, here);
+}
+
+/**
+ * How the job processes are started: with this process's environment (WORKER_ID included) and Node
+ * options (less any --inspect, whose port a child could not share), and the watchdog preloaded, so that
+ * a child ends with its worker even when it is still starting.
+ */
+function forkOptions(config: WorkerConfig) {
+  return {
+    env: { ...process.env, WORKER_ID: config.workerId },
+    execArgv: [
+      ...process.execArgv.filter((a) => !a.startsWith('--inspect')),
+      '--import',
+      processorFile('child-watchdog').href,
+    ],
+  };
 }
 
 /**
@@ -37,7 +53,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     lockDuration: config.lockMs,
     stalledInterval: config.lockMs,
     name: config.workerId,
-    workerForkOptions: { env: { ...process.env, WORKER_ID: config.workerId } },
+    workerForkOptions: forkOptions(config),
   });
 
   const askController = async (job: Job | undefined, reason: string) => {
@@ -74,7 +90,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     // A worker that stops drops its analysis (it starts over elsewhere, see close()): not a failure.
     maxStalledCount: JOBS['search.analyse'].attempts,
     name: config.workerId,
-    workerForkOptions: { env: { ...process.env, WORKER_ID: config.workerId } },
+    workerForkOptions: forkOptions(config),
   });
   analysis.on('failed', (job, err) => log(`analysis job ${job?.id ?? '?'} failed: ${err.message}`));
   analysis.on('error', (err) => log(`analysis worker error: ${err.message}`));
