@@ -72,6 +72,7 @@ const { values: flags } = (() => {
         runs: { type: 'string', default: '32' },
         tasks: { type: 'string', default: '3' },
         phases: { type: 'string', default: '1,2,3' },
+        'api-heap-mib': { type: 'string' },
       },
       strict: true,
     });
@@ -97,6 +98,11 @@ const WORKERS = positive('workers', 64);
 const RUNS = positive('runs', 1024);
 const TASKS = positive('tasks', 100);
 const PHASES = new Set(flags.phases.split(','));
+/**
+ * The API's V8 old space, capped (--max-old-space-size): memory that is only garbage not yet collected
+ * stays under the cap, a leak ends the process with an out-of-memory error. Default: Node's own limit.
+ */
+const API_HEAP_MIB = flags['api-heap-mib'] === undefined ? null : positive('api-heap-mib', 65_536);
 if ([...PHASES].some((p) => !['1', '2', '3'].includes(p))) {
   usage(`--phases must be a comma-separated subset of 1,2,3 (got '${flags.phases}')`);
 }
@@ -173,7 +179,11 @@ class LoadStack {
   /** Starts the API on a free port and waits until it is ready; its process id. */
   async startApi(): Promise<number> {
     const port = await freePort();
-    const p = this.start('api', 'api', { PORT: String(port), HOST: '127.0.0.1' });
+    const p = this.start('api', 'api', {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...(API_HEAP_MIB === null ? {} : { NODE_OPTIONS: `--max-old-space-size=${API_HEAP_MIB}` }),
+    });
     this.base = `http://127.0.0.1:${port}`;
     await this.stack.until(
       'the API to be ready',
@@ -454,11 +464,13 @@ async function phaseStreams(): Promise<StreamPhase> {
   const stack = await newStack();
   const pid = await stack.startApi();
   stack.startController();
-  // Two searches of 16 runs × 60 tasks each, trained by two workers of two slots: task events flow
-  // throughout (they outlast the window and are cancelled at its end).
+  // Two searches of 16 runs × (4 per second of the window, at least 60) tasks each, trained by two
+  // workers of two slots: task events flow throughout (they outlast the window, even on a quiet
+  // machine, and are cancelled at its end).
+  const tasks = Math.max(60, 4 * STREAM_S);
   const watched = [
-    await stack.submit(definition(7, { keys: 1, seeds: 8, tasks: 60 })),
-    await stack.submit(definition(8, { keys: 1, seeds: 8, tasks: 60 })),
+    await stack.submit(definition(7, { keys: 1, seeds: 8, tasks })),
+    await stack.submit(definition(8, { keys: 1, seeds: 8, tasks })),
   ];
   await stack.startWorkers(2, 2);
   const streams = Array.from({ length: STREAMS }, (_, i) => openStream(stack, watched[i % watched.length]!));
@@ -702,7 +714,7 @@ async function main(): Promise<void> {
   console.log(
     `run env: ${Object.entries(RUN_ENV)
       .map(([k, v]) => `${k}=${v}`)
-      .join(' ')}`,
+      .join(' ')}${API_HEAP_MIB === null ? '' : `; API: NODE_OPTIONS=--max-old-space-size=${API_HEAP_MIB}`}`,
   );
   const rows: [string, string][] = [];
   const lines: string[] = [];
