@@ -40,6 +40,11 @@ export class Queues {
     });
   }
 
+  /** Whether the analysis job of this payload is in the queue ('unknown': it is not, or no longer). */
+  async analyseState(data: JobPayload<'search.analyse'>): Promise<string> {
+    return this.analysis.getJobState(jobId('search.analyse', parsePayload('search.analyse', data)));
+  }
+
   /** Adds a validated job with its contract's id and retry policy. */
   private async add<N extends JobName>(
     queue: Queue,

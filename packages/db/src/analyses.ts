@@ -66,6 +66,18 @@ export class AnalysisRepository {
     return this.update(searchId, 'FAILED', null, error.slice(0, 2000));
   }
 
+  /** Analyses asked for and not yet made or failed, oldest first (the controller checks their jobs exist). */
+  async pending(limit = 100): Promise<StoredAnalysis[]> {
+    const rows = await mapped(() =>
+      this.db.configurationAnalysis.findMany({
+        where: { state: 'PENDING' },
+        orderBy: { createdAt: 'asc' },
+        take: limit,
+      }),
+    );
+    return rows.map(stored);
+  }
+
   /** The search's analysis row, or null when none was asked for. */
   async get(searchId: string): Promise<StoredAnalysis | null> {
     if (!isId(searchId)) return null;
