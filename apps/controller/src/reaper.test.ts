@@ -37,7 +37,9 @@ describe('timer: pending analyses', () => {
     const logs: string[] = [];
     const ctx = { store, queues, log: (m: string) => logs.push(m) };
     const { search: lost } = await store.searches.create('owner', { definition });
-    const { search: done } = await store.searches.create('owner', { definition: { ...definition, protocol: { ...definition.protocol, baseSeed: 4 } } });
+    const { search: done } = await store.searches.create('owner', {
+      definition: { ...definition, protocol: { ...definition.protocol, baseSeed: 4 } },
+    });
     await store.analyses.request(lost.id, 2);
     await store.analyses.request(done.id, 1);
     await store.analyses.complete(done.id, { candidate: '1', runs: [] });
