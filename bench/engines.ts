@@ -367,11 +367,13 @@ async function parent(): Promise<void> {
       }
     }
     const shape = SHAPES[0]!;
+    // 30 iterations per round (a few ms each): long enough that a child's threads, idle while the others
+    // run, are back at speed for most of its samples.
     const runners = await measure([
-      { label: `population P=${POPULATION}`, shape, perRound: 3, start: nodeChild('population', shape) },
-      { label: `${POPULATION} separate engines`, shape, perRound: 3, start: nodeChild('separate', shape) },
-      { label: `threaded population`, shape, perRound: 3, start: nodeChild('threaded', shape) },
-      { label: `threaded population (workers)`, shape, perRound: 3, start: nodeChild('threaded-workers', shape) },
+      { label: `population P=${POPULATION}`, shape, perRound: 30, start: nodeChild('population', shape) },
+      { label: `${POPULATION} separate engines`, shape, perRound: 30, start: nodeChild('separate', shape) },
+      { label: `threaded population`, shape, perRound: 30, start: nodeChild('threaded', shape) },
+      { label: `threaded population (workers)`, shape, perRound: 30, start: nodeChild('threaded-workers', shape) },
     ]);
     const [pop, sep, thr, thw] = runners.map((r) => (r.error ? Number.NaN : quantile(r.ms, 0.5))) as [
       number,
