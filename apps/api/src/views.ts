@@ -1,4 +1,4 @@
-import type { CandidateRecord, SearchRecord, StoredFixedConfig } from '@ip2/db';
+import type { CandidateRecord, SearchRecord, StoredFixedConfig, TaskFields } from '@ip2/db';
 import { plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
 
 /** JSON has no NaN or ±∞: they are sent as null. */
@@ -74,20 +74,7 @@ export function candidateView(searchId: string, c: CandidateRecord) {
   };
 }
 
-export interface TaskLike {
-  readonly taskIndex: number;
-  readonly iterations: number;
-  readonly totalIterations: number;
-  readonly converged: boolean;
-  readonly failure: string | null;
-  readonly finalLoss: number;
-  readonly accuracy: number;
-  readonly heldOutLoss: number;
-  readonly firingRate: number;
-  readonly wallMs: number;
-}
-
-export function taskView(t: TaskLike) {
+export function taskView(t: TaskFields) {
   return {
     taskIndex: t.taskIndex,
     iterations: finite(t.iterations),

@@ -22,7 +22,7 @@ export {
   type StoredCheckpoint,
   type WorkerInfo,
 } from './runs.js';
-export { MonitorRepository, type ResultCursor, type StreamedResult } from './monitor.js';
+export { MonitorRepository, type ResultCursor, type StreamedResult, type TaskFields } from './monitor.js';
 export { taskFailure, type SearchTaskResult } from './results.js';
 export {
   SearchRepository,

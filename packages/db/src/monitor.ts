@@ -10,12 +10,9 @@ export interface ResultCursor {
   readonly taskIndex: number;
 }
 
-export interface StreamedResult {
-  readonly ms: bigint;
-  readonly runId: string;
+/** The measured fields of one task result, as the API shows them (failure as stored, or null). */
+export interface TaskFields {
   readonly taskIndex: number;
-  readonly candidate: string;
-  readonly seedIndex: number;
   readonly iterations: number;
   readonly totalIterations: number;
   readonly converged: boolean;
@@ -27,22 +24,15 @@ export interface StreamedResult {
   readonly wallMs: number;
 }
 
-interface StreamRow {
-  ms: bigint;
-  runId: string;
-  taskIndex: number;
-  bits: string;
-  seedIndex: number;
-  iterations: number;
-  totalIterations: number;
-  converged: boolean;
-  failure: string | null;
-  finalLoss: number;
-  accuracy: number;
-  heldOutLoss: number;
-  firingRate: number;
-  wallMs: number;
+export interface StreamedResult extends TaskFields {
+  readonly ms: bigint;
+  readonly runId: string;
+  readonly candidate: string;
+  readonly seedIndex: number;
 }
+
+/** A row of the stream query: the candidate as its bits. */
+type StreamRow = Omit<StreamedResult, 'candidate'> & { readonly bits: string };
 
 const NO_RUN = '00000000-0000-0000-0000-000000000000';
 
