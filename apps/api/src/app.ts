@@ -20,6 +20,7 @@ import { authenticate, rateLimitKey, requireApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './env.js';
 import { EventHub } from './event-hub.js';
+import { ReportCache } from './report-cache.js';
 import { createMetrics, recordRequests } from './metrics.js';
 import { problem, sendProblem, toProblem, HttpProblem } from './problem.js';
 import { configRoutes } from './routes/configs.js';
@@ -44,6 +45,8 @@ export interface ApiOptions {
   readonly eventsPollMs?: number;
   readonly eventsGraceMs?: number;
   readonly eventsBufferBytes?: number;
+  /** Memory for the reports of COMPLETE searches made lately (default 64 MiB; 0: none kept). */
+  readonly reportCacheBytes?: number;
   /** Whether GET /metrics answers without a key (default true). */
   readonly metricsPublic?: boolean;
   /**
@@ -95,7 +98,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (root, options) =
   app.addHook('preClose', async () => {
     events.close();
   });
-  const ctx: ApiContext = { store: options.store, limits, onSearchCreated, events };
+  const reports = new ReportCache(options.reportCacheBytes ?? 64 * 1024 * 1024);
+  const ctx: ApiContext = { store: options.store, limits, onSearchCreated, events, reports };
 
   app.decorateRequest('apiKey', null);
   // Bodies are JSON only: a text body is refused (415) rather than handed to a schema as a string.

@@ -1,6 +1,7 @@
 import type { ApiKeyInfo, SearchRecord, Store } from '@ip2/db';
 import type { ApiLimits } from './env.js';
 import type { EventHub } from './event-hub.js';
+import type { ReportCache } from './report-cache.js';
 
 /** What the routes share: the repositories, the limits and the hook that starts a new search. */
 export interface ApiContext {
@@ -10,6 +11,8 @@ export interface ApiContext {
   readonly onSearchCreated: (search: SearchRecord) => Promise<void>;
   /** The progress streams: one database poll per followed search (see event-hub.ts and routes/events.ts). */
   readonly events: EventHub;
+  /** Reports of COMPLETE searches made lately (see report-cache.ts). */
+  readonly reports: ReportCache;
 }
 
 declare module 'fastify' {

@@ -49,6 +49,7 @@ export const apiEnvSchema = z.object({
   DASHBOARD_DIR: z.preprocess(blank, z.string().optional()),
   EVENTS_POLL_MS: int(10, 60_000, 500),
   EVENTS_BUFFER_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
+  REPORT_CACHE_BYTES: int(0, 4 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.preprocess(
     blank,
     z
@@ -97,6 +98,8 @@ export interface ApiConfig {
   readonly eventsPollMs: number;
   /** A progress stream whose client leaves more than this many bytes unread is closed (it resumes with Last-Event-ID). */
   readonly eventsBufferBytes: number;
+  /** Memory for the reports of COMPLETE searches made lately; 0: none kept. */
+  readonly reportCacheBytes: number;
   readonly limits: ApiLimits;
 }
 
@@ -114,6 +117,7 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
     metricsPublic: e.METRICS_PUBLIC,
     eventsPollMs: e.EVENTS_POLL_MS,
     eventsBufferBytes: e.EVENTS_BUFFER_BYTES,
+    reportCacheBytes: e.REPORT_CACHE_BYTES,
     limits: {
       maxTaskTrainings: e.MAX_TASK_TRAININGS,
       maxHidden: e.MAX_HIDDEN,

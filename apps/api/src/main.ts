@@ -18,6 +18,7 @@ const app = await buildApp({
   metricsPublic: config.metricsPublic,
   eventsPollMs: config.eventsPollMs,
   eventsBufferBytes: config.eventsBufferBytes,
+  reportCacheBytes: config.reportCacheBytes,
   logger: { level: config.logLevel },
   dashboardDir: config.dashboardDir ?? fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),
 });

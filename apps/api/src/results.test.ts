@@ -1,6 +1,6 @@
 import { parseTasksJson, searchReport, taskFiles } from '@ip2/report';
 import { parseSearchDefinition } from '@ip2/search';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auth, createHarness, recordResults, smallSearch, type Harness } from './test-harness.js';
 
 let h: Harness;
@@ -127,6 +127,33 @@ describe('GET /v1/searches/{id}/report', () => {
     expect(await get()).toContain(
       'The analyses of the chosen configuration failed: search sma: &lt;lesion&gt; study failed',
     );
+  });
+
+  it('is made once and served again from memory until the state of its analyses changes', async () => {
+    const get = async () =>
+      (await h.app.inject({ url: `/v1/searches/${complete}/report`, headers: auth(h.alice) })).body;
+    const spy = vi.spyOn(h.store.searches, 'taskResults');
+    const builds = () => spy.mock.calls.filter((c) => c[1] === complete).length;
+    try {
+      await h.store.analyses.fail(complete, 'first reason');
+      const first = await get();
+      expect(first).toContain('first reason');
+      expect(builds()).toBe(1);
+      expect(await get()).toBe(first);
+      expect(await get()).toBe(first);
+      expect(builds()).toBe(1);
+      // The analyses changed: made again, once.
+      await h.store.analyses.fail(complete, 'second reason');
+      const second = await get();
+      expect(second).toContain('second reason');
+      expect(await get()).toBe(second);
+      expect(builds()).toBe(2);
+      // Still only for its owner.
+      const other = await h.app.inject({ url: `/v1/searches/${complete}/report`, headers: auth(h.bob) });
+      expect(other.statusCode).toBe(404);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

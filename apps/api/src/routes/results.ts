@@ -1,6 +1,7 @@
 import type { StoredAnalysis } from '@ip2/db';
 import { searchReport, taskFiles, type ConfigurationAnalysis } from '@ip2/report';
 import { parseSearchDefinition, SearchIncompleteError } from '@ip2/search';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
@@ -22,6 +23,13 @@ function analysisOf(a: StoredAnalysis | null): { analysis?: ConfigurationAnalysi
   }
 }
 
+function sendReport(reply: FastifyReply, id: string, html: string) {
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('content-disposition', `inline; filename="search-${id}-report.html"`)
+    .send(html);
+}
+
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };
 const security = [{ bearer: [] }];
 
@@ -30,7 +38,7 @@ const security = [{ bearer: [] }];
  * the HTML report (report.html) and the task results of every run (tasks.json, tasks.csv).
  */
 export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  const { store } = ctx;
+  const { store, reports } = ctx;
 
   app.get(
     '/v1/searches/:id/report',
@@ -62,6 +70,11 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
           [{ path: 'params.id', message: `search is ${search.state}` }],
         );
       }
+      const analysis = await store.analyses.get(id);
+      // Looked up after the owner check above: a cached report is only ever served to its owner.
+      const key = [id, analysis?.state ?? 'none', analysis?.updatedAt.getTime() ?? 0].join(':');
+      const cached = reports.get(key);
+      if (cached !== undefined) return sendReport(reply, id, cached);
       const records = await store.searches.taskResults(owner, id);
       const wallSeconds =
         search.startedAt && search.finishedAt
@@ -72,7 +85,7 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
         const report = await searchReport(parseSearchDefinition(search.definition), records, {
           searchId: id,
           ...(wallSeconds === undefined ? {} : { wallSeconds }),
-          ...analysisOf(await store.analyses.get(id)),
+          ...analysisOf(analysis),
         });
         html = report.html;
       } catch (e) {
@@ -81,10 +94,8 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
         }
         throw e;
       }
-      return reply
-        .type('text/html; charset=utf-8')
-        .header('content-disposition', `inline; filename="search-${id}-report.html"`)
-        .send(html);
+      reports.set(key, html);
+      return sendReport(reply, id, html);
     },
   );
 
