@@ -28,7 +28,7 @@ export async function runKeysCommand(store: Store, args: readonly string[]): Pro
           `prefix must be at least ${API_KEY_PREFIX.length + 4} characters (e.g. ${API_KEY_PREFIX}abcd)`,
         );
       }
-      const rows = await store.client.apiKey.findMany({ where: { prefix: { startsWith: display } } });
+      const rows = await store.apiKeys.byPrefix(display);
       if (rows.length === 0) throw new UsageError(`no key starts with '${prefix}'`);
       if (rows.length > 1) throw new UsageError(`${rows.length} keys start with '${prefix}': give more characters`);
       const row = rows[0]!;

@@ -1,5 +1,5 @@
 import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
-import { ClaimLostError, type Store, type WorkerInfo } from '@ip2/db';
+import { ClaimLostError, NotFoundError, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunk, type RunCheckpoint } from '@ip2/l2l';
 import { chunkJob, parseSearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
@@ -98,10 +98,7 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
         nextTask = step.checkpoint.nextTask;
         if (engine.engine !== step.engine.engine || engine.backend !== step.engine.backend) {
           engine = { engine: step.engine.engine, backend: step.engine.backend };
-          await store.client.run.updateMany({
-            where: { id: claim.runId, claimToken: token },
-            data: { engine: engine.engine, backend: engine.backend },
-          });
+          await store.runs.setEngine(claim.runId, token, engine);
         }
         if (step.result.taskIndex >= fromTask) {
           await job.updateProgress({
@@ -143,6 +140,11 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
 }
 
 async function searchCancelled(store: Store, searchId: string): Promise<boolean> {
-  const s = await store.client.search.findUnique({ where: { id: searchId }, select: { state: true } });
-  return s === null || s.state === 'CANCELLED' || s.state === 'FAILED';
+  try {
+    const s = await store.controller.search(searchId);
+    return s.state === 'CANCELLED' || s.state === 'FAILED';
+  } catch (e) {
+    if (e instanceof NotFoundError) return true;
+    throw e;
+  }
 }

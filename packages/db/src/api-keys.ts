@@ -64,6 +64,14 @@ export class ApiKeyRepository {
     return rows.map(info);
   }
 
+  /** Keys of any owner whose display prefix starts with `prefix` (an operator's lookup; no secrets). */
+  async byPrefix(prefix: string): Promise<ApiKeyInfo[]> {
+    const rows = await mapped(() =>
+      this.db.apiKey.findMany({ where: { prefix: { startsWith: prefix } }, orderBy: [{ createdAt: 'desc' }] }),
+    );
+    return rows.map(info);
+  }
+
   /** Revokes one of the owner's keys (revoking it again changes nothing). */
   async revoke(owner: string, id: string): Promise<ApiKeyInfo> {
     checkOwner(owner);

@@ -161,6 +161,16 @@ export class RunRepository {
     if (n === 0) throw new ClaimLostError(runId);
   }
 
+  /** Records which engine and backend train the run (only while `claimToken` holds it). */
+  async setEngine(runId: string, claimToken: string, engine: { engine: string; backend: string }): Promise<void> {
+    await mapped(() =>
+      this.db.run.updateMany({
+        where: { id: runId, claimToken },
+        data: { engine: engine.engine, backend: engine.backend },
+      }),
+    );
+  }
+
   /**
    * Writes a chunk's task results and the checkpoint after its last task in ONE transaction: either all
    * of it is stored or none. A task result already recorded is left as it is (never duplicated, never
