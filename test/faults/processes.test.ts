@@ -79,8 +79,16 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
   });
 
   it('a worker stopped with SIGTERM during an analysis exits without waiting for it; another worker makes it', async () => {
-    const search = await submitSearch(stack, input, 'tester');
-    await stack.expectLikeReference(search.id, reference);
+    // Tasks that train to their cap, so that the analysis (both seeds' runs of the chosen mask trained
+    // again, 3–4 s on a quiet machine) is still running when the signal comes.
+    const tiny = tinyDefinition({ kind: 'exhaustive' }, 29, { hidden: 32 });
+    const slow = {
+      ...tiny,
+      space: ['tauD' as const],
+      protocol: { ...tiny.protocol, tasks: 12, iterationCap: 1000, criterion: { window: 10, epsilon: 1e-6 } },
+    };
+    const search = await submitSearch(stack, slow, 'tester');
+    await stack.waitComplete(search.id);
     // The worker process whose analysis child has started computing.
     const name = await stack.until('a worker to start the analysis', async () =>
       ['w1', 'w2'].find((n) => stack.logs.get(n)?.includes(`search ${search.id}: analysing`)),
