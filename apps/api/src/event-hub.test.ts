@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventHub } from './event-hub.js';
-import { auth, createHarness, recordResults, smallSearch, type Harness } from './test-harness.js';
+import { auth, createHarness, parseSse, recordResults, smallSearch, type Harness, type Sse } from './test-harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -12,28 +12,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Sse {
-  readonly id?: string;
-  readonly event: string;
-  readonly data: Record<string, unknown>;
-}
-
-function parseSse(text: string): Sse[] {
-  const out: Sse[] = [];
-  for (const block of text.split('\n\n')) {
-    let id: string | undefined;
-    let event = 'message';
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line.startsWith('id: ')) id = line.slice(4);
-      else if (line.startsWith('event: ')) event = line.slice(7);
-      else if (line.startsWith('data: ')) data.push(line.slice(6));
-    }
-    if (data.length > 0) out.push({ ...(id === undefined ? {} : { id }), event, data: JSON.parse(data.join('\n')) });
-  }
-  return out;
-}
 
 const taskKeys = (events: Sse[]) =>
   events.filter((e) => e.event === 'task').map((e) => `${e.id}:${String(e.data.runId)}#${String(e.data.taskIndex)}`);

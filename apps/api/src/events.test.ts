@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auth, createHarness, recordResults, smallSearch, type Harness } from './test-harness.js';
+import { auth, createHarness, parseSse, recordResults, smallSearch, type Harness, type Sse } from './test-harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -8,28 +8,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-interface Sse {
-  readonly id?: string;
-  readonly event: string;
-  readonly data: Record<string, unknown>;
-}
-
-function parseSse(text: string): Sse[] {
-  const out: Sse[] = [];
-  for (const block of text.split('\n\n')) {
-    let id: string | undefined;
-    let event = 'message';
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line.startsWith('id: ')) id = line.slice(4);
-      else if (line.startsWith('event: ')) event = line.slice(7);
-      else if (line.startsWith('data: ')) data.push(line.slice(6));
-    }
-    if (data.length > 0) out.push({ ...(id === undefined ? {} : { id }), event, data: JSON.parse(data.join('\n')) });
-  }
-  return out;
-}
 
 async function newSearch(): Promise<{ id: string; runs: string[] }> {
   const r = await h.app.inject({ method: 'POST', url: '/v1/searches', headers: auth(h.alice), payload: smallSearch() });

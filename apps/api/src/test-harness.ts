@@ -113,3 +113,27 @@ export async function recordResults(store: Store, runId: string, from: number, t
   await store.runs.recordTasks(runId, claim.claimToken, results, null);
   await store.runs.release(runId, claim.claimToken, 'WAITING');
 }
+
+/** One Server-Sent Event of a progress stream, as parsed by parseSse. */
+export interface Sse {
+  readonly id?: string;
+  readonly event: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** The events of an SSE body (those with data), in order. */
+export function parseSse(text: string): Sse[] {
+  const out: Sse[] = [];
+  for (const block of text.split('\n\n')) {
+    let id: string | undefined;
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith('id: ')) id = line.slice(4);
+      else if (line.startsWith('event: ')) event = line.slice(7);
+      else if (line.startsWith('data: ')) data.push(line.slice(6));
+    }
+    if (data.length > 0) out.push({ ...(id === undefined ? {} : { id }), event, data: JSON.parse(data.join('\n')) });
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
-import { ClaimLostError, NotFoundError, type Store, type WorkerInfo } from '@ip2/db';
+import { ClaimLostError, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunk, type RunCheckpoint } from '@ip2/l2l';
 import { chunkJob, parseSearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
@@ -140,11 +140,6 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
 }
 
 async function searchCancelled(store: Store, searchId: string): Promise<boolean> {
-  try {
-    const s = await store.controller.search(searchId);
-    return s.state === 'CANCELLED' || s.state === 'FAILED';
-  } catch (e) {
-    if (e instanceof NotFoundError) return true;
-    throw e;
-  }
+  const state = await store.controller.searchState(searchId);
+  return state === null || state === 'CANCELLED' || state === 'FAILED';
 }

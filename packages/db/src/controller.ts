@@ -44,6 +44,13 @@ export class ControllerRepository {
     return searchRecord(row);
   }
 
+  /** The search's state alone (a check made at every task boundary); null when there is no such search. */
+  async searchState(id: string): Promise<SearchState | null> {
+    if (!isId(id)) return null;
+    const row = await mapped(() => this.db.search.findUnique({ where: { id }, select: { state: true } }));
+    return row?.state ?? null;
+  }
+
   /** Searches in the given states, oldest first (what a restarted controller picks up). */
   async searchesIn(states: readonly SearchState[], limit = 100): Promise<SearchRecord[]> {
     const rows = await mapped(() =>

@@ -26,6 +26,27 @@ export function paramSizes(c: NetworkConfig): Record<ParamKey, number> {
 }
 
 /** Groups updated by the optimiser: weights (unless trainWeights is false) and the learnable properties. */
+/**
+ * The sizes every network of a population shares; a RangeError when there is none (`empty` says what
+ * needs one) or when their sizes differ.
+ */
+export function sharedSizes(
+  states: readonly NetworkState[],
+  empty: string,
+): { readonly nIn: number; readonly nRec: number; readonly nOut: number } {
+  if (states.length === 0) throw new RangeError(empty);
+  const { nIn, nRec, nOut } = states[0]!.config;
+  for (const s of states) {
+    const c = s.config;
+    if (c.nIn !== nIn || c.nRec !== nRec || c.nOut !== nOut) {
+      throw new RangeError(
+        `all networks must have the same sizes (nIn ${nIn}, nRec ${nRec}, nOut ${nOut}); got ${c.nIn}, ${c.nRec}, ${c.nOut}`,
+      );
+    }
+  }
+  return { nIn, nRec, nOut };
+}
+
 export function trainableKeys(c: NetworkConfig): ParamKey[] {
   const keys: ParamKey[] = c.trainWeights ? [...WEIGHT_KEYS] : [];
   const learn = learnableSet(c);

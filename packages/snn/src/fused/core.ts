@@ -1,6 +1,6 @@
 import type { LossTerms, NetworkState, ParamKey, Params, TrialBatch } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
-import { checkBatch, paramSizes } from '../network.js';
+import { checkBatch, paramSizes, sharedSizes } from '../network.js';
 import { PROPERTY_KEYS } from '../properties.js';
 import { MG_H } from '../surrogates.js';
 import { instantiateKernels, matvec, type KernelExports } from './kernels.js';
@@ -171,20 +171,12 @@ export class FusedCore {
   private B = 0;
 
   constructor(states: readonly NetworkState[]) {
-    if (states.length === 0) throw new RangeError('a fused core needs at least one network');
+    const sizes = sharedSizes(states, 'a fused core needs at least one network');
     const c0 = states[0]!.config;
     this.P = states.length;
-    this.nIn = c0.nIn;
-    this.N = c0.nRec;
-    this.nOut = c0.nOut;
-    for (const s of states) {
-      const c = s.config;
-      if (c.nIn !== this.nIn || c.nRec !== this.N || c.nOut !== this.nOut) {
-        throw new RangeError(
-          `all networks must have the same sizes (nIn ${this.nIn}, nRec ${this.N}, nOut ${this.nOut}); got ${c.nIn}, ${c.nRec}, ${c.nOut}`,
-        );
-      }
-    }
+    this.nIn = sizes.nIn;
+    this.N = sizes.nRec;
+    this.nOut = sizes.nOut;
     this.members = states.map((s) => new Member(s));
     this.sizes = paramSizes(c0);
     const P = this.P;

@@ -4,32 +4,16 @@ import type { NetworkState, ParamKey, TrialBatch } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { initNetwork } from '../network.js';
 import { PROPERTY_KEYS } from '../properties.js';
-import { Rng } from '../rng.js';
 import { FusedEngine } from './fused-engine.js';
+import { bits, mixedMembers, populationBatch } from './population.fixtures.js';
 import { FusedPopulation } from './population.js';
 import { ThreadedPopulation } from './threaded-population.js';
 
 const ALL: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
-const FIVE = [...PROPERTY_KEYS];
 
-function batchOf(T: number, B: number, nIn: number, nOut: number, seed: number): TrialBatch {
-  const rng = Rng.seeded(seed, 'threaded-population-test-batch');
-  const inputs = new Float32Array(T * B * nIn);
-  for (let i = 0; i < inputs.length; i++) inputs[i] = 1.5 * rng.normal();
-  const targets = new Float32Array(T * B * nOut);
-  const mask = new Float32Array(T * B);
-  for (let t = 0; t < T; t++) {
-    for (let b = 0; b < B; b++) {
-      targets[(t * B + b) * nOut + ((b + seed) % nOut)] = 1;
-      mask[t * B + b] = t > T / 3 ? 1 : 0;
-    }
-  }
-  return { steps: T, batch: B, nIn, nOut, inputs, targets, mask };
-}
-
-function bits(a: Float32Array): Uint32Array {
-  return new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
-}
+const batchOf = (T: number, B: number, nIn: number, nOut: number, seed: number): TrialBatch =>
+  populationBatch(T, B, nIn, nOut, seed, 'threaded-population-test-batch');
+const members = (): NetworkState[] => mixedMembers(7);
 
 function expectSame(a: NetworkState, b: NetworkState): void {
   expect(a.config).toEqual(b.config);
@@ -42,20 +26,6 @@ function expectSame(a: NetworkState, b: NetworkState): void {
   }
   expect(a.homeostaticTarget).toBe(b.homeostaticTarget);
   expect(a.rng).toEqual(b.rng);
-}
-
-/** Members that differ in mask, seed, surrogate, spike mode, loss, adaptation, noise and learning rates. */
-function members(): NetworkState[] {
-  const sizes = { nIn: 4, nRec: 16, nOut: 3, weights: { inGain: 3, recGain: 1.5 } };
-  return [
-    initNetwork({ ...sizes, space: FIVE, learnable: FIVE, seed: 1 }),
-    initNetwork({ ...sizes, learnable: ['tauD'], seed: 2, inputNoise: 0.2 }),
-    initNetwork({ ...sizes, space: FIVE, learnable: ['beta', 'tauA'], trainWeights: false, seed: 3 }),
-    initNetwork({ ...sizes, surrogate: { name: 'multi-gaussian' }, loss: { kind: 'xent' }, seed: 4 }),
-    initNetwork({ ...sizes, spike: 'soft', space: FIVE, learnable: ['theta'], seed: 5 }),
-    initNetwork({ ...sizes, surrogate: { name: 'arctan' }, optimizer: { lrWeights: 1e-2 }, seed: 6 }),
-    initNetwork({ ...sizes, space: FIVE, learnable: FIVE, seed: 7, inputNoise: 0.1 }),
-  ];
 }
 
 const open: ThreadedPopulation[] = [];

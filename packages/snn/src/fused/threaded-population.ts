@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EvalOptions, Evaluation, Gradients, LossTerms, NetworkState, StepStats, TrialBatch } from '../engine.js';
-import { checkBatch } from '../network.js';
+import { checkBatch, sharedSizes } from '../network.js';
 import { FusedPopulation } from './population.js';
 
 export interface ThreadedPopulationOptions {
@@ -185,16 +185,7 @@ export class ThreadedPopulation {
     options: ThreadedPopulationOptions = {},
   ): Promise<ThreadedPopulation> {
     const P = states.length;
-    if (P === 0) throw new RangeError('a population needs at least one network');
-    const c0 = states[0]!.config;
-    for (const s of states) {
-      const c = s.config;
-      if (c.nIn !== c0.nIn || c.nRec !== c0.nRec || c.nOut !== c0.nOut) {
-        throw new RangeError(
-          `all networks must have the same sizes (nIn ${c0.nIn}, nRec ${c0.nRec}, nOut ${c0.nOut}); got ${c.nIn}, ${c.nRec}, ${c.nOut}`,
-        );
-      }
-    }
+    sharedSizes(states, 'a population needs at least one network');
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1)
       throw new RangeError(`threads must be a positive integer, got ${threads}`);

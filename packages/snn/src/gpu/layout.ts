@@ -1,7 +1,7 @@
 import type { NetworkState, ParamKey, Params } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { Member, SURROGATE_MULTI_GAUSSIAN } from '../fused/members.js';
-import { paramSizes } from '../network.js';
+import { paramSizes, sharedSizes } from '../network.js';
 import { PROPERTY_KEYS } from '../properties.js';
 
 /** Parameter groups in the order they are packed in a network's parameter vector. */
@@ -112,17 +112,8 @@ export class GpuLayout {
   }
 
   static of(states: readonly NetworkState[]): GpuLayout {
-    if (states.length === 0) throw new RangeError('a GPU population needs at least one network');
-    const c0 = states[0]!.config;
-    for (const s of states) {
-      const c = s.config;
-      if (c.nIn !== c0.nIn || c.nRec !== c0.nRec || c.nOut !== c0.nOut) {
-        throw new RangeError(
-          `all networks must have the same sizes (nIn ${c0.nIn}, nRec ${c0.nRec}, nOut ${c0.nOut}); got ${c.nIn}, ${c.nRec}, ${c.nOut}`,
-        );
-      }
-    }
-    return new GpuLayout(states.length, c0.nIn, c0.nRec, c0.nOut);
+    const { nIn, nRec, nOut } = sharedSizes(states, 'a GPU population needs at least one network');
+    return new GpuLayout(states.length, nIn, nRec, nOut);
   }
 
   /** Float sizes of the buffers whose size depends on the steps T and trials B. */
