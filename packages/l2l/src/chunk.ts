@@ -1,7 +1,9 @@
 import { createInstance } from '@ip2/tasks';
-import type { EngineName, PropertyKey } from '@ip2/snn';
-import type { Learner } from './learner.js';
+import { ENGINE_ENV, type EngineName, type PropertyKey } from '@ip2/snn';
+import type { Learner, LearnerSpec, SequenceLearner } from './learner.js';
+import { LockstepGroup } from './lockstep.js';
 import { createLearner } from './models/registry.js';
+import { SPIKING_MODELS, spikingNetworkState } from './models/spiking.js';
 import { runSeeds, runSequence, type Protocol, type RunCheckpoint, type TaskResult } from './protocol.js';
 
 /**
@@ -38,27 +40,65 @@ export type RunLearnerSpec = Pick<
  * runSeeds), or its exact state from saved bytes.
  */
 export async function createRunLearner(spec: RunLearnerSpec, saved?: Uint8Array): Promise<Learner> {
+  return createLearner(learnerSpec(spec), learnerOptions(spec), saved);
+}
+
+function learnerSpec(spec: RunLearnerSpec): LearnerSpec {
   const instance = createInstance(spec.family, 0, 0);
-  return createLearner(
-    {
-      model: spec.model,
-      nIn: instance.nIn,
-      nOut: instance.nOut,
-      hidden: spec.hidden,
-      dt: spec.dt,
-      seed: runSeeds(spec.seed).network,
-      loss: spec.loss,
-      lr: spec.lr,
-    },
-    { space: spec.space, mask: spec.mask, ...(spec.engine ? { engine: spec.engine } : {}) },
-    saved,
-  );
+  return {
+    model: spec.model,
+    nIn: instance.nIn,
+    nOut: instance.nOut,
+    hidden: spec.hidden,
+    dt: spec.dt,
+    seed: runSeeds(spec.seed).network,
+    loss: spec.loss,
+    lr: spec.lr,
+  };
+}
+
+function learnerOptions(spec: Pick<RunLearnerSpec, 'space' | 'mask' | 'engine'>) {
+  return { space: spec.space, mask: spec.mask, ...(spec.engine ? { engine: spec.engine } : {}) };
 }
 
 export interface ChunkStep {
   readonly result: TaskResult;
   readonly checkpoint: RunCheckpoint;
   readonly engine: { readonly engine: string; readonly backend: string };
+}
+
+/** Where a chunk starts: the checkpoint's next task, which must not lie after the chunk's first task. */
+function chunkStart(job: ChunkJob, checkpoint: RunCheckpoint | null): number {
+  const start = checkpoint?.nextTask ?? 0;
+  if (start > job.fromTask) {
+    throw new RangeError(`checkpoint is at task ${start}, after the chunk's first task ${job.fromTask}`);
+  }
+  return start;
+}
+
+/** The chunk's tasks on a given learner, which is disposed at the end, whatever the end. */
+async function* trainWith(
+  job: ChunkJob,
+  checkpoint: RunCheckpoint | null,
+  learner: SequenceLearner,
+  signal?: AbortSignal,
+): AsyncGenerator<ChunkStep> {
+  try {
+    for await (const step of runSequence({
+      family: job.family,
+      seed: job.seed,
+      protocol: job.protocol,
+      learner,
+      startTask: chunkStart(job, checkpoint),
+      endTask: job.toTask,
+      converged: checkpoint?.converged ?? false,
+      ...(signal ? { signal } : {}),
+    })) {
+      yield { result: step.result, checkpoint: step.checkpoint(), engine: learner.info };
+    }
+  } finally {
+    learner.dispose();
+  }
 }
 
 /**
@@ -73,25 +113,108 @@ export async function* trainChunk(
   checkpoint: RunCheckpoint | null,
   signal?: AbortSignal,
 ): AsyncGenerator<ChunkStep> {
-  const start = checkpoint?.nextTask ?? 0;
-  if (start > job.fromTask) {
-    throw new RangeError(`checkpoint is at task ${start}, after the chunk's first task ${job.fromTask}`);
-  }
+  chunkStart(job, checkpoint);
   const learner = await createRunLearner({ ...job, dt: job.protocol.dt }, checkpoint?.learner);
+  yield* trainWith(job, checkpoint, learner, signal);
+}
+
+/** A chunk and the checkpoint it starts from. */
+export interface ChunkItem {
+  readonly job: ChunkJob;
+  readonly checkpoint: RunCheckpoint | null;
+}
+
+/** Whether a chunk's run can join a lock-step population: a spiking model on the fused engine. */
+function lockstepEligible(job: ChunkJob): boolean {
+  const engine = job.engine ?? process.env[ENGINE_ENV] ?? 'fused';
+  return (SPIKING_MODELS as readonly string[]).includes(job.model) && engine === 'fused';
+}
+
+/**
+ * Several chunks on this thread at once, yielding each task's result (with its chunk's index) as
+ * soon as it is known. Chunks whose runs are spiking networks of the same sizes on the fused engine
+ * train in lock-step as one population (LockstepGroup); the others train beside them on learners
+ * of their own. Every chunk gives exactly the results that trainChunk gives it alone. When the
+ * caller stops early (or one chunk fails), the other chunks stop at their next iteration.
+ */
+export async function* trainChunks(
+  items: readonly ChunkItem[],
+  signal?: AbortSignal,
+): AsyncGenerator<{ readonly index: number; readonly step: ChunkStep }> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) stop.abort();
+  const learners: SequenceLearner[] = [];
   try {
-    for await (const step of runSequence({
-      family: job.family,
-      seed: job.seed,
-      protocol: job.protocol,
-      learner,
-      startTask: start,
-      endTask: job.toTask,
-      converged: checkpoint?.converged ?? false,
-      ...(signal ? { signal } : {}),
-    })) {
-      yield { result: step.result, checkpoint: step.checkpoint(), engine: learner.info };
+    const states = items.map((it) => {
+      chunkStart(it.job, it.checkpoint);
+      return lockstepEligible(it.job)
+        ? spikingNetworkState(
+            learnerSpec({ ...it.job, dt: it.job.protocol.dt }),
+            learnerOptions(it.job),
+            it.checkpoint?.learner,
+          )
+        : null;
+    });
+    // One group per size class of two or more networks.
+    const bySize = new Map<string, number[]>();
+    for (const [i, s] of states.entries()) {
+      if (!s) continue;
+      const key = `${s.config.nIn}|${s.config.nRec}|${s.config.nOut}`;
+      bySize.set(key, [...(bySize.get(key) ?? []), i]);
     }
+    const slot = new Map<number, SequenceLearner>();
+    for (const members of bySize.values()) {
+      if (members.length < 2) continue;
+      const group = new LockstepGroup(
+        members.map((i) => states[i]!),
+        members.map((i) => items[i]!.job.model),
+      );
+      for (const [p, i] of members.entries()) slot.set(i, group.member(p));
+    }
+    for (const [i, it] of items.entries()) {
+      learners.push(
+        slot.get(i) ?? (await createRunLearner({ ...it.job, dt: it.job.protocol.dt }, it.checkpoint?.learner)),
+      );
+    }
+  } catch (e) {
+    for (const l of learners) l.dispose();
+    signal?.removeEventListener('abort', onAbort);
+    throw e;
+  }
+  const runs = items.map((it, i) => trainWith(it.job, it.checkpoint, learners[i]!, stop.signal));
+  try {
+    yield* merge(runs);
   } finally {
-    learner.dispose();
+    stop.abort();
+    signal?.removeEventListener('abort', onAbort);
+    // Each run ends at its next iteration (aborted) and disposes its learner.
+    await Promise.allSettled(runs.map((r) => r.return(undefined)));
+  }
+}
+
+/**
+ * The items of several async generators as they come, each with its generator's index. A
+ * generator's error is thrown when its turn comes; a step fetched but no longer wanted (the caller
+ * stopped) is dropped without an unhandled rejection.
+ */
+async function* merge<T>(sources: readonly AsyncGenerator<T>[]): AsyncGenerator<{ index: number; step: T }> {
+  type Next = { index: number; r: IteratorResult<T> } | { index: number; error: unknown };
+  const next = (index: number): Promise<Next> =>
+    sources[index]!.next().then(
+      (r) => ({ index, r }),
+      (error: unknown) => ({ index, error }),
+    );
+  const pending = new Map<number, Promise<Next>>(sources.map((_, i) => [i, next(i)]));
+  while (pending.size > 0) {
+    const n = await Promise.race(pending.values());
+    if ('error' in n) throw n.error;
+    if (n.r.done) {
+      pending.delete(n.index);
+      continue;
+    }
+    pending.set(n.index, next(n.index));
+    yield { index: n.index, step: n.r.value };
   }
 }

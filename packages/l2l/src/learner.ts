@@ -42,6 +42,15 @@ export interface Learner {
   dispose(): void;
 }
 
+/**
+ * A learner whose passes may complete later (a member of a lock-step population, lockstep.ts): what
+ * the sequential protocol accepts. Every Learner is one.
+ */
+export interface SequenceLearner extends Omit<Learner, 'trainStep' | 'evaluate'> {
+  trainStep(batch: TrialBatch): LearnerStep | Promise<LearnerStep>;
+  evaluate(batch: TrialBatch): LearnerEvaluation | Promise<LearnerEvaluation>;
+}
+
 /** What every model is built from. */
 export interface LearnerSpec {
   readonly model: string;

@@ -1,7 +1,7 @@
 import { deriveSeed } from '@ip2/snn';
 import { createInstance, heldOutBatch, trainingBatch } from '@ip2/tasks';
 import { z } from 'zod';
-import type { Learner } from './learner.js';
+import type { SequenceLearner } from './learner.js';
 
 /**
  * The sequential learning-to-learn protocol (SCIENCE.md §6). Every number is configurable; the
@@ -77,7 +77,7 @@ export interface SequenceOptions {
   /** The run seed (see runSeeds). */
   readonly seed: number;
   readonly protocol: Protocol;
-  readonly learner: Learner;
+  readonly learner: SequenceLearner;
   /** First task index to train (resuming). */
   readonly startTask?: number;
   /** Last task index + 1 (defaults to protocol.tasks). */
@@ -128,7 +128,7 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
     while (!done) {
       if (o.signal?.aborted) throw new AbortedError();
       const batch = trainingBatch(instance, seeds.tasks, it, p.batchSize, p.dt);
-      const step = o.learner.trainStep(batch);
+      const step = await o.learner.trainStep(batch);
       const slot = it % p.window;
       if (it >= p.window) sum -= losses[slot]!;
       losses[slot] = step.taskLoss;
@@ -157,7 +157,7 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
       for (let i = 0; i < p.window; i++) m += u2[i]!;
       o.learner.firstConvergence(m / p.window);
     }
-    const ev = o.learner.evaluate(heldOutBatch(instance, seeds.tasks, p.evalBatch, p.dt));
+    const ev = await o.learner.evaluate(heldOutBatch(instance, seeds.tasks, p.evalBatch, p.dt));
     rate = ev.firingRate;
     const intrinsic =
       p.snapshots && o.learner.intrinsic

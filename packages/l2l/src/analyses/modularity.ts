@@ -219,7 +219,10 @@ export interface RecurrentModularity extends Communities {
 }
 
 /** Modularity and communities of a learner's recurrent graph (see `undirectedGraph`). */
-export function recurrentModularity(learner: Learner, options: CommunityOptions = {}): RecurrentModularity {
+export function recurrentModularity(
+  learner: Pick<Learner, 'model' | 'recurrentWeights'>,
+  options: CommunityOptions = {},
+): RecurrentModularity {
   if (!learner.recurrentWeights) throw new RangeError(`model '${learner.model}' exposes no recurrent weights`);
   const { n, w } = learner.recurrentWeights();
   return { n, ...detectCommunities(n, undirectedGraph(n, w), options) };

@@ -10,6 +10,7 @@ import {
   type Engine,
   type EngineName,
   type NetworkConfigInput,
+  type NetworkState,
   type PropertyKey,
   type TrialBatch,
 } from '@ip2/snn';
@@ -50,6 +51,14 @@ export function spikingMask(
   }
 }
 
+/** Per-neuron intrinsic values of a spiking network state (the adaptation pair only where the space has it). */
+export function intrinsicOf(s: NetworkState): Record<string, Float64Array> {
+  const keys = s.config.space.includes('beta')
+    ? PROPERTY_KEYS
+    : PROPERTY_KEYS.filter((k) => k !== 'beta' && k !== 'tauA');
+  return Object.fromEntries(keys.map((k) => [k, intrinsicValues(s, k)]));
+}
+
 class SpikingLearner implements Learner {
   constructor(
     readonly model: string,
@@ -83,11 +92,7 @@ class SpikingLearner implements Learner {
   }
 
   intrinsic(): Record<string, Float64Array> {
-    const s = this.engine.snapshot();
-    const keys = s.config.space.includes('beta')
-      ? PROPERTY_KEYS
-      : PROPERTY_KEYS.filter((k) => k !== 'beta' && k !== 'tauA');
-    return Object.fromEntries(keys.map((k) => [k, intrinsicValues(s, k)]));
+    return intrinsicOf(this.engine.snapshot());
   }
 
   recurrentWeights() {
@@ -99,14 +104,11 @@ class SpikingLearner implements Learner {
   }
 }
 
-export async function createSpikingLearner(
-  spec: LearnerSpec,
-  options: SpikingOptions = {},
-  saved?: Uint8Array,
-): Promise<Learner> {
+/** The network state a spiking learner starts from: a fresh one from the spec, or the saved one. */
+export function spikingNetworkState(spec: LearnerSpec, options: SpikingOptions = {}, saved?: Uint8Array): NetworkState {
   const model = spec.model as SpikingModel;
   const space = options.space ?? PAPER_SPACE;
-  const state = saved
+  return saved
     ? deserializeState(saved)
     : initNetwork({
         ...options.network,
@@ -120,6 +122,14 @@ export async function createSpikingLearner(
         loss: { ...options.network?.loss, kind: spec.loss },
         optimizer: { ...options.network?.optimizer, lrWeights: spec.lr },
       });
+}
+
+export async function createSpikingLearner(
+  spec: LearnerSpec,
+  options: SpikingOptions = {},
+  saved?: Uint8Array,
+): Promise<Learner> {
+  const state = spikingNetworkState(spec, options, saved);
   const engine = await createEngine(state, options.engine ? { engine: options.engine } : {});
   return new SpikingLearner(spec.model, engine);
 }

@@ -169,6 +169,8 @@ export class FusedCore {
   private adjFlip = 0;
   private T = 0;
   private B = 0;
+  /** 1 for the networks that the current pass advances (a pass may leave some out). */
+  private readonly inPass: Uint8Array;
 
   constructor(states: readonly NetworkState[]) {
     const sizes = sharedSizes(states, 'a fused core needs at least one network');
@@ -227,6 +229,7 @@ export class FusedCore {
     this.kBe = f64();
     this.terms = states.map(() => ({ loss: 0, taskLoss: 0, homeoLoss: 0, l2Loss: 0, meanU2: 0, firingRate: 0 }));
     this.gradNorms = new Float64Array(P);
+    this.inPass = new Uint8Array(P).fill(1);
     this.sumU2 = new Float64Array(P);
     this.sumS = new Float64Array(P);
     this.ch = new Float64Array(P);
@@ -316,11 +319,14 @@ export class FusedCore {
    * their inputs into the arena; a training pass adds each network's input noise from its own
    * stream, with the same draws and rounding as noisyInputs.
    */
-  private bind(batches: readonly TrialBatch[], noisy: boolean): void {
+  private bind(batches: readonly (TrialBatch | null)[], noisy: boolean): void {
     if (batches.length !== this.P) throw new RangeError(`expected ${this.P} batches, got ${batches.length}`);
-    const T = batches[0]!.steps;
-    const B = batches[0]!.batch;
+    const first = batches.find((b) => b !== null);
+    if (!first) throw new RangeError('a pass needs a batch for at least one network');
+    const T = first.steps;
+    const B = first.batch;
     for (const [p, batch] of batches.entries()) {
+      if (batch === null) continue;
       checkBatch(this.members[p]!.config, batch);
       if (batch.steps !== T || batch.batch !== B) {
         throw new RangeError(`all batches of a pass must have the same steps and trials (${T}×${B})`);
@@ -332,6 +338,7 @@ export class FusedCore {
     const xin = this.arena.f.xin;
     const len = T * B * this.nIn;
     for (const [p, batch] of batches.entries()) {
+      if (batch === null) continue;
       const m = this.members[p]!;
       const std = m.config.inputNoise;
       const src = batch.inputs;
@@ -350,6 +357,7 @@ export class FusedCore {
     const { tauD, tauS, theta, beta, tauA, wOut } = this.params;
     const F = this.arena.f;
     for (const [p, m] of this.members.entries()) {
+      if (!this.inPass[p]) continue;
       const c = m.config;
       const lo = Math.fround(c.tauClamp.min);
       const hi = Math.fround(c.tauClamp.max);
@@ -419,6 +427,7 @@ export class FusedCore {
     A.sums.fill(0, 0, 2 * P);
     // The input drive x W_in of every step at once, into I (slots 1..T).
     for (let p = 0; p < P; p++) {
+      if (!this.inPass[p]) continue;
       K.proj(
         A.at.xin + p * T * B * nIn * 4,
         nIn * 4,
@@ -438,10 +447,14 @@ export class FusedCore {
       (p) => this.variant(p),
     );
     for (let t = 0; t < T; t++) {
+      let next = 0;
       for (const [p0, p1, kernel] of runs) {
+        this.noSpikes(t, next, p0);
         if (kernel) this.forwardKernelStep(t, p0, p1);
         else for (let p = p0; p < p1; p++) this.forwardStep(t, p, lesion?.[p] ?? null);
+        next = p1;
       }
+      this.noSpikes(t, next, P);
     }
     for (let p = 0; p < P; p++) {
       this.sumU2[p]! += A.sums[2 * p]!;
@@ -450,6 +463,7 @@ export class FusedCore {
     // Readout y = W_out u + b_out of every step (W_outᵀ has the lesioned columns zeroed).
     const bOut = this.params.bOut;
     for (let p = 0; p < P; p++) {
+      if (!this.inPass[p]) continue;
       const groups = P === 1 ? 1 : T;
       const trials = P === 1 ? T * B : B;
       for (let g = 0; g < groups; g++) {
@@ -474,17 +488,28 @@ export class FusedCore {
   }
 
   /**
-   * Networks [p0, p1) grouped into runs of consecutive networks with equal `key` (and `ok`): each
-   * run is [p0, p1, ok(p0)]. The kernels advance a run in one call per step.
+   * The networks of this pass grouped into runs of consecutive networks with equal `key` (and `ok`):
+   * each run is [p0, p1, ok(p0)]. The kernels advance a run in one call per step.
    */
   private runs(ok: (p: number) => boolean, key: (p: number) => string): [number, number, boolean][] {
     const out: [number, number, boolean][] = [];
     for (let p = 0; p < this.P; p++) {
+      if (!this.inPass[p]) continue;
       const last = out[out.length - 1];
-      if (last && last[2] === ok(p) && key(p) === key(last[0])) last[1] = p + 1;
+      if (last && last[1] === p && last[2] === ok(p) && key(p) === key(last[0])) last[1] = p + 1;
       else out.push([p, p + 1, ok(p)]);
     }
     return out;
+  }
+
+  /**
+   * Empty spike lists at step t for networks [p0, p1), which this pass leaves out: the lists of all
+   * networks are one sequence (offsets [T+1][P][B]), so the next network's list starts where theirs end.
+   */
+  private noSpikes(t: number, p0: number, p1: number): void {
+    const off = this.arena.spikeOff;
+    const { P, B } = this;
+    for (let r = ((t + 1) * P + p0) * B; r < ((t + 1) * P + p1) * B; r++) off[r + 1] = off[r]!;
   }
 
   /** What the kernels of a network depend on: adaptation, spike mode and surrogate. */
@@ -973,17 +998,24 @@ export class FusedCore {
    * of every group of every network. 'train': noise, gradients of the trainable groups, one Adam
    * step per network (networks with nothing to train still advance their step count).
    */
-  run(batches: readonly TrialBatch[], kind: PassKind, lesion: readonly (Uint8Array | null)[] | null = null): void {
+  run(
+    batches: readonly (TrialBatch | null)[],
+    kind: PassKind,
+    lesion: readonly (Uint8Array | null)[] | null = null,
+  ): void {
     const train = kind === 'train';
     this.bind(batches, train);
-    if (train) for (const m of this.members) m.step += 1;
+    for (let p = 0; p < this.P; p++) this.inPass[p] = batches[p] !== null ? 1 : 0;
+    if (train) for (const [p, m] of this.members.entries()) if (this.inPass[p]) m.step += 1;
     const cut = kind === 'eval' ? lesion : null;
     this.prepareParams(cut);
     this.forward(cut);
-    for (let p = 0; p < this.P; p++) this.loss(p, batches[p]!);
-    this.gradNorms.fill(0);
+    for (let p = 0; p < this.P; p++) {
+      this.gradNorms[p] = 0;
+      if (this.inPass[p]) this.loss(p, batches[p]!);
+    }
     if (kind === 'eval') return;
-    const active = this.members.map((m) => kind === 'grad' || m.trainable.length > 0);
+    const active = this.members.map((m, p) => this.inPass[p] === 1 && (kind === 'grad' || m.trainable.length > 0));
     const weights = this.members.map((m) => kind === 'grad' || m.trainWeights);
     if (!active.some((x) => x)) return;
     this.backward(active, weights);

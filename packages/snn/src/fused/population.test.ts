@@ -61,6 +61,35 @@ describe('FusedPopulation', () => {
     for (const [p, e] of solo.entries()) expectSame(pop.snapshot(p), e.snapshot());
   });
 
+  it('a pass may leave networks out: each member still equals a FusedEngine that took only its own steps', () => {
+    const states = members();
+    const pop = FusedPopulation.create(states);
+    const solo = states.map((s) => FusedEngine.create(s));
+    for (let i = 0; i < 9; i++) {
+      // Member p joins step i when (i + p) % 3 ≠ 0; some steps train a single network.
+      const batches = states.map((_, p) =>
+        (i + p) % 3 !== 0 || (i === 4 && p === 2) ? batchOf(18, 2, 4, 3, 7 * i + p) : null,
+      );
+      if (i === 5) batches.fill(null, 1);
+      const stats = pop.trainStep(batches);
+      for (const [p, e] of solo.entries()) {
+        const b = batches[p];
+        if (b) expect(stats[p]).toEqual(e.trainStep(b));
+        else expect(stats[p]).toBeNull();
+      }
+      // Evaluations of another shape in between, for other subsets.
+      const held = states.map((_, p) => ((i + p) % 2 === 0 ? batchOf(12, 4, 4, 3, 500 + p) : null));
+      const evals = pop.evaluate(held);
+      for (const [p, e] of solo.entries()) {
+        const b = held[p];
+        if (b) expect(evals[p]).toEqual(e.evaluate(b));
+        else expect(evals[p]).toBeNull();
+      }
+    }
+    for (const [p, e] of solo.entries()) expectSame(pop.snapshot(p), e.snapshot());
+    expect(() => pop.trainStep(states.map(() => null))).toThrow(/at least one network/);
+  });
+
   it('rejects members of different sizes and batches of different lengths', () => {
     expect(() => FusedPopulation.create([initNetwork({ nRec: 8 }), initNetwork({ nRec: 9 })])).toThrow(/same sizes/);
     const pop = FusedPopulation.create([initNetwork({ nIn: 2, nOut: 2 }), initNetwork({ nIn: 2, nOut: 2, seed: 2 })]);

@@ -11,7 +11,7 @@ import { FusedCore } from './core.js';
  */
 export class FusedPopulation {
   private readonly core: FusedCore;
-  private readonly shared: TrialBatch[];
+  private readonly shared: (TrialBatch | null)[];
   private disposed = false;
 
   private constructor(states: readonly NetworkState[]) {
@@ -32,28 +32,40 @@ export class FusedPopulation {
     return this.core.allocations;
   }
 
-  private batches(batch: TrialBatch | readonly TrialBatch[]): readonly TrialBatch[] {
+  private batches(batch: TrialBatch | readonly (TrialBatch | null)[]): readonly (TrialBatch | null)[] {
     if (this.disposed) throw new Error('population was disposed');
     if (!Array.isArray(batch)) {
       this.shared.fill(batch as TrialBatch);
       return this.shared;
     }
-    return batch as readonly TrialBatch[];
+    return batch as readonly (TrialBatch | null)[];
   }
 
-  /** One optimiser step of every network; a single batch is shared by all. */
-  trainStep(batch: TrialBatch | readonly TrialBatch[]): StepStats[] {
-    this.core.run(this.batches(batch), 'train');
-    return this.core.terms.map((t, p) => ({ ...t, gradNorm: this.core.gradNorms[p]! }));
+  /**
+   * One optimiser step of every network; a single batch is shared by all. With one entry per
+   * network, a null entry leaves that network out of the step (its state and step count unchanged)
+   * and its result is null.
+   */
+  trainStep(batch: TrialBatch | readonly TrialBatch[]): StepStats[];
+  trainStep(batches: readonly (TrialBatch | null)[]): (StepStats | null)[];
+  trainStep(batch: TrialBatch | readonly (TrialBatch | null)[]): (StepStats | null)[] {
+    const bs = this.batches(batch);
+    this.core.run(bs, 'train');
+    return this.core.terms.map((t, p) => (bs[p] === null ? null : { ...t, gradNorm: this.core.gradNorms[p]! }));
   }
 
-  evaluate(batch: TrialBatch | readonly TrialBatch[], options: EvalOptions = {}): Evaluation[] {
+  /** Forward passes without update; null entries as in trainStep. */
+  evaluate(batch: TrialBatch | readonly TrialBatch[], options?: EvalOptions): Evaluation[];
+  evaluate(batches: readonly (TrialBatch | null)[], options?: EvalOptions): (Evaluation | null)[];
+  evaluate(batch: TrialBatch | readonly (TrialBatch | null)[], options: EvalOptions = {}): (Evaluation | null)[] {
     const bs = this.batches(batch);
     const lesion = options.lesion ? bs.map(() => options.lesion!) : null;
     this.core.run(bs, 'eval', lesion);
     return this.core.terms.map((t, p) => {
+      const b = bs[p]!;
+      if (b === null) return null;
       const outputs = this.core.outputs(p);
-      return { ...t, outputs, accuracy: batchAccuracy(bs[p]!, outputs) };
+      return { ...t, outputs, accuracy: batchAccuracy(b, outputs) };
     });
   }
 
