@@ -128,6 +128,8 @@ describe('ip2 search: bad input', () => {
     [['--resume'], /--resume: .* holds no search to resume/],
     [['--window', '500', '--cap', '100'], /--window: must not exceed --cap/],
     [['--analysis-seeds', 'two'], /--analysis-seeds: expected an integer in \[0, 1000\], got 'two'/],
+    [['--population', '0'], /--population: expected a positive integer/],
+    [['--population', '2.5'], /--population: expected a positive integer/],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')} → exit 2 naming the flag, no folder made`, async () => {

@@ -88,6 +88,10 @@ export function buildProgram(): Command {
       ),
   )
     .option('--workers <n>', 'worker threads (default: one per core)')
+    .option(
+      '--population <n>',
+      'runs each worker thread trains together in lock-step, same results (default: 4; 1: one at a time)',
+    )
     .option('--engine <name>', `training engine: ${ENGINE_NAMES.join(', ')}`)
     .option('--out <dir>', 'output folder (holds the search: results, checkpoints, report)', 'results/search')
     .option('--resume', 'continue the search stored in --out after an interruption')

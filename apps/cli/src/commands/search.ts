@@ -23,11 +23,15 @@ import { FileStore } from '../local/store.js';
 export interface SearchFlags extends DefinitionFlags {
   out: string;
   workers?: string;
+  population?: string;
   resume?: boolean;
   engine?: string;
   quiet?: boolean;
   analysisSeeds?: string;
 }
+
+/** Runs per worker thread in lock-step, by default (docs/benchmarks.md, "Population in a search"). */
+export const DEFAULT_POPULATION = 4;
 
 const runKey = (candidate: string, seedIndex: number) => `${candidate}/${seedIndex}`;
 
@@ -35,6 +39,8 @@ export interface LocalSearchOptions {
   readonly definition: SearchDefinition;
   readonly store: FileStore;
   readonly workers: number;
+  /** Runs a worker thread trains together in lock-step (spiking models on the fused engine); 1: one at a time. */
+  readonly population?: number;
   readonly engine?: EngineName;
   readonly signal?: AbortSignal;
   readonly onResult?: (r: { candidate: string; seedIndex: number; result: TaskResult }) => void;
@@ -43,12 +49,16 @@ export interface LocalSearchOptions {
 /**
  * Drives a search to its end on this machine: asks the strategy what to train, runs those chunks
  * on the worker pool (never two chunks of one run at once), stores every result and checkpoint as
- * it arrives, and asks again. The strategy keeps no state, so this loop can stop at any point and
- * be started again on the same store.
+ * it arrives, and asks again. The chunks are spread over the free worker threads, up to
+ * `population` per thread, trained there in lock-step (trainChunks: the same results as one at a
+ * time). The strategy keeps no state, so this loop can stop at any point and be started again on
+ * the same store.
  */
 export async function runLocalSearch(o: LocalSearchOptions): Promise<void> {
   const pool = new WorkerPool(o.workers);
-  const inFlight = new Map<string, Promise<void>>();
+  const population = o.population ?? 1;
+  const inFlight = new Set<string>();
+  const busy = new Set<Promise<void>>();
   let failure: Error | null = null;
   const aborted = abortPromise(o.signal);
   try {
@@ -56,35 +66,59 @@ export async function runLocalSearch(o: LocalSearchOptions): Promise<void> {
       if (o.signal?.aborted) throw new Error('interrupted');
       if (failure) throw failure;
       const state = searchState(o.definition, o.store.table());
-      if (state.done && inFlight.size === 0) return;
-      const free = o.workers - inFlight.size;
+      if (state.done && busy.size === 0) return;
+      const free = o.workers - busy.size;
       const trains = state.actions.filter(
         (a): a is TrainAction => a.kind === 'train' && !inFlight.has(runKey(a.candidate, a.seedIndex)),
       );
-      for (const a of trains.slice(0, Math.max(0, free))) {
-        const key = runKey(a.candidate, a.seedIndex);
-        const job = chunkJob(o.definition, a, o.engine);
-        const p = pool
-          .run(job, o.store.checkpoint(a.candidate, a.seedIndex), {
-            onTask: (result, checkpoint, engine) => {
+      for (const part of spread(trains, free, population)) {
+        const keys = part.map((a) => runKey(a.candidate, a.seedIndex));
+        const chunks = part.map((a) => ({
+          job: chunkJob(o.definition, a, o.engine),
+          checkpoint: o.store.checkpoint(a.candidate, a.seedIndex),
+          callbacks: {
+            onTask: (result: TaskResult, checkpoint: Uint8Array, engine: { engine: string; backend: string }) => {
               o.store.record({ candidate: a.candidate, seedIndex: a.seedIndex, result, engine }, checkpoint);
               o.onResult?.({ candidate: a.candidate, seedIndex: a.seedIndex, result });
             },
-          })
+          },
+        }));
+        for (const k of keys) inFlight.add(k);
+        const p: Promise<void> = pool
+          .run(chunks)
           .catch((e: unknown) => {
             failure ??= e instanceof Error ? e : new Error(String(e));
           })
-          .finally(() => inFlight.delete(key));
-        inFlight.set(key, p);
+          .finally(() => {
+            busy.delete(p);
+            for (const k of keys) inFlight.delete(k);
+          });
+        busy.add(p);
       }
-      if (inFlight.size === 0) {
+      if (busy.size === 0) {
         throw new Error('the strategy asked for nothing to train but the search is not done');
       }
-      await Promise.race([...inFlight.values(), aborted]);
+      await Promise.race([...busy, aborted]);
     }
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * The chunks to start now, one part per free worker thread: as many threads as there are chunks
+ * (up to `free`), with the chunks spread evenly over them and at most `population` on each.
+ */
+export function spread<T>(items: readonly T[], free: number, population: number): T[][] {
+  const threads = Math.min(Math.max(0, free), items.length);
+  if (threads === 0) return [];
+  const size = Math.min(population, Math.ceil(items.length / threads));
+  const parts: T[][] = [];
+  for (let i = 0; i < threads; i++) {
+    const part = items.slice(i * size, (i + 1) * size);
+    if (part.length > 0) parts.push(part);
+  }
+  return parts;
 }
 
 function abortPromise(signal?: AbortSignal): Promise<void> {
@@ -96,6 +130,7 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
   const input = definitionFromFlags(f);
   let definition = parseFlag('search', () => parseSearchDefinition(input));
   const workers = positiveInt('--workers', f.workers, 256) ?? Math.max(1, availableParallelism());
+  const population = positiveInt('--population', f.population, 256) ?? DEFAULT_POPULATION;
   const engine = oneOf('--engine', f.engine, ENGINE_NAMES);
   const analysisSeeds = nonNegativeInt('--analysis-seeds', f.analysisSeeds, 1000) ?? 2;
   if (f.resume && !FileStore.hasSearch(f.out)) throw new UsageError(`--resume: '${f.out}' holds no search to resume`);
@@ -132,6 +167,7 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
       definition,
       store,
       workers,
+      population,
       ...(engine ? { engine } : {}),
       ...(signal ? { signal } : {}),
       onResult: () => {

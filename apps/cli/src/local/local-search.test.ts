@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decide, parseSearchDefinition, plannedTaskTrainings } from '@ip2/search';
 import { describe, expect, it } from 'vitest';
-import { runLocalSearch } from '../commands/search.js';
+import { runLocalSearch, spread } from '../commands/search.js';
 import { FileStore } from './store.js';
 
 const definition = parseSearchDefinition({
@@ -42,14 +42,34 @@ function canonical(s: FileStore): string {
 }
 
 describe('local search', () => {
-  it('gives identical task results and decision with 1 and 2 workers', async () => {
+  it('gives identical task results and decision with 1 and 2 workers, one run at a time or in lock-step', async () => {
     const one = store();
     await runLocalSearch({ definition, store: one, workers: 1 });
     const two = store();
     await runLocalSearch({ definition, store: two, workers: 2 });
+    const lockstep = store();
+    await runLocalSearch({ definition, store: lockstep, workers: 1, population: 3 });
+    const both = store();
+    await runLocalSearch({ definition, store: both, workers: 2, population: 8 });
     expect(one.results().length).toBe(plannedTaskTrainings(definition));
-    expect(canonical(two)).toBe(canonical(one));
-    expect(JSON.stringify(decide(definition, two.table()))).toBe(JSON.stringify(decide(definition, one.table())));
+    for (const s of [two, lockstep, both]) {
+      expect(canonical(s)).toBe(canonical(one));
+      expect(JSON.stringify(decide(definition, s.table()))).toBe(JSON.stringify(decide(definition, one.table())));
+    }
+  });
+
+  it('spreads the chunks to start over the free threads, at most `population` on each', () => {
+    const ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(spread(ids, 2, 4)).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ]);
+    expect(spread(ids, 4, 4)).toEqual([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]);
+    expect(spread(ids.slice(0, 3), 2, 4)).toEqual([[1, 2], [3]]);
+    expect(spread(ids.slice(0, 3), 8, 4)).toEqual([[1], [2], [3]]);
+    expect(spread(ids, 1, 1)).toEqual([[1]]);
+    expect(spread(ids, 0, 4)).toEqual([]);
+    expect(spread([], 2, 4)).toEqual([]);
   });
 
   it('interrupted mid-search and resumed on the same folder, ends with the same results as uninterrupted', async () => {
@@ -64,6 +84,7 @@ describe('local search', () => {
         definition,
         store: broken,
         workers: 2,
+        population: 4,
         signal: ac.signal,
         onResult: () => {
           if (++seen === 5) ac.abort();

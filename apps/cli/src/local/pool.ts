@@ -6,8 +6,15 @@ export interface ChunkCallbacks {
   onTask(result: TaskResult, checkpoint: Uint8Array, engine: { engine: string; backend: string }): void;
 }
 
+/** A chunk to train, the checkpoint it starts from, and where its results go. */
+export interface PoolChunk {
+  readonly job: ChunkJob;
+  readonly checkpoint: Uint8Array | null;
+  readonly callbacks: ChunkCallbacks;
+}
+
 /**
- * A fixed pool of worker threads, one chunk of training at a time each. The worker script is the
+ * A fixed pool of worker threads, one set of chunks at a time each (trained together, see trainChunks). The worker script is the
  * compiled worker.js beside this file; run from TypeScript sources (tests), it is loaded through tsx.
  */
 export class WorkerPool {
@@ -50,8 +57,8 @@ export class WorkerPool {
     else this.idle.push(w);
   }
 
-  /** Runs a chunk on the next free worker; resolves when its last task is in. */
-  async run(job: ChunkJob, checkpoint: Uint8Array | null, cb: ChunkCallbacks): Promise<void> {
+  /** Runs chunks together on the next free worker; resolves when the last task of each is in. */
+  async run(chunks: readonly PoolChunk[]): Promise<void> {
     if (this.closed) throw new Error('worker pool is closed');
     const w = await this.acquire();
     try {
@@ -59,7 +66,7 @@ export class WorkerPool {
         const onMessage = (m: FromWorker) => {
           if (m.type === 'task') {
             try {
-              cb.onTask(m.result as TaskResult, m.checkpoint, m.engine);
+              chunks[m.index]!.callbacks.onTask(m.result as TaskResult, m.checkpoint, m.engine);
             } catch (e) {
               cleanup();
               reject(e instanceof Error ? e : new Error(String(e)));
@@ -88,7 +95,7 @@ export class WorkerPool {
         w.on('message', onMessage);
         w.on('error', onError);
         w.on('exit', onExit);
-        const msg: ToWorker = { type: 'train', job, checkpoint };
+        const msg: ToWorker = { type: 'train', chunks: chunks.map((c) => ({ job: c.job, checkpoint: c.checkpoint })) };
         w.postMessage(msg);
       });
     } finally {

@@ -1,11 +1,17 @@
 import { parentPort } from 'node:worker_threads';
-import { decodeCheckpoint, encodeCheckpoint, trainChunk, type ChunkJob } from '@ip2/l2l';
+import { decodeCheckpoint, encodeCheckpoint, trainChunks, type ChunkJob } from '@ip2/l2l';
 
 /** Messages from the pool to a worker and back. */
-export type ToWorker = { readonly type: 'train'; readonly job: ChunkJob; readonly checkpoint: Uint8Array | null };
+export type ToWorker = {
+  readonly type: 'train';
+  /** The chunks to train together (see trainChunks), each from its checkpoint. */
+  readonly chunks: readonly { readonly job: ChunkJob; readonly checkpoint: Uint8Array | null }[];
+};
 export type FromWorker =
   | {
       readonly type: 'task';
+      /** Which chunk of the message. */
+      readonly index: number;
       readonly result: unknown;
       readonly checkpoint: Uint8Array;
       readonly engine: { engine: string; backend: string };
@@ -20,10 +26,13 @@ if (!port) throw new Error('worker.ts runs inside a worker thread');
 port.on('message', (msg: ToWorker) => {
   void (async () => {
     try {
-      const checkpoint = msg.checkpoint ? decodeCheckpoint(msg.checkpoint) : null;
-      for await (const step of trainChunk(msg.job, checkpoint)) {
+      const items = msg.chunks.map((c) => ({
+        job: c.job,
+        checkpoint: c.checkpoint ? decodeCheckpoint(c.checkpoint) : null,
+      }));
+      for await (const { index, step } of trainChunks(items)) {
         const bytes = encodeCheckpoint(step.checkpoint);
-        const out: FromWorker = { type: 'task', result: step.result, checkpoint: bytes, engine: step.engine };
+        const out: FromWorker = { type: 'task', index, result: step.result, checkpoint: bytes, engine: step.engine };
         port.postMessage(out, [bytes.buffer as ArrayBuffer]);
       }
       port.postMessage({ type: 'done' } satisfies FromWorker);
