@@ -13,6 +13,7 @@ describe('worker environment', () => {
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.databaseUrl).toBe(DB);
     expect(c.concurrency).toBeGreaterThanOrEqual(1);
+    expect(c.population).toBe(1);
     expect(c.heartbeatMs).toBe(10_000);
     expect(c.staleMs).toBe(60_000);
     expect(c.queuePrefix).toBe('ip2');
@@ -24,6 +25,7 @@ describe('worker environment', () => {
       DATABASE_URL: DB,
       REDIS_URL: 'redis://redis:6380/1',
       WORKER_CONCURRENCY: '3',
+      WORKER_POPULATION: '4',
       HEARTBEAT_MS: '500',
       STALE_MS: '2000',
       QUEUE_PREFIX: 'test-1',
@@ -31,6 +33,7 @@ describe('worker environment', () => {
     });
     expect(c).toMatchObject({
       concurrency: 3,
+      population: 4,
       heartbeatMs: 500,
       staleMs: 2000,
       queuePrefix: 'test-1',
@@ -41,7 +44,13 @@ describe('worker environment', () => {
   it('names every missing or wrong variable', () => {
     let message = '';
     try {
-      parseWorkerEnv({ REDIS_URL: 'http://x', WORKER_CONCURRENCY: 'many', HEARTBEAT_MS: '5000', STALE_MS: '1000' });
+      parseWorkerEnv({
+        REDIS_URL: 'http://x',
+        WORKER_CONCURRENCY: 'many',
+        WORKER_POPULATION: '0',
+        HEARTBEAT_MS: '5000',
+        STALE_MS: '1000',
+      });
     } catch (e) {
       expect(e).toBeInstanceOf(EnvError);
       message = (e as Error).message;
@@ -49,6 +58,7 @@ describe('worker environment', () => {
     expect(message).toMatch(/^DATABASE_URL: required$/m);
     expect(message).toMatch(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL$/m);
     expect(message).toMatch(/^WORKER_CONCURRENCY: /m);
+    expect(message).toMatch(/^WORKER_POPULATION: /m);
     expect(() => parseWorkerEnv({ DATABASE_URL: DB, HEARTBEAT_MS: '5000', STALE_MS: '1000' })).toThrow(
       /STALE_MS: must exceed HEARTBEAT_MS/,
     );

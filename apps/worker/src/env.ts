@@ -25,6 +25,7 @@ export const workerEnvSchema = z
       }),
     ),
     WORKER_CONCURRENCY: int(1, 1024, availableParallelism()),
+    WORKER_POPULATION: int(1, 64, 1),
     HEARTBEAT_MS: int(50, 3_600_000, 10_000),
     STALE_MS: int(100, 86_400_000, 60_000),
     LOCK_MS: int(1_000, 3_600_000, 30_000),
@@ -46,6 +47,8 @@ export interface WorkerConfig {
   readonly redisUrl: string;
   readonly databaseUrl: string;
   readonly concurrency: number;
+  /** Runs a job process trains together in lock-step (its job's run and up to population − 1 queued ones). */
+  readonly population: number;
   readonly heartbeatMs: number;
   readonly staleMs: number;
   readonly lockMs: number;
@@ -63,6 +66,7 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerC
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     concurrency: e.WORKER_CONCURRENCY,
+    population: e.WORKER_POPULATION,
     heartbeatMs: e.HEARTBEAT_MS,
     staleMs: e.STALE_MS,
     lockMs: e.LOCK_MS,

@@ -31,6 +31,7 @@ export default async function process_(job: SandboxedJob, _token?: string, signa
       store,
       worker: { workerId: config.workerId, host: config.host },
       heartbeatMs: config.heartbeatMs,
+      population: config.population,
       staleMs: config.staleMs,
       stopping: () => stopping || signal?.aborted === true,
       log: (m) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`),

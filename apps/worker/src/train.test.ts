@@ -134,6 +134,62 @@ describe('processTrainJob', () => {
     });
   });
 
+  it('with a population, trains queued runs of the search beside its own, with the results each gives alone', async () => {
+    const wide = { ...definition, space: ['tauD', 'theta'], protocol: { ...definition.protocol, seeds: 2 } };
+    const make = async () => {
+      const { search } = await store.searches.create('owner', { definition: wide });
+      return { search, runs: await store.runs.list(search.id) };
+    };
+    const payloadOf = (searchId: string, r: { id: string; candidate: string; seedIndex: number; seed: number }) => ({
+      searchId,
+      runId: r.id,
+      candidate: r.candidate,
+      seedIndex: r.seedIndex,
+      seed: r.seed,
+      keys: (['tauD', 'theta'] as const).filter((_, i) => r.candidate[i] === '1'),
+      fromTask: 0,
+      toTask: 3,
+      rung: 0,
+    });
+    const rows = async (runId: string) => (await store.runs.results(runId)).map(({ wallMs: _w, ...r }) => r);
+
+    // Alone: every run by its own job.
+    const alone = await make();
+    for (const r of alone.runs) await processTrainJob(deps(), job(payloadOf(alone.search.id, r)));
+
+    // Together: 8 runs, 5 of them queued; one job with a population of 4 takes its own and 3 queued ones.
+    const together = await make();
+    const [first, ...rest] = together.runs;
+    for (const r of rest.slice(0, 5)) expect(await store.runs.markQueued(r.id)).toBe(true);
+    const progress: TrainProgress[] = [];
+    const result = await processTrainJob(
+      { ...deps(), population: 4 },
+      job(payloadOf(together.search.id, first!), (p) => {
+        progress.push(p);
+      }),
+    );
+    expect(result).toMatchObject({ tasksWritten: 3, nextTask: 3 });
+    expect(progress.map((p) => p.runId)).toEqual([first!.id, first!.id, first!.id]);
+    const after = await store.runs.list(together.search.id);
+    const complete = after.filter((r) => r.state === 'COMPLETE');
+    expect(complete).toHaveLength(4);
+    expect(after.filter((r) => r.state === 'QUEUED')).toHaveLength(2);
+    expect(after.filter((r) => r.state === 'WAITING')).toHaveLength(2);
+    // The adopted runs' own jobs find nothing to do.
+    for (const r of complete.filter((x) => x.id !== first!.id)) {
+      expect(await processTrainJob(deps(), job(payloadOf(together.search.id, r)))).toMatchObject({ tasksWritten: 0 });
+    }
+    // Every run, trained alone or together, has the same results.
+    for (const r of after) {
+      const twin = alone.runs.find((x) => x.candidate === r.candidate && x.seedIndex === r.seedIndex)!;
+      if (r.state !== 'COMPLETE') {
+        await processTrainJob(deps(), job(payloadOf(together.search.id, r)));
+      }
+      expect(await rows(r.id), `${r.candidate}/${r.seedIndex}`).toEqual(await rows(twin.id));
+      expect(await rows(r.id)).toHaveLength(3);
+    }
+  });
+
   it('fails an invalid payload without retry', async () => {
     const { payload } = await newRun();
     await expect(processTrainJob(deps(), job({ ...payload, toTask: 0 }))).rejects.toThrow(UnrecoverableError);

@@ -1,7 +1,7 @@
 import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
-import { ClaimLostError, type Store, type WorkerInfo } from '@ip2/db';
-import { trainChunk, type RunCheckpoint } from '@ip2/l2l';
-import { chunkJob, parseSearchDefinition } from '@ip2/search';
+import { ClaimLostError, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
+import { trainChunks, type RunCheckpoint } from '@ip2/l2l';
+import { chunkJob, parseSearchDefinition, searchState, tableFromRows, type SearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
 
 /** What the processor needs of a BullMQ job (a sandboxed job is a plain object with these). */
@@ -18,6 +18,8 @@ export interface TrainDeps {
   readonly worker: WorkerInfo;
   readonly heartbeatMs: number;
   readonly staleMs: number;
+  /** Runs one job trains together in lock-step: its own and up to population − 1 queued ones (default 1). */
+  readonly population?: number;
   /** True once the process was asked to stop: the chunk ends at the next task boundary. */
   readonly stopping?: () => boolean;
   readonly log?: (message: string) => void;
@@ -31,11 +33,27 @@ export type TrainProgress = {
   readonly taskIndex: number;
 };
 
+/** A run this job trains: its claim, its chunk, and how far it got. */
+interface Held {
+  readonly claim: RunClaim;
+  readonly fromTask: number;
+  readonly toTask: number;
+  readonly checkpoint: RunCheckpoint | null;
+  nextTask: number;
+  written: number;
+  lost: boolean;
+  engine: { engine: string; backend: string };
+}
+
 /**
  * One run.train job: validate, claim the run, train the chunk from the run's checkpoint, record each
  * task's result with the checkpoint after it in one transaction, heartbeat, and release the run. A
  * chunk stops early (the run goes back to WAITING, the rest is queued again) when the search is
  * cancelled, the claim is lost, or the process is stopping. Only infrastructure errors fail the job.
+ *
+ * With `population` > 1, the job also claims up to population − 1 other runs of the same search that
+ * are queued, and trains them with its own in lock-step (trainChunks: the same results as one at a
+ * time); their own jobs, when they come, find them taken or done and have nothing to do.
  */
 export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<JobResult<'run.train'>> {
   let payload: JobPayload<'run.train'>;
@@ -56,14 +74,16 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
     log(`run ${payload.runId}: not claimable, job ${job.id ?? '?'} skipped`);
     return none(payload.fromTask);
   }
-  const token = claim.claimToken;
-  let lost = false;
+  const held: Held[] = [];
   const heartbeat = setInterval(() => {
-    store.runs.heartbeat(claim.runId, token).catch((e: unknown) => {
-      if (e instanceof ClaimLostError) lost = true;
-    });
+    for (const h of held) {
+      store.runs.heartbeat(h.claim.runId, h.claim.claimToken).catch((e: unknown) => {
+        if (e instanceof ClaimLostError) h.lost = true;
+      });
+    }
   }, deps.heartbeatMs);
   heartbeat.unref();
+  let main: Held | null = null;
   try {
     if (
       claim.searchId !== payload.searchId ||
@@ -71,58 +91,77 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
       claim.seedIndex !== payload.seedIndex ||
       claim.seed !== payload.seed
     ) {
-      await store.runs.release(claim.runId, token, 'WAITING');
+      await store.runs.release(claim.runId, claim.claimToken, 'WAITING');
       throw new UnrecoverableError(`run ${payload.runId} does not belong to the payload's search/candidate/seed`);
     }
     const definition = parseSearchDefinition(claim.definition);
     const tasks = definition.protocol.tasks;
-    const checkpoint: RunCheckpoint | null = claim.checkpoint?.checkpoint ?? null;
-    const start = checkpoint?.nextTask ?? 0;
-    // A previous attempt may have got further than this job's first task: go on from there.
-    const fromTask = Math.max(payload.fromTask, start);
-    const toTask = Math.min(payload.toTask, tasks);
-    let nextTask = start;
-    let written = 0;
-    let engine = { engine: 'none', backend: 'none' };
+    main = hold(claim, payload, tasks);
+    held.push(main);
     // A worker that is stopping releases a chunk it has just claimed without training it.
-    if (fromTask < toTask && deps.stopping?.() === true) log(`run ${claim.runId}: stopping before task ${fromTask}`);
-    else if (fromTask < toTask) {
-      const chunk = chunkJob(definition, { seed: claim.seed, keys: claim.keys, fromTask, toTask });
-      const of = toTask - fromTask;
-      for await (const step of trainChunk(chunk, checkpoint)) {
-        const out = await store.runs.recordTasks(claim.runId, token, [step.result], step.checkpoint);
+    if (main.fromTask < main.toTask && deps.stopping?.() === true) {
+      log(`run ${claim.runId}: stopping before task ${main.fromTask}`);
+    } else if (main.fromTask < main.toTask) {
+      if ((deps.population ?? 1) > 1) {
+        for (const h of await adopt(deps, definition, claim, (deps.population ?? 1) - 1)) held.push(h);
+        if (held.length > 1) log(`run ${claim.runId}: training with ${held.length - 1} more run(s) in lock-step`);
+      }
+      const items = held.map((h) => ({
+        job: chunkJob(definition, { seed: h.claim.seed, keys: h.claim.keys, fromTask: h.fromTask, toTask: h.toTask }),
+        checkpoint: h.checkpoint,
+      }));
+      const of = main.toTask - main.fromTask;
+      for await (const { index, step } of trainChunks(items)) {
+        const h = held[index]!;
+        let out;
+        try {
+          out = await store.runs.recordTasks(h.claim.runId, h.claim.claimToken, [step.result], step.checkpoint);
+        } catch (e) {
+          // A run taken on beside the job's own was taken over: the others stop here and are released.
+          if (!(e instanceof ClaimLostError) || h === main) throw e;
+          h.lost = true;
+          log(`run ${h.claim.runId}: claim lost (${e.message})`);
+          break;
+        }
         if (out.mismatched.length > 0) {
-          log(`run ${claim.runId}: task ${step.result.taskIndex} differs from its stored result (non-determinism)`);
+          log(`run ${h.claim.runId}: task ${step.result.taskIndex} differs from its stored result (non-determinism)`);
         }
-        written += out.inserted.length;
-        nextTask = step.checkpoint.nextTask;
-        if (engine.engine !== step.engine.engine || engine.backend !== step.engine.backend) {
-          engine = { engine: step.engine.engine, backend: step.engine.backend };
-          await store.runs.setEngine(claim.runId, token, engine);
+        h.written += out.inserted.length;
+        h.nextTask = step.checkpoint.nextTask;
+        if (h.engine.engine !== step.engine.engine || h.engine.backend !== step.engine.backend) {
+          h.engine = { engine: step.engine.engine, backend: step.engine.backend };
+          await store.runs.setEngine(h.claim.runId, h.claim.claimToken, h.engine);
         }
-        if (step.result.taskIndex >= fromTask) {
+        if (h === main && step.result.taskIndex >= main.fromTask) {
           await job.updateProgress({
             runId: claim.runId,
-            task: step.result.taskIndex - fromTask + 1,
+            task: step.result.taskIndex - main.fromTask + 1,
             of,
             taskIndex: step.result.taskIndex,
           } satisfies TrainProgress);
         }
-        if (nextTask >= toTask) break;
-        if (lost || deps.stopping?.() || (await searchCancelled(store, claim.searchId))) {
-          log(`run ${claim.runId}: stopping after task ${nextTask - 1}`);
+        if (held.every((x) => x.nextTask >= x.toTask)) break;
+        if (held.some((x) => x.lost) || deps.stopping?.() || (await searchCancelled(store, claim.searchId))) {
+          log(`run ${claim.runId}: stopping after task ${main.nextTask - 1}`);
           break;
         }
       }
     }
-    try {
-      await store.runs.release(claim.runId, token, nextTask >= tasks ? 'COMPLETE' : 'WAITING');
-    } catch (e) {
-      // Cancelled or taken over meanwhile: what was written stays written.
-      if (!(e instanceof ClaimLostError)) throw e;
+    for (const h of held) {
+      try {
+        await store.runs.release(h.claim.runId, h.claim.claimToken, h.nextTask >= tasks ? 'COMPLETE' : 'WAITING');
+      } catch (e) {
+        // Cancelled or taken over meanwhile: what was written stays written.
+        if (!(e instanceof ClaimLostError)) throw e;
+      }
     }
-    return parseResult('run.train', { tasksWritten: written, nextTask, ...engine });
+    return parseResult('run.train', { tasksWritten: main.written, nextTask: main.nextTask, ...main.engine });
   } catch (e) {
+    const others = held.filter((h) => h !== main);
+    // Runs taken on beside the job's own go back to waiting; the controller queues them again.
+    for (const h of others) {
+      await store.runs.release(h.claim.runId, h.claim.claimToken, 'WAITING').catch(() => undefined);
+    }
     if (e instanceof ClaimLostError) {
       // Cancelled, or taken over after a missed heartbeat: whoever holds the run now goes on.
       log(`run ${claim.runId}: claim lost (${e.message})`);
@@ -131,12 +170,64 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
     if (!(e instanceof UnrecoverableError)) {
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const message = e instanceof Error ? e.message : String(e);
-      await store.runs.release(claim.runId, token, last ? 'FAILED' : 'WAITING', message).catch(() => undefined);
+      await store.runs
+        .release(claim.runId, claim.claimToken, last ? 'FAILED' : 'WAITING', message)
+        .catch(() => undefined);
     }
     throw e;
   } finally {
     clearInterval(heartbeat);
   }
+}
+
+/** The chunk of a claimed run: from its checkpoint (or a later fromTask) to toTask, within the search's tasks. */
+function hold(claim: RunClaim, target: { readonly fromTask: number; readonly toTask: number }, tasks: number): Held {
+  const checkpoint: RunCheckpoint | null = claim.checkpoint?.checkpoint ?? null;
+  const start = checkpoint?.nextTask ?? 0;
+  return {
+    claim,
+    // A previous attempt may have got further than the chunk's first task: go on from there.
+    fromTask: Math.max(target.fromTask, start),
+    toTask: Math.min(target.toTask, tasks),
+    checkpoint,
+    nextTask: start,
+    written: 0,
+    lost: false,
+    engine: { engine: 'none', backend: 'none' },
+  };
+}
+
+/**
+ * Claims up to `count` other queued runs of the search, each with the chunk the strategy asks of it
+ * now (what the controller computed when it queued the run). A run that another worker claims
+ * first is passed over.
+ */
+async function adopt(deps: TrainDeps, definition: SearchDefinition, main: RunClaim, count: number): Promise<Held[]> {
+  const { store } = deps;
+  const state = searchState(definition, tableFromRows(await store.runs.resultTable(main.searchId)));
+  const queued = new Map(
+    (await store.runs.list(main.searchId))
+      .filter((r) => r.state === 'QUEUED' && r.id !== main.runId)
+      .map((r) => [`${r.candidate}/${r.seedIndex}`, r.id]),
+  );
+  const out: Held[] = [];
+  for (const a of state.actions) {
+    if (out.length >= count) break;
+    if (a.kind !== 'train') continue;
+    const id = queued.get(`${a.candidate}/${a.seedIndex}`);
+    if (id === undefined) continue;
+    const claim = await store.runs.claim(id, deps.worker, { staleAfterMs: deps.staleMs });
+    if (claim === null) continue;
+    const h = hold(claim, a, definition.protocol.tasks);
+    if (h.fromTask < h.toTask) out.push(h);
+    else
+      await store.runs.release(
+        claim.runId,
+        claim.claimToken,
+        h.nextTask >= definition.protocol.tasks ? 'COMPLETE' : 'WAITING',
+      );
+  }
+  return out;
 }
 
 async function searchCancelled(store: Store, searchId: string): Promise<boolean> {
