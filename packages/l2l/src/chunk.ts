@@ -1,4 +1,4 @@
-import { createInstance } from '@ip2/tasks';
+import { createInstance, heldOutBatch } from '@ip2/tasks';
 import { ENGINE_ENV, type EngineName, type PropertyKey } from '@ip2/snn';
 import type { Learner, LearnerSpec, SequenceLearner } from './learner.js';
 import { LockstepGroup } from './lockstep.js';
@@ -157,16 +157,13 @@ export async function* trainChunks(
           )
         : null;
     });
-    // One group per size class of two or more networks.
-    const bySize = new Map<string, number[]>();
-    for (const [i, s] of states.entries()) {
-      if (!s) continue;
-      const key = `${s.config.nIn}|${s.config.nRec}|${s.config.nOut}`;
-      bySize.set(key, [...(bySize.get(key) ?? []), i]);
-    }
+    const groups = lockstepGroups(
+      states.map((st, i) =>
+        st ? { key: `${st.config.nIn}|${st.config.nRec}|${st.config.nOut}`, job: items[i]!.job } : null,
+      ),
+    );
     const slot = new Map<number, SequenceLearner>();
-    for (const members of bySize.values()) {
-      if (members.length < 2) continue;
+    for (const members of groups) {
       const group = new LockstepGroup(
         members.map((i) => states[i]!),
         members.map((i) => items[i]!.job.model),
@@ -192,6 +189,43 @@ export async function* trainChunks(
     // Each run ends at its next iteration (aborted) and disposes its learner.
     await Promise.allSettled(runs.map((r) => r.return(undefined)));
   }
+}
+
+/** The memory a lock-step group may take for its trajectories: larger groups are split (see lockstepGroups). */
+export const LOCKSTEP_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Bytes of one member's trajectories in its group's arena at the largest pass of its chunk (the
+ * held-out evaluation, or training when its batch is larger): about ten float32 planes of
+ * [steps + 1][trials][neurons].
+ */
+export function lockstepMemberBytes(job: ChunkJob): number {
+  const T = heldOutBatch(createInstance(job.family, 0, 0), 0, 1, job.protocol.dt).steps;
+  return 10 * (T + 1) * Math.max(job.protocol.batchSize, job.protocol.evalBatch) * job.hidden * 4;
+}
+
+/**
+ * Which chunks train together: those of the same size `key` (null: not eligible), in groups of two
+ * or more whose trajectories fit within `budgetBytes`. Indices into the list, in order.
+ */
+export function lockstepGroups(
+  members: readonly ({ readonly key: string; readonly job: ChunkJob } | null)[],
+  budgetBytes: number = LOCKSTEP_BYTES,
+): number[][] {
+  const bySize = new Map<string, number[]>();
+  for (const [i, m] of members.entries()) {
+    if (m) bySize.set(m.key, [...(bySize.get(m.key) ?? []), i]);
+  }
+  const groups: number[][] = [];
+  for (const same of bySize.values()) {
+    const per = Math.max(...same.map((i) => lockstepMemberBytes(members[i]!.job)));
+    const most = Math.max(1, Math.floor(budgetBytes / per));
+    for (let g = 0; g < same.length; g += most) {
+      const group = same.slice(g, g + most);
+      if (group.length >= 2) groups.push(group);
+    }
+  }
+  return groups;
 }
 
 /**

@@ -1,7 +1,15 @@
 import { initNetwork, PAPER_SPACE, PROPERTY_KEYS } from '@ip2/snn';
 import { createInstance } from '@ip2/tasks';
 import { describe, expect, it } from 'vitest';
-import { trainChunk, trainChunks, type ChunkItem, type ChunkJob, type ChunkStep } from './chunk.js';
+import {
+  lockstepGroups,
+  lockstepMemberBytes,
+  trainChunk,
+  trainChunks,
+  type ChunkItem,
+  type ChunkJob,
+  type ChunkStep,
+} from './chunk.js';
 import { LockstepGroup } from './lockstep.js';
 import { parseProtocol, runSequence, type TaskResult } from './protocol.js';
 
@@ -62,6 +70,28 @@ describe('trainChunks (lock-step populations)', () => {
     expect(all.some((r) => r.converged)).toBe(true);
     expect(all.some((r) => r.failure === 'cap')).toBe(true);
   }, 120_000);
+
+  it('groups chunks of the same size, in groups whose trajectories fit the memory budget', () => {
+    const a = job({});
+    // sma: 100 steps at dt 20; the evaluation batch (4 trials) is the largest pass.
+    expect(lockstepMemberBytes(a)).toBe(10 * 101 * 4 * 12 * 4);
+    const m = (key: string, j: ChunkJob = a) => ({ key, job: j });
+    const list = [m('x'), null, m('y'), m('x'), m('x'), m('y'), m('z'), m('x'), m('x')];
+    expect(lockstepGroups(list)).toEqual([
+      [0, 3, 4, 7, 8],
+      [2, 5],
+    ]);
+    // Room for two members per group: the fifth 'x' trains alone.
+    expect(lockstepGroups(list, 2 * lockstepMemberBytes(a) + 1)).toEqual([
+      [0, 3],
+      [4, 7],
+      [2, 5],
+    ]);
+    expect(lockstepGroups(list, 1)).toEqual([]);
+    // The largest member sets the size: a bigger evaluation batch in one chunk.
+    const big = job({ protocol: { ...protocol, evalBatch: 64 } });
+    expect(lockstepGroups([m('x'), m('x', big), m('x')], 3 * lockstepMemberBytes(a))).toEqual([]);
+  });
 
   it('advances its members together: one population pass serves several runs', async () => {
     const { nIn, nOut } = createInstance('sma', 0, 0);
