@@ -31,12 +31,30 @@ describe('workers with a population', { timeout: 120_000 }, () => {
     expect(stack.logs.get('w1')).toMatch(/training with [1-3] more run\(s\) in lock-step/);
   });
 
+  it('a worker stopped with SIGTERM while it holds several runs: it releases them all at a task boundary and exits 0', async () => {
+    const search = await submitSearch(stack, input, 'tester');
+    const held = await stack.until('w1 holding two runs or more', async () => {
+      const runs = (await stack.store.runs.list(search.id)).filter((r) => r.state === 'RUNNING' && r.workerId === 'w1');
+      return runs.length >= 2 ? runs : null;
+    });
+    expect(await stack.stop('w1', 'SIGTERM')).toBe(0);
+    const after = await stack.store.runs.list(search.id);
+    for (const h of held) {
+      const r = after.find((x) => x.id === h.id)!;
+      // Released (or finished), not left RUNNING for the reaper.
+      expect(r.state === 'RUNNING' && r.workerId === 'w1').toBe(false);
+    }
+    stack.start('w1', 'worker', { env: { WORKER_ID: 'w1b', WORKER_POPULATION: '4' } });
+    await stack.expectLikeReference(search.id, reference);
+    expect(stack.logs.get('controller')).not.toMatch(new RegExp(`reaper: [^\\n]*(${held.map((h) => h.id).join('|')})`));
+  });
+
   it('a worker killed while it holds several runs: each is taken over from its last checkpoint', async () => {
     const search = await submitSearch(stack, input, 'tester');
     const holding = async () =>
-      (await stack.store.runs.list(search.id)).filter((r) => r.state === 'RUNNING' && r.workerId === 'w1');
+      (await stack.store.runs.list(search.id)).filter((r) => r.state === 'RUNNING' && r.workerId === 'w1b');
     // Frozen while it holds two runs or more, so that none of them ends before the kill.
-    const held = await stack.until('w1 frozen while holding two runs or more', async () => {
+    const held = await stack.until('w1b frozen while holding two runs or more', async () => {
       if ((await holding()).length < 2) return null;
       stack.signal('w1', 'SIGSTOP');
       const still = await holding();
