@@ -157,10 +157,11 @@ describe('processTrainJob', () => {
     const alone = await make();
     for (const r of alone.runs) await processTrainJob(deps(), job(payloadOf(alone.search.id, r)));
 
-    // Together: 8 runs, 5 of them queued; one job with a population of 4 takes its own and 3 queued ones.
+    // Together: 8 runs, 6 others queued; one job with a population of 4 takes its own and 3 queued ones
+    // (at most half of the others, so that other workers find work too).
     const together = await make();
     const [first, ...rest] = together.runs;
-    for (const r of rest.slice(0, 5)) expect(await store.runs.markQueued(r.id)).toBe(true);
+    for (const r of rest.slice(0, 6)) expect(await store.runs.markQueued(r.id)).toBe(true);
     const progress: TrainProgress[] = [];
     const result = await processTrainJob(
       { ...deps(), population: 4 },
@@ -173,14 +174,18 @@ describe('processTrainJob', () => {
     const after = await store.runs.list(together.search.id);
     const complete = after.filter((r) => r.state === 'COMPLETE');
     expect(complete).toHaveLength(4);
-    expect(after.filter((r) => r.state === 'QUEUED')).toHaveLength(2);
-    expect(after.filter((r) => r.state === 'WAITING')).toHaveLength(2);
+    const queued = after.filter((r) => r.state === 'QUEUED');
+    expect(queued).toHaveLength(3);
+    expect(after.filter((r) => r.state === 'WAITING')).toHaveLength(1);
+    // The next job: two others queued, so it takes one of them.
+    await processTrainJob({ ...deps(), population: 4 }, job(payloadOf(together.search.id, queued[0]!)));
+    expect((await store.runs.list(together.search.id)).filter((r) => r.state === 'COMPLETE')).toHaveLength(6);
     // The adopted runs' own jobs find nothing to do.
     for (const r of complete.filter((x) => x.id !== first!.id)) {
       expect(await processTrainJob(deps(), job(payloadOf(together.search.id, r)))).toMatchObject({ tasksWritten: 0 });
     }
     // Every run, trained alone or together, has the same results.
-    for (const r of after) {
+    for (const r of await store.runs.list(together.search.id)) {
       const twin = alone.runs.find((x) => x.candidate === r.candidate && x.seedIndex === r.seedIndex)!;
       if (r.state !== 'COMPLETE') {
         await processTrainJob(deps(), job(payloadOf(together.search.id, r)));

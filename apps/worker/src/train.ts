@@ -52,8 +52,9 @@ interface Held {
  * cancelled, the claim is lost, or the process is stopping. Only infrastructure errors fail the job.
  *
  * With `population` > 1, the job also claims up to population − 1 other runs of the same search that
- * are queued, and trains them with its own in lock-step (trainChunks: the same results as one at a
- * time); their own jobs, when they come, find them taken or done and have nothing to do.
+ * are queued (at most half of them), and trains them with its own in lock-step (trainChunks: the
+ * same results as one at a time); their own jobs, when they come, find them taken or done and have
+ * nothing to do.
  */
 export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<JobResult<'run.train'>> {
   let payload: JobPayload<'run.train'>;
@@ -198,11 +199,11 @@ function hold(claim: RunClaim, target: { readonly fromTask: number; readonly toT
 }
 
 /**
- * Claims up to `count` other queued runs of the search, each with the chunk the strategy asks of it
- * now (what the controller computed when it queued the run). A run that another worker claims
- * first is passed over.
+ * Claims up to `count` other queued runs of the search, but never more than half of them, so that
+ * other workers find work too; each run with the chunk the strategy asks of it now (what the
+ * controller computed when it queued the run). A run that another worker claims first is passed over.
  */
-async function adopt(deps: TrainDeps, definition: SearchDefinition, main: RunClaim, count: number): Promise<Held[]> {
+async function adopt(deps: TrainDeps, definition: SearchDefinition, main: RunClaim, most: number): Promise<Held[]> {
   const { store } = deps;
   const state = searchState(definition, tableFromRows(await store.runs.resultTable(main.searchId)));
   const queued = new Map(
@@ -210,6 +211,7 @@ async function adopt(deps: TrainDeps, definition: SearchDefinition, main: RunCla
       .filter((r) => r.state === 'QUEUED' && r.id !== main.runId)
       .map((r) => [`${r.candidate}/${r.seedIndex}`, r.id]),
   );
+  const count = Math.min(most, Math.floor(queued.size / 2));
   const out: Held[] = [];
   for (const a of state.actions) {
     if (out.length >= count) break;
