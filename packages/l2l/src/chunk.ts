@@ -1,5 +1,5 @@
 import { createInstance, heldOutBatch } from '@ip2/tasks';
-import { ENGINE_ENV, type EngineName, type PropertyKey } from '@ip2/snn';
+import { resolveEngineName, type EngineName, type PropertyKey } from '@ip2/snn';
 import type { Learner, LearnerSpec, SequenceLearner } from './learner.js';
 import { LockstepGroup } from './lockstep.js';
 import { createLearner } from './models/registry.js';
@@ -126,8 +126,10 @@ export interface ChunkItem {
 
 /** Whether a chunk's run can join a lock-step population: a spiking model on the fused engine. */
 function lockstepEligible(job: ChunkJob): boolean {
-  const engine = job.engine ?? process.env[ENGINE_ENV] ?? 'fused';
-  return (SPIKING_MODELS as readonly string[]).includes(job.model) && engine === 'fused';
+  return (
+    (SPIKING_MODELS as readonly string[]).includes(job.model) &&
+    resolveEngineName(job.engine ? { engine: job.engine } : {}) === 'fused'
+  );
 }
 
 /**

@@ -12,11 +12,16 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 /** Environment variable that forces an engine for every network of the process. */
 export const ENGINE_ENV = 'IP2_ENGINE';
 
-/** Builds an engine for a network state; `engine.info` records which one it is. */
-export async function createEngine(state: NetworkState, options: { engine?: EngineName } = {}): Promise<Engine> {
+/** The engine createEngine builds: the one asked for, else IP2_ENGINE, else `fused`. */
+export function resolveEngineName(options: { engine?: EngineName } = {}): EngineName {
   const name = options.engine ?? process.env[ENGINE_ENV] ?? 'fused';
   if (!(ENGINE_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(`unknown engine '${name}'; valid: ${ENGINE_NAMES.join(', ')}`);
   }
-  return name === 'tfjs' ? TfjsEngine.create(state) : FusedEngine.create(state);
+  return name as EngineName;
+}
+
+/** Builds an engine for a network state; `engine.info` records which one it is. */
+export async function createEngine(state: NetworkState, options: { engine?: EngineName } = {}): Promise<Engine> {
+  return resolveEngineName(options) === 'tfjs' ? TfjsEngine.create(state) : FusedEngine.create(state);
 }

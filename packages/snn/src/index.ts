@@ -10,7 +10,7 @@ export * from './state.js';
 export * from './surrogates.js';
 export { TfjsEngine, makeSpike } from './tfjs-engine.js';
 export { matMulT } from './tf-ops.js';
-export { createEngine, ENGINE_ENV, ENGINE_NAMES, type EngineName } from './create-engine.js';
+export { createEngine, ENGINE_ENV, ENGINE_NAMES, resolveEngineName, type EngineName } from './create-engine.js';
 export { FusedEngine, FusedPopulation, ThreadedPopulation, type ThreadedPopulationOptions } from './fused/index.js';
 export { GpuPopulation, type GpuPopulationOptions } from './gpu/population.js';
 export {
