@@ -104,7 +104,7 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
       log(`run ${claim.runId}: stopping before task ${main.fromTask}`);
     } else if (main.fromTask < main.toTask) {
       if ((deps.population ?? 1) > 1) {
-        for (const h of await adopt(deps, definition, claim, (deps.population ?? 1) - 1)) held.push(h);
+        await adopt(deps, definition, claim, (deps.population ?? 1) - 1, held);
         if (held.length > 1) log(`run ${claim.runId}: training with ${held.length - 1} more run(s) in lock-step`);
       }
       const items = held.map((h) => ({
@@ -203,7 +203,13 @@ function hold(claim: RunClaim, target: { readonly fromTask: number; readonly toT
  * other workers find work too; each run with the chunk the strategy asks of it now (what the
  * controller computed when it queued the run). A run that another worker claims first is passed over.
  */
-async function adopt(deps: TrainDeps, definition: SearchDefinition, main: RunClaim, most: number): Promise<Held[]> {
+async function adopt(
+  deps: TrainDeps,
+  definition: SearchDefinition,
+  main: RunClaim,
+  most: number,
+  held: Held[],
+): Promise<void> {
   const { store } = deps;
   const state = searchState(definition, tableFromRows(await store.runs.resultTable(main.searchId)));
   const queued = new Map(
@@ -212,24 +218,28 @@ async function adopt(deps: TrainDeps, definition: SearchDefinition, main: RunCla
       .map((r) => [`${r.candidate}/${r.seedIndex}`, r.id]),
   );
   const count = Math.min(most, Math.floor(queued.size / 2));
-  const out: Held[] = [];
+  let taken = 0;
   for (const a of state.actions) {
-    if (out.length >= count) break;
+    if (taken >= count) break;
     if (a.kind !== 'train') continue;
     const id = queued.get(`${a.candidate}/${a.seedIndex}`);
     if (id === undefined) continue;
     const claim = await store.runs.claim(id, deps.worker, { staleAfterMs: deps.staleMs });
     if (claim === null) continue;
     const h = hold(claim, a, definition.protocol.tasks);
-    if (h.fromTask < h.toTask) out.push(h);
-    else
+    if (h.fromTask >= h.toTask) {
+      // Nothing left of its chunk (an earlier attempt got there): released as it stands.
       await store.runs.release(
         claim.runId,
         claim.claimToken,
         h.nextTask >= definition.protocol.tasks ? 'COMPLETE' : 'WAITING',
       );
+      continue;
+    }
+    // Held from the claim on, so that an error from here on releases it with the others.
+    held.push(h);
+    taken++;
   }
-  return out;
 }
 
 async function searchCancelled(store: Store, searchId: string): Promise<boolean> {
