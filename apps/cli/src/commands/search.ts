@@ -162,6 +162,9 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
   };
   let lastLog = 0;
   if (startedWith > 0) bar.log(`resuming: ${startedWith} task results already stored`);
+  bar.log(
+    `${workers} worker thread${workers === 1 ? '' : 's'}, up to ${population} run${population === 1 ? '' : 's'} each in lock-step`,
+  );
   try {
     await runLocalSearch({
       definition,
