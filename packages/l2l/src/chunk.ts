@@ -76,10 +76,14 @@ function chunkStart(job: ChunkJob, checkpoint: RunCheckpoint | null): number {
   return start;
 }
 
-/** The chunk's tasks on a given learner, which is disposed at the end, whatever the end. */
+/**
+ * The chunk's tasks from `startTask` (chunkStart) on a given learner, which is disposed at the end,
+ * whatever the end.
+ */
 async function* trainWith(
   job: ChunkJob,
   checkpoint: RunCheckpoint | null,
+  startTask: number,
   learner: SequenceLearner,
   signal?: AbortSignal,
 ): AsyncGenerator<ChunkStep> {
@@ -89,7 +93,7 @@ async function* trainWith(
       seed: job.seed,
       protocol: job.protocol,
       learner,
-      startTask: chunkStart(job, checkpoint),
+      startTask,
       endTask: job.toTask,
       converged: checkpoint?.converged ?? false,
       ...(signal ? { signal } : {}),
@@ -113,9 +117,9 @@ export async function* trainChunk(
   checkpoint: RunCheckpoint | null,
   signal?: AbortSignal,
 ): AsyncGenerator<ChunkStep> {
-  chunkStart(job, checkpoint);
+  const start = chunkStart(job, checkpoint);
   const learner = await createRunLearner({ ...job, dt: job.protocol.dt }, checkpoint?.learner);
-  yield* trainWith(job, checkpoint, learner, signal);
+  yield* trainWith(job, checkpoint, start, learner, signal);
 }
 
 /** A chunk and the checkpoint it starts from. */
@@ -148,17 +152,18 @@ export async function* trainChunks(
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) stop.abort();
   const learners: SequenceLearner[] = [];
+  let starts: number[];
   try {
-    const states = items.map((it) => {
-      chunkStart(it.job, it.checkpoint);
-      return lockstepEligible(it.job)
+    starts = items.map((it) => chunkStart(it.job, it.checkpoint));
+    const states = items.map((it) =>
+      lockstepEligible(it.job)
         ? spikingNetworkState(
             learnerSpec({ ...it.job, dt: it.job.protocol.dt }),
             learnerOptions(it.job),
             it.checkpoint?.learner,
           )
-        : null;
-    });
+        : null,
+    );
     const groups = lockstepGroups(
       states.map((st, i) =>
         st ? { key: `${st.config.nIn}|${st.config.nRec}|${st.config.nOut}`, job: items[i]!.job } : null,
@@ -182,7 +187,7 @@ export async function* trainChunks(
     signal?.removeEventListener('abort', onAbort);
     throw e;
   }
-  const runs = items.map((it, i) => trainWith(it.job, it.checkpoint, learners[i]!, stop.signal));
+  const runs = items.map((it, i) => trainWith(it.job, it.checkpoint, starts[i]!, learners[i]!, stop.signal));
   try {
     yield* merge(runs);
   } finally {
