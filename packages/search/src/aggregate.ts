@@ -23,6 +23,23 @@ export interface CandidateAggregate {
   readonly auc: Interval;
   /** Failed tasks per run. */
   readonly failures: Interval;
+  /** Converged tasks / tasks per run (the censored metrics above count a failed task at the cap). */
+  readonly convergedShare: Interval;
+  /**
+   * Failure-free metrics (over each run's converged tasks only, see score.ts), each over the seeds where it
+   * is defined (a run with no converged task has no failure-free final efficiency); `failureFreeSeeds`
+   * says how many seeds each interval holds. They do not enter the score.
+   */
+  readonly failureFreeFinalEfficiency: Interval;
+  readonly failureFreeSpeedUp: Interval;
+  readonly failureFreeL2lSlope: Interval;
+  readonly failureFreeSeeds: {
+    readonly finalEfficiency: number;
+    readonly speedUp: number;
+    readonly l2lSlope: number;
+  };
+  /** Survival-style curve: per task index of the prefix, the share of the aggregated seeds that converged on it. */
+  readonly convergedByTask: readonly number[];
   /** Per aggregated seed, in `seeds` order. */
   readonly runs: readonly RunMetrics[];
 }
@@ -74,6 +91,12 @@ export function aggregateCandidate(
     runs.push(runMetrics(rule, table.head(candidate.id, s, tasks)));
   }
   const of = (pick: (m: RunMetrics) => number) => resampler.interval(runs.map(pick));
+  const defined = (pick: (m: RunMetrics) => number) => runs.map(pick).filter(Number.isFinite);
+  const ff = {
+    finalEfficiency: defined((m) => m.failureFreeFinalEfficiency),
+    speedUp: defined((m) => m.failureFreeSpeedUp),
+    l2lSlope: defined((m) => m.failureFreeL2lSlope),
+  };
   return {
     id: candidate.id,
     keys: candidate.keys,
@@ -86,6 +109,18 @@ export function aggregateCandidate(
     l2lSlope: of((m) => m.l2lSlope),
     auc: of((m) => m.auc),
     failures: of((m) => m.failures),
+    convergedShare: of((m) => m.convergedShare),
+    failureFreeFinalEfficiency: resampler.interval(ff.finalEfficiency),
+    failureFreeSpeedUp: resampler.interval(ff.speedUp),
+    failureFreeL2lSlope: resampler.interval(ff.l2lSlope),
+    failureFreeSeeds: {
+      finalEfficiency: ff.finalEfficiency.length,
+      speedUp: ff.speedUp.length,
+      l2lSlope: ff.l2lSlope.length,
+    },
+    convergedByTask: Array.from({ length: tasks }, (_, t) =>
+      runs.length === 0 ? Number.NaN : runs.filter((r) => r.converged[t]).length / runs.length,
+    ),
     runs,
   };
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { aggregate } from './aggregate.js';
 import { decide, SearchIncompleteError } from './decision.js';
+import { contentHash } from './canonical-json.js';
 import { parseSearchDefinition, type SearchDefinitionInput } from './definition.js';
+import { fixConfiguration, verifyFixedConfig } from './fixed-config.js';
 import { powerLawTruth, shuffledTable as shuffled, simulateSearch } from './testkit.js';
 
 const def = (o: Partial<SearchDefinitionInput> = {}) =>
@@ -73,6 +75,43 @@ describe('the decision rule', () => {
     const all = aggregate(d, simulateSearch(d, truth).table);
     expect(all.find((a) => a.id === '111')!.failures.mean).toBe(1);
     expect(JSON.stringify(r)).not.toMatch(/NaN|Infinity/);
+  });
+
+  it('carries the converged share and the failure-free metrics beside the censored ones', () => {
+    const d = def({ score: { metric: 'final-efficiency' } });
+    // '111' fails its last task on every seed; no noise: task t takes round(1000 / √(t + 1)) iterations.
+    const truth = powerLawTruth({ fails: (c, s, t) => c === '111' && t === 19 });
+    const table = simulateSearch(d, truth).table;
+    const a = aggregate(d, table).find((x) => x.id === '111')!;
+    expect(a.convergedShare.mean).toBeCloseTo(19 / 20, 12);
+    expect(a.convergedByTask).toEqual([...new Array(19).fill(1), 0]);
+    // Censored: the last 3 tasks hold the failure at 10 × cap. Failure-free: the last 3 converged tasks (16–18).
+    expect(a.finalEfficiency.mean).toBeCloseTo((236 + 229 + 50_000) / 3, 9);
+    expect(a.failureFreeFinalEfficiency.mean).toBeCloseTo((243 + 236 + 229) / 3, 9);
+    expect(a.failureFreeSeeds).toEqual({ finalEfficiency: 6, speedUp: 6, l2lSlope: 6 });
+    expect(a.failureFreeL2lSlope.mean).toBeCloseTo(-0.5, 2);
+    const r = decide(d, table);
+    const ev = [r.best, ...(r.runnerUp ? [r.runnerUp] : [])];
+    for (const e of ev) {
+      expect(e.metrics.convergedShare?.mean).toBe(1);
+      expect(e.metrics.failureFreeFinalEfficiency?.mean).toBeCloseTo(e.metrics.finalEfficiency.mean!, 9);
+      expect(e.failureFreeSeeds).toEqual({ finalEfficiency: 6, speedUp: 6, l2lSlope: 6 });
+    }
+  });
+
+  it('a fixed configuration recorded before the failure-free metrics still verifies', () => {
+    const d = def({ strategy: { kind: 'successive-halving', minTasks: 2 } });
+    const rec = fixConfiguration(d, simulateSearch(d, powerLawTruth({ noise: 0.3, seed: 1 })).table);
+    expect(verifyFixedConfig(rec)).toBe(true);
+    const { hash: _h, ...body } = JSON.parse(JSON.stringify(rec));
+    for (const e of [body.evidence.best, body.evidence.runnerUp]) {
+      delete e.failureFreeSeeds;
+      for (const k of ['convergedShare', 'failureFreeFinalEfficiency', 'failureFreeSpeedUp', 'failureFreeL2lSlope'])
+        delete e.metrics[k];
+    }
+    const old = { ...body, hash: contentHash(body) };
+    expect(verifyFixedConfig(old)).toBe(true);
+    expect(verifyFixedConfig({ ...old, hash: rec.hash })).toBe(false);
   });
 
   it('refuses to decide an unfinished search, saying how much is missing', () => {

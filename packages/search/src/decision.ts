@@ -27,6 +27,20 @@ export interface CandidateEvidence {
     readonly l2lSlope: IntervalRecord;
     readonly auc: IntervalRecord;
     readonly failures: IntervalRecord;
+    /**
+     * Beside the censored metrics above: the converged share and the failure-free metrics (over converged
+     * tasks only; aggregate.ts). Absent from records fixed before they were recorded.
+     */
+    readonly convergedShare?: IntervalRecord;
+    readonly failureFreeFinalEfficiency?: IntervalRecord;
+    readonly failureFreeSpeedUp?: IntervalRecord;
+    readonly failureFreeL2lSlope?: IntervalRecord;
+  };
+  /** Seeds each failure-free interval holds (those where it is defined); absent from older records. */
+  readonly failureFreeSeeds?: {
+    readonly finalEfficiency: number;
+    readonly speedUp: number;
+    readonly l2lSlope: number;
   };
 }
 
@@ -101,7 +115,12 @@ function evidence(a: CandidateAggregate): CandidateEvidence {
       l2lSlope: intervalRecord(a.l2lSlope),
       auc: intervalRecord(a.auc),
       failures: intervalRecord(a.failures),
+      convergedShare: intervalRecord(a.convergedShare),
+      failureFreeFinalEfficiency: intervalRecord(a.failureFreeFinalEfficiency),
+      failureFreeSpeedUp: intervalRecord(a.failureFreeSpeedUp),
+      failureFreeL2lSlope: intervalRecord(a.failureFreeL2lSlope),
     },
+    failureFreeSeeds: { ...a.failureFreeSeeds },
   };
 }
 

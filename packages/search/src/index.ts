@@ -6,6 +6,7 @@ export * from './canonical-json.js';
 export * from './decision.js';
 export * from './definition.js';
 export * from './fixed-config.js';
+export * from './random-masks.js';
 export * from './results.js';
 export * from './schedule.js';
 export * from './score.js';

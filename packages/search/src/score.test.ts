@@ -24,18 +24,19 @@ describe('run scores', () => {
   it('counts a failed task as the cap graded by its final loss, and adds the penalty per failure', () => {
     const m = runMetrics(rule('final-efficiency'), run);
     expect(m.failures).toBe(1);
-    expect(m.finalEfficiency).toBe(30);
+    expect(m.finalEfficiency).toBe(40); // last 3 of 10 tasks: (50 + 40 + 30) / 3
     // final loss 0.2 = 40 ε: the grade is clamped at 10 × cap
     expect(m.auc).toBe(500 + 10 * 1000 + (100 + 90 + 80 + 70 + 60 + 50 + 40 + 30));
-    expect(m.score).toBe(30 + 1000);
+    expect(m.score).toBe(40 + 1000);
     expect(runMetrics(rule('auc'), run).score).toBe(m.auc + 1000);
-    expect(runMetrics(rule('final-efficiency', { failurePenalty: 0 }), run).score).toBe(30);
+    expect(runMetrics(rule('final-efficiency', { failurePenalty: 0 }), run).score).toBe(40);
   });
 
   it('divides the speed-up and adds to the slope', () => {
     const s = runMetrics(rule('speed-up'), run);
-    expect(s.speedUp).toBe(500 / 30);
-    expect(s.score).toBe(500 / 30 / 2);
+    // first 3 tasks (500, 10 × cap, 100) against the last 3 (50, 40, 30)
+    expect(s.speedUp).toBe(10_600 / 3 / 40);
+    expect(s.score).toBe(10_600 / 3 / 40 / 2);
     const l = runMetrics(rule('l2l-slope', { failurePenalty: 0.5 }), run);
     expect(l.score).toBeCloseTo(l.l2lSlope + 0.5, 12);
   });
@@ -51,7 +52,22 @@ describe('run scores', () => {
       ok(0, 10),
       { taskIndex: 1, iterations: 3, converged: true, finalLoss: Number.NaN },
     ]);
-    expect(m).toMatchObject({ failures: 1, finalEfficiency: 10 * 1000, score: 10 * 1000 + 1000 });
+    // Two tasks: the final slice is both of them.
+    expect(m).toMatchObject({ failures: 1, finalEfficiency: 5005, score: 5005 + 1000 });
+  });
+
+  it('carries the failure-free metrics beside the censored ones, without touching the score', () => {
+    const m = runMetrics(rule('final-efficiency'), run);
+    // Converged: 500 at task 0, then 100, 90, …, 30 at tasks 2–9 (9 tasks).
+    expect(m.convergedShare).toBe(0.9);
+    expect(m.converged).toEqual([true, false, true, true, true, true, true, true, true, true]);
+    expect(m.failureFreeFinalEfficiency).toBe(40);
+    expect(m.failureFreeSpeedUp).toBe((500 + 100 + 90) / 3 / 40);
+    expect(m.failureFreeL2lSlope).toBeLessThan(0);
+    expect(m.score).toBe(m.finalEfficiency + 1000);
+    const none = runMetrics(rule('auc'), [failed(0), failed(1)]);
+    expect(none.convergedShare).toBe(0);
+    expect(none.failureFreeFinalEfficiency).toBeNaN();
   });
 
   it('grades failures: a failed task that came closer to ε counts for fewer iterations', () => {

@@ -1,4 +1,4 @@
-import { auc, finalEfficiency, l2lSlope, speedUp } from '@ip2/l2l';
+import { auc, failureFreeMetrics, finalEfficiency, l2lSlope, speedUp } from '@ip2/l2l';
 import type { ScoreMetric, SearchDefinition } from './definition.js';
 import type { TaskRecord } from './results.js';
 
@@ -20,6 +20,10 @@ import type { TaskRecord } from './results.js';
  * A task is failed when it did not converge, or its final loss or its iteration count is not a finite
  * number (a converged task with a NaN loss is a failure). A candidate's score is the mean of its runs'
  * scores over the seeds, on a prefix of tasks common to every run compared.
+ *
+ * Beside these censored metrics every run also carries its failure-free metrics (@ip2/l2l
+ * failureFreeMetrics: the same definitions over its converged tasks only) and its converged share, for
+ * tables; they take no part in the score or the ranking.
  */
 export interface ScoreRule {
   readonly metric: ScoreMetric;
@@ -66,10 +70,27 @@ export interface RunMetrics {
   readonly auc: number;
   /** The ranking score (rule above). */
   readonly score: number;
+  /** Converged tasks / tasks (a task is converged when it is not a failure, see isFailure). */
+  readonly convergedShare: number;
+  /** Final efficiency, speed-up and L2L slope over the converged tasks only; NaN where too few converged. */
+  readonly failureFreeFinalEfficiency: number;
+  readonly failureFreeSpeedUp: number;
+  readonly failureFreeL2lSlope: number;
+  /** Per task of the prefix, in order: whether it converged (for survival-style curves). */
+  readonly converged: readonly boolean[];
 }
 
 export const METRIC_NAMES = ['score', 'finalEfficiency', 'speedUp', 'l2lSlope', 'auc', 'failures'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
+
+/** The failure-free metrics of a run, beside the censored METRIC_NAMES. */
+export const FAILURE_FREE_METRIC_NAMES = [
+  'convergedShare',
+  'failureFreeFinalEfficiency',
+  'failureFreeSpeedUp',
+  'failureFreeL2lSlope',
+] as const;
+export type FailureFreeMetricName = (typeof FAILURE_FREE_METRIC_NAMES)[number];
 
 export function runMetrics(rule: ScoreRule, records: readonly TaskRecord[]): RunMetrics {
   let failures = 0;
@@ -90,7 +111,19 @@ export function runMetrics(rule: ScoreRule, records: readonly TaskRecord[]): Run
         : rule.metric === 'l2l-slope'
           ? m.l2lSlope + p * failures
           : m.speedUp / (1 + p * failures);
-  return { tasks: records.length, failures, ...m, score };
+  const converged = records.map((r) => !isFailure(r));
+  const ff = failureFreeMetrics(records.map((r, i) => ({ iterations: r.iterations, converged: converged[i]! })));
+  return {
+    tasks: records.length,
+    failures,
+    ...m,
+    score,
+    convergedShare: ff.convergedShare,
+    failureFreeFinalEfficiency: ff.finalEfficiency,
+    failureFreeSpeedUp: ff.speedUp,
+    failureFreeL2lSlope: ff.l2lSlope,
+    converged,
+  };
 }
 
 /**
