@@ -121,6 +121,61 @@ const bandLayers = (color: Record<string, unknown>) => [
   },
 ];
 
+export interface SurvivalPoint {
+  /** Task index, from 0 (shown from 1). */
+  readonly task: number;
+  /** Share of the runs that reached this task which converged on it, in [0, 1]. */
+  readonly share: number;
+  /** Runs that reached this task. */
+  readonly runs: number;
+}
+
+export interface SurvivalSeries {
+  readonly label: string;
+  readonly points: readonly SurvivalPoint[];
+}
+
+/**
+ * Survival-style curve: the share of runs converged at each task index, one line per series, on a fixed
+ * 0–100 % axis; `highlight` (e.g. the chosen candidate) is drawn thicker. A censored metric cannot
+ * tell "learned without speeding up" from "never learned"; this curve can.
+ */
+export function survivalCurveSpec(
+  series: readonly SurvivalSeries[],
+  options: { readonly title?: string; readonly highlight?: string } = {},
+): TopLevelSpec {
+  const values = series.flatMap((s) =>
+    s.points.map((p) => ({ series: s.label, task: p.task + 1, share: p.share, runs: p.runs })),
+  );
+  const color = { field: 'series', type: 'nominal', title: null, sort: series.map((s) => s.label) };
+  const y = {
+    field: 'share',
+    type: 'quantitative',
+    title: 'share of runs converged',
+    scale: { domain: [0, 1] },
+    axis: { format: '%' },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: options.title ?? 'Share of runs converged, by task',
+    width: 560,
+    height: 240,
+    data: { values },
+    encoding: { x: axisTask, y, color },
+    layer: [
+      {
+        mark: { type: 'line', point: { filled: true, size: 24 }, interpolate: 'linear' },
+        encoding: {
+          strokeWidth: {
+            condition: { test: `datum.series === ${JSON.stringify(options.highlight ?? '')}`, value: 3 },
+            value: 1.4,
+          },
+        },
+      },
+    ],
+  } as unknown as TopLevelSpec;
+}
+
 /** Median line with an inner (quartile) and outer (range) band per series, log scale, in one panel. */
 export function bandCurveSpec(
   series: readonly BandSeries[],

@@ -122,6 +122,36 @@ describe('the HTML report of a small real search', () => {
     }
   });
 
+  it('the candidate table shows the failure-free metrics and the converged share beside the censored ones', () => {
+    const rows = rowsOf('candidates');
+    const all = aggregate(definition, table());
+    expect(rows).toHaveLength(all.length);
+    const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+    for (const row of rows) {
+      expect(row).toHaveLength(14);
+      const a = all.find((c) => c.id === row[0])!;
+      const pct = a.convergedShare;
+      expect(row[12]).toBe(`${f(100 * pct.mean, 0)} [${f(100 * pct.lo, 0)}, ${f(100 * pct.hi, 0)}]`);
+      const ff = a.failureFreeFinalEfficiency;
+      if (a.failureFreeSeeds.finalEfficiency === 0) expect(row[5]).toBe('—');
+      else expect(row[5]!.startsWith(`${f(ff.mean, 1)} [${f(ff.lo, 1)}, ${f(ff.hi, 1)}]`)).toBe(true);
+    }
+  });
+
+  it('the survival table gives, per task, the share of the seeds that reached it and converged', () => {
+    const rows = rowsOf('survival');
+    for (const row of rows) {
+      const id = row[0]!.split(' ')[0]!;
+      for (let t = 0; t < definition.protocol.tasks; t++) {
+        const at = records.filter((r) => r.candidate === id && r.result.taskIndex === t);
+        if (at.length === 0) continue;
+        const ok = at.filter((r) => r.result.converged && Number.isFinite(r.result.finalLoss)).length;
+        expect(row[t + 1]).toBe(`${((100 * ok) / at.length).toFixed(0)}% of ${at.length}`);
+      }
+    }
+    expect(html).toContain('<h3>Share of runs converged</h3>');
+  });
+
   it('the bracket table says where each candidate stopped, as the search state does', () => {
     const rows = rowsOf('bracket');
     expect(rows).toHaveLength(4);

@@ -1,10 +1,17 @@
-import { quantileSorted, type TaskResult } from '@ip2/l2l';
-import type { CandidateAggregate, FixedConfig, SearchDefinition, SearchState } from '@ip2/search';
+import { convergedShareByTask, quantileSorted, type TaskResult } from '@ip2/l2l';
+import { isFailure, type CandidateAggregate, type FixedConfig, type SearchDefinition, type SearchState } from '@ip2/search';
 import type { TopLevelSpec } from 'vega-lite';
 import { analysisSectionHtml } from './analysis-section.js';
 import type { ConfigurationAnalysis } from './configuration-analysis.js';
 import { escapeHtml, num } from './format.js';
-import { adaptationCurveSpec, bandPanelsSpec, renderSvg, type BandSeries } from './plots.js';
+import {
+  adaptationCurveSpec,
+  bandPanelsSpec,
+  renderSvg,
+  survivalCurveSpec,
+  type BandSeries,
+  type SurvivalSeries,
+} from './plots.js';
 
 export { escapeHtml } from './format.js';
 
@@ -80,6 +87,36 @@ export function curveBands(input: Pick<SearchReportInput, 'definition' | 'candid
             q3: quantileSorted(s, 0.75),
           };
         }),
+    }));
+}
+
+/**
+ * Survival-style curves: per candidate, the share of its seeds that converged at each task index, over
+ * the seeds that reached the task (a task whose loss or iterations are not finite counts as failed, as
+ * in the score). Labelled and ordered as curveBands.
+ */
+export function convergedSeries(input: Pick<SearchReportInput, 'candidates' | 'results'>): SurvivalSeries[] {
+  const runs = new Map<string, Map<number, Map<number, boolean>>>();
+  for (const r of input.results) {
+    const bySeed = runs.get(r.candidate) ?? new Map<number, Map<number, boolean>>();
+    runs.set(r.candidate, bySeed);
+    const run = bySeed.get(r.seedIndex) ?? new Map<number, boolean>();
+    bySeed.set(r.seedIndex, run);
+    run.set(r.result.taskIndex, !isFailure(r.result));
+  }
+  const keysOf = new Map(input.candidates.map((c) => [c.id, c.keys]));
+  return [...runs.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([id, bySeed]) => ({
+      label: label(id, keysOf.get(id) ?? []),
+      // Each seed's contiguous prefix from task 0, as the search uses it.
+      points: convergedShareByTask(
+        [...bySeed.values()].map((run) => {
+          const out: { iterations: number; converged: boolean }[] = [];
+          for (let t = 0; run.has(t); t++) out.push({ iterations: Number.NaN, converged: run.get(t)! });
+          return out;
+        }),
+      ).map((p) => ({ task: p.task, share: p.share, runs: p.runs })),
     }));
 }
 
@@ -187,7 +224,7 @@ table.compact{width:auto;font-size:.92em} table.compact td,table.compact th{padd
 .decision{background:#f3f8ff;border:1px solid #bcd4f6;border-radius:6px;padding:1rem 1.2rem} .warn{color:#a64b00;font-weight:600} .ok{color:#2e6b30}
 .chosen{background:#fff8e1} .pruned{color:#999} code{background:#f4f4f4;padding:0 .25rem;border-radius:3px} .muted{color:#666}
 figure{margin:1rem 0;overflow-x:auto} svg{max-width:100%;height:auto} details{margin:.4rem 0} summary{cursor:pointer;color:#3b6ea8}
-.scroll{overflow-x:auto}`;
+.scroll{overflow-x:auto} td.ff,th.ff{background:#f7f9fb}`;
 
 function curveDataTable(series: readonly BandSeries[]): string {
   const tasks = [...new Set(series.flatMap((s) => s.points.map((p) => p.task)))].sort((a, b) => a - b);
@@ -207,6 +244,24 @@ function curveDataTable(series: readonly BandSeries[]): string {
     })
     .join('\n');
   return `<div class="scroll"><table class="compact curves"><thead><tr><th>candidate \\ task</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`;
+}
+
+function survivalDataTable(series: readonly SurvivalSeries[]): string {
+  const tasks = [...new Set(series.flatMap((s) => s.points.map((p) => p.task)))].sort((a, b) => a - b);
+  const head = tasks.map((t) => `<th>${t + 1}</th>`).join('');
+  const rows = series
+    .map((s) => {
+      const at = new Map(s.points.map((p) => [p.task, p]));
+      const cells = tasks
+        .map((t) => {
+          const p = at.get(t);
+          return p ? `<td>${num(100 * p.share, 0)}% <span class="ci">of ${p.runs}</span></td>` : '<td></td>';
+        })
+        .join('');
+      return `<tr><td><code>${escapeHtml(s.label)}</code></td>${cells}</tr>`;
+    })
+    .join('\n');
+  return `<div class="scroll"><table class="compact survival"><thead><tr><th>candidate \\ task</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
 function bracketTable(
@@ -246,6 +301,19 @@ function bracketTable(
   return `<table class="compact bracket"><thead><tr><th>mask</th><th>learnable</th>${head}<th>stopped</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+type IntervalLike = { mean: number | null; lo: number | null; hi: number | null };
+const percent = (i: IntervalLike): IntervalLike => ({
+  mean: i.mean === null ? null : 100 * i.mean,
+  lo: i.lo === null ? null : 100 * i.lo,
+  hi: i.hi === null ? null : 100 * i.hi,
+});
+/** A failure-free metric: its interval, and over how many of the seeds it is defined when not all. */
+function freeCell(i: IntervalLike | undefined, defined: number | undefined, seeds: number, d = 1): string {
+  if (i === undefined || i.mean === null || !Number.isFinite(i.mean)) return '<span class="muted">—</span>';
+  const note = defined !== undefined && defined < seeds ? `<br><span class="ci">${defined} of ${seeds} seeds</span>` : '';
+  return `${stacked(i, d)}${note}`;
+}
+
 /** A self-contained HTML report of a finished search: no script, no network, opens from a file. */
 export async function searchReportHtml(input: SearchReportInput): Promise<string> {
   const { definition: d, fixed, candidates, state } = input;
@@ -275,6 +343,8 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
       { highlight: chosenLabel, columns: 4 },
     ),
   );
+  const survival = convergedSeries(input);
+  const survivalSvg = await renderSvg(survivalCurveSpec(survival, { highlight: chosenLabel }));
   const halving = d.strategy.kind === 'successive-halving' && state.rungs.length > 0;
   const bracket = halving ? await renderSvg(bracketSpec(state, keysOf, ev.best.id, order)) : '';
   const prog = new Map(state.progress.map((p) => [p.id, p]));
@@ -285,8 +355,11 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
         c.id === ev.best.id ? 'chosen' : p?.state === 'pruned' ? `pruned after rung ${p.rung + 1}` : (p?.state ?? '');
       return (
         `<tr class="${c.id === ev.best.id ? 'chosen' : p?.state === 'pruned' ? 'pruned' : ''}"><td><code>${c.id}</code></td><td>${escapeHtml(c.keys.join(', ') || '∅')} <span class="muted">${c.role === 'ip-masked' ? '' : `(${c.role})`}</span></td>` +
-        `<td>${c.tasks}</td><td>${stacked(c.score)}</td><td>${stacked(c.finalEfficiency)}</td><td>${stacked(c.speedUp, 2)}</td>` +
-        `<td>${stacked(c.l2lSlope, 2)}</td><td>${stacked(c.auc, 0)}</td><td>${stacked(c.failures, 2)}</td><td>${escapeHtml(st)}</td></tr>`
+        `<td>${c.tasks}</td><td>${stacked(c.score)}</td>` +
+        `<td>${stacked(c.finalEfficiency)}</td><td class="ff">${freeCell(c.failureFreeFinalEfficiency, c.failureFreeSeeds.finalEfficiency, c.seeds.length)}</td>` +
+        `<td>${stacked(c.speedUp, 2)}</td><td class="ff">${freeCell(c.failureFreeSpeedUp, c.failureFreeSeeds.speedUp, c.seeds.length, 2)}</td>` +
+        `<td>${stacked(c.l2lSlope, 2)}</td><td class="ff">${freeCell(c.failureFreeL2lSlope, c.failureFreeSeeds.l2lSlope, c.seeds.length, 2)}</td>` +
+        `<td>${stacked(c.auc, 0)}</td><td>${stacked(c.failures, 2)}</td><td>${stacked(percent(c.convergedShare), 0)}</td><td>${escapeHtml(st)}</td></tr>`
       );
     })
     .join('\n');
@@ -333,8 +406,9 @@ ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
 </div>
 
 <h2>Candidates</h2>
-<p class="muted">Mean across seeds with ${Math.round(ev.bootstrap.level * 100)}% bootstrap intervals (${ev.bootstrap.resamples} resamples), on the tasks each candidate reached.</p>
-<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th>speed-up</th><th>L2L slope</th><th>AUC</th><th>failures</th><th>state</th></tr></thead>
+<p class="muted">Mean across seeds with ${Math.round(ev.bootstrap.level * 100)}% bootstrap intervals (${ev.bootstrap.resamples} resamples), on the tasks each candidate reached.
+Censored metrics count a failed task at the cap, so they cannot tell "learned without speeding up" from "never learned"; beside each, <i>converged only</i> is the same metric over the converged tasks alone (mean over the seeds where it is defined; — where none is), and <i>converged</i> is the share of tasks that met the criterion. Only the score ranks.</p>
+<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th class="ff">converged only</th><th>speed-up</th><th class="ff">converged only</th><th>L2L slope</th><th class="ff">converged only</th><th>AUC</th><th>failures</th><th>converged (%)</th><th>state</th></tr></thead>
 <tbody>${rows}</tbody></table></div>
 
 <h2>Adaptation speed</h2>
@@ -342,6 +416,10 @@ ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
 <figure>${medians}</figure>
 <figure>${panels}</figure>
 <details><summary>Data: median [min, max] across seeds</summary>${curveDataTable(bands)}</details>
+<h3>Share of runs converged</h3>
+<p class="muted">Per task index, the share of each candidate's seeds that reached the task and converged on it (survival-style; a curve ends where the candidate was pruned). The chosen candidate is drawn thicker.</p>
+<figure>${survivalSvg}</figure>
+<details><summary>Data: share converged (of the seeds that reached the task)</summary>${survivalDataTable(survival)}</details>
 ${
   halving
     ? `<h2>Successive-halving bracket</h2>
