@@ -4,15 +4,18 @@
  *
  * 1. Per family: a meta-IP search (`ip2 search`) chooses the mask.
  * 2. Per family and seed, on the same task instances (the run seed fixes them): `ip2 l2l` with the
- *    searched mask (`ip2`), inner-only IP (`ip-inner`), a random mask (`ip-random`) and no IP
- *    (`rsnn-noip`): claims 1 and 2.
+ *    searched mask (`ip2`), inner-only IP (`ip-inner`) and no IP (`rsnn-noip`), and the random-mask
+ *    control (`ip-random`) as a distribution: every mask of the space (`--model ip2 --mask …`; N seeded
+ *    draws, --random-draws, when the space has more than 32 masks), the searched mask placed by rank
+ *    and percentile among them (one `--model ip-random` run would be one draw): claims 1 and 2.
  * 3. On the baseline families: the searched IP² network against `rnn`, `lstm`, `gru` and
  *    `attn-h1/h2/h4` under one shorter protocol: claim 3.
  *
  * Every command is printed before it runs and its output folder is kept; a finished run
  * (results.json present) is not run again, so an interrupted study continues where it stopped.
- * The summary (mean over seeds with a seeded 95% bootstrap interval) goes to <out>/summary.md and
- * <out>/summary.json.
+ * The summary (mean over seeds with a seeded 95% bootstrap interval; censored metrics, where a failed
+ * task counts where it stopped, beside the failure-free ones over converged tasks only) goes to
+ * <out>/summary.md and <out>/summary.json.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,9 +23,15 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bootstrapMean, type Interval } from '@ip2/search';
-import { runSeeds, spikingMask } from '@ip2/l2l';
-import { PAPER_SPACE, Rng } from '@ip2/snn';
+import {
+  bootstrapMean,
+  randomMaskDistribution,
+  randomMaskSet,
+  type Interval,
+  type RandomMaskDistribution,
+} from '@ip2/search';
+import { sequenceMetrics, type SequenceMetrics } from '@ip2/l2l';
+import { parsePropertyKeys, Rng, type PropertyKey } from '@ip2/snn';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(ROOT, 'apps/cli/dist/main.js');
@@ -42,6 +51,7 @@ const { values: flags } = parseArgs({
     'baseline-tasks': { type: 'string', default: '8' },
     'baseline-cap': { type: 'string', default: '2000' },
     'search-preset': { type: 'string', default: 'quick' },
+    'random-draws': { type: 'string', default: '32' },
     parts: { type: 'string', default: 'ablation,baselines' },
     'summary-only': { type: 'boolean', default: false },
     jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
@@ -77,6 +87,7 @@ const seeds = list('seeds', flags.seeds).map((s) => posInt('seeds', s));
 const baselineModels = list('baseline-models', flags['baseline-models']);
 const baselineSeeds = list('baseline-seeds', flags['baseline-seeds']).map((s) => posInt('baseline-seeds', s));
 const jobs = posInt('jobs', flags.jobs);
+const randomDraws = posInt('random-draws', flags['random-draws']);
 const parts = list('parts', flags.parts);
 for (const p of parts)
   if (p !== 'ablation' && p !== 'baselines') fail(`--parts: unknown part '${p}' (ablation, baselines)`);
@@ -119,16 +130,9 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
 }
 
 interface RunResult {
-  readonly metrics: {
-    failures: number;
-    finalEfficiency: number;
-    speedUp: number;
-    l2lSlope: number;
-    auc: number;
-  };
   readonly wallMs: number;
   readonly engine: { engine: string; backend?: string };
-  readonly tasks: { iterations: number; converged: boolean; accuracy?: number }[];
+  readonly tasks: { iterations: number; totalIterations?: number; converged: boolean; accuracy?: number }[];
   readonly definition: { mask?: string[] };
 }
 
@@ -153,29 +157,66 @@ async function main(): Promise<void> {
       return { args: [...args, ...common, '--workers', String(jobs), '--out', dir], dir, done: 'fixed-config.json' };
     }),
   );
-  const masks = new Map<string, { keys: string[]; bits: string; separable: boolean }>();
+  const masks = new Map<string, { keys: string[]; bits: string; separable: boolean; space: PropertyKey[] }>();
   for (const f of allFamilies) {
     const fixed = JSON.parse(readFileSync(join(out, f, 'search', 'fixed-config.json'), 'utf8')) as {
+      space: string[];
       mask: { keys: string[]; bits: string };
       evidence: { separable?: boolean };
     };
-    masks.set(f, { keys: fixed.mask.keys, bits: fixed.mask.bits, separable: fixed.evidence.separable ?? false });
+    masks.set(f, {
+      keys: fixed.mask.keys,
+      bits: fixed.mask.bits,
+      separable: fixed.evidence.separable ?? false,
+      space: parsePropertyKeys(fixed.space),
+    });
   }
-  const ip2Args = (f: string): string[] => {
-    const keys = masks.get(f)!.keys;
-    return keys.length === 0 ? ['--mask', ''] : ['--mask', keys.join(',')];
-  };
+  const maskArgs = (keys: readonly string[]): string[] => ['--mask', keys.join(',')];
+  const ip2Args = (f: string): string[] => maskArgs(masks.get(f)!.keys);
 
-  // 2. Claims 1 and 2: the searched mask against its controls, same instances.
-  const ablation = ['ip2', 'ip-inner', 'ip-random', 'rsnn-noip'];
+  // 2. Claims 1 and 2: the searched mask against its controls, same instances, in the search's space.
+  const ablation = ['ip2', 'ip-inner', 'rsnn-noip'];
   const proto = ['--tasks', flags.tasks, '--cap', flags.cap];
   const steps: Step[] = [];
+  const runDir = (f: string, m: string, seed: number) => join(out, f, 'l2l', m, `seed-${seed}`);
   for (const f of families)
     for (const seed of seeds)
       for (const m of ablation)
         steps.push(
-          l2l(f, m, seed, join(out, f, 'l2l', m, `seed-${seed}`), [...proto, ...(m === 'ip2' ? ip2Args(f) : [])]),
+          l2l(f, m, seed, runDir(f, m, seed), [
+            ...proto,
+            '--space',
+            masks.get(f)!.space.join(','),
+            ...(m === 'ip2' ? ip2Args(f) : []),
+          ]),
         );
+  // ip-random as a distribution: every mask of the space (or seeded draws from a large one), each on
+  // every seed. The searched, empty and full masks are the ip2, rsnn-noip and ip-inner runs above.
+  const randomMasks = new Map<
+    string,
+    { bits: string; keys: string[]; own: boolean; dir: (seed: number) => string }[]
+  >();
+  for (const f of families) {
+    const { space, bits: chosen } = masks.get(f)!;
+    const set = randomMaskSet(space, { draws: randomDraws, seed: 20261128 });
+    const list = set.masks.map((c) => ({
+      bits: c.id,
+      keys: [...c.keys],
+      own: c.id !== chosen && c.role === 'ip-masked',
+      dir: (seed: number) =>
+        c.id === chosen
+          ? runDir(f, 'ip2', seed)
+          : c.role === 'rsnn-noip'
+            ? runDir(f, 'rsnn-noip', seed)
+            : c.role === 'ip-inner'
+              ? runDir(f, 'ip-inner', seed)
+              : join(out, f, 'l2l', 'masks', c.id, `seed-${seed}`),
+    }));
+    randomMasks.set(f, list);
+    for (const m of list.filter((x) => x.own))
+      for (const seed of seeds)
+        steps.push(l2l(f, 'ip2', seed, m.dir(seed), [...proto, '--space', space.join(','), ...maskArgs(m.keys)]));
+  }
 
   // 3. Claim 3: IP² against the non-spiking baselines, one shorter protocol.
   const bproto = ['--tasks', flags['baseline-tasks'], '--cap', flags['baseline-cap']];
@@ -193,48 +234,70 @@ async function main(): Promise<void> {
   // Summary.
   const rng = Rng.seeded(20261128, 'reproduction-summary');
   const ci = (xs: number[]): Interval => bootstrapMean(xs, rng, {});
-  const fmt = (i: Interval, digits = 0): string =>
-    xsSingle(i)
-      ? i.mean.toFixed(digits)
-      : `${i.mean.toFixed(digits)} [${i.lo.toFixed(digits)}, ${i.hi.toFixed(digits)}]`;
   const xsSingle = (i: Interval): boolean => i.lo === i.hi;
+  const fmt = (i: Interval, digits = 0): string =>
+    !Number.isFinite(i.mean)
+      ? '—'
+      : xsSingle(i)
+        ? i.mean.toFixed(digits)
+        : `${i.mean.toFixed(digits)} [${i.lo.toFixed(digits)}, ${i.hi.toFixed(digits)}]`;
+  /** A failure-free metric over the seeds where it is defined, saying how many when not all. */
+  interface Defined {
+    readonly interval: Interval;
+    readonly seeds: number;
+    readonly of: number;
+  }
+  const ciDefined = (xs: number[]): Defined => {
+    const ok = xs.filter(Number.isFinite);
+    return { interval: ci(ok), seeds: ok.length, of: xs.length };
+  };
+  const fmtDefined = (d: Defined, digits = 0, unit = ''): string =>
+    d.seeds === 0 ? '—' : `${fmt(d.interval, digits)}${unit}${d.seeds < d.of ? ` (${d.seeds} of ${d.of} seeds)` : ''}`;
 
   interface Row {
     family: string;
     model: string;
     seeds: number[];
     failures: Interval;
+    convergedShare: Interval;
     finalEfficiency: Interval;
+    failureFreeFinalEfficiency: Defined;
     speedUp: Interval;
+    failureFreeSpeedUp: Defined;
+    l2lSlope: Interval;
+    failureFreeL2lSlope: Defined;
     auc: Interval;
     accuracy: number;
     msPerIteration: number;
     curves: number[][];
     engine: string;
   }
+  /** The metrics of a run, recomputed from its task list (older results.json files hold older metrics). */
+  const metricsOf = (r: RunResult): SequenceMetrics => sequenceMetrics(r.tasks);
   const summarise = (family: string, model: string, all: { seed: number; dir: string }[]): Row | null => {
     // With --summary-only, runs not finished yet are left out (the row says which seeds it has).
     const dirs = all.filter((d) => existsSync(join(d.dir, 'results.json')));
     if (dirs.length === 0) return null;
     const runs = dirs.map((d) => readRun(d.dir));
-    const iterations = runs.reduce((s, r) => s + r.metrics.auc, 0);
+    const ms = runs.map(metricsOf);
+    const trained = runs.reduce((s, r) => s + r.tasks.reduce((a, t) => a + (t.totalIterations ?? t.iterations), 0), 0);
     const wall = runs.reduce((s, r) => s + r.wallMs, 0);
     const accs = runs.flatMap((r) => r.tasks.map((t) => t.accuracy ?? NaN)).filter(Number.isFinite);
     return {
       family,
-      model:
-        model === 'ip2'
-          ? `ip2 [${masks.get(family)!.keys.join(',') || '∅'}]`
-          : model === 'ip-random'
-            ? `ip-random (${dirs.map((d) => `[${spikingMask('ip-random', PAPER_SPACE, runSeeds(d.seed).network).join(',') || '∅'}]`).join(' ')})`
-            : model,
+      model: model === 'ip2' ? `ip2 [${masks.get(family)!.keys.join(',') || '∅'}]` : model,
       seeds: dirs.map((d) => d.seed),
-      failures: ci(runs.map((r) => r.metrics.failures)),
-      finalEfficiency: ci(runs.map((r) => r.metrics.finalEfficiency)),
-      speedUp: ci(runs.map((r) => r.metrics.speedUp)),
-      auc: ci(runs.map((r) => r.metrics.auc)),
+      failures: ci(ms.map((m) => m.failures)),
+      convergedShare: ci(ms.map((m) => 100 * m.convergedShare)),
+      finalEfficiency: ci(ms.map((m) => m.finalEfficiency)),
+      failureFreeFinalEfficiency: ciDefined(ms.map((m) => m.failureFreeFinalEfficiency)),
+      speedUp: ci(ms.map((m) => m.speedUp)),
+      failureFreeSpeedUp: ciDefined(ms.map((m) => m.failureFreeSpeedUp)),
+      l2lSlope: ci(ms.map((m) => m.l2lSlope)),
+      failureFreeL2lSlope: ciDefined(ms.map((m) => m.failureFreeL2lSlope)),
+      auc: ci(ms.map((m) => m.auc)),
       accuracy: accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : NaN,
-      msPerIteration: wall / Math.max(1, iterations),
+      msPerIteration: wall / Math.max(1, trained),
       curves: runs.map((r) => r.tasks.map((t) => (t.converged ? t.iterations : -t.iterations))),
       engine: [...new Set(runs.map((r) => `${r.engine.engine}${r.engine.backend ? `/${r.engine.backend}` : ''}`))].join(
         ',',
@@ -248,7 +311,7 @@ async function main(): Promise<void> {
         summarise(
           f,
           m,
-          seeds.map((seed) => ({ seed, dir: join(out, f, 'l2l', m, `seed-${seed}`) })),
+          seeds.map((seed) => ({ seed, dir: runDir(f, m, seed) })),
         ),
       )
       .filter(present),
@@ -265,10 +328,71 @@ async function main(): Promise<void> {
       .filter(present),
   );
 
+  // ip-random: per mask, the mean over its seeds; the distribution over masks; the searched mask in it.
+  const RANDOM_METRICS = [
+    { key: 'auc', title: 'AUC (iterations)', better: 'lower', digits: 0 },
+    { key: 'convergedShare', title: 'converged (%)', better: 'higher', digits: 0 },
+    { key: 'finalEfficiency', title: 'final efficiency', better: 'lower', digits: 0 },
+    { key: 'failureFreeFinalEfficiency', title: 'final efficiency, converged only', better: 'lower', digits: 0 },
+    { key: 'speedUp', title: 'speed-up', better: 'higher', digits: 2 },
+  ] as const;
+  interface RandomMaskRow {
+    family: string;
+    /** Masks measured, of the space's; runs per mask. */
+    masks: number;
+    spaceSize: number;
+    perMask: { bits: string; keys: string[]; seeds: number[]; values: Record<string, number> }[];
+    distributions: Record<string, RandomMaskDistribution>;
+  }
+  const randomRows: RandomMaskRow[] = families.flatMap((f) => {
+    const list = randomMasks.get(f) ?? [];
+    const perMask = list.flatMap((m) => {
+      const done = seeds.filter((seed) => existsSync(join(m.dir(seed), 'results.json')));
+      if (done.length === 0) return [];
+      const ms = done.map((seed) => metricsOf(readRun(m.dir(seed))));
+      const values: Record<string, number> = {};
+      for (const { key } of RANDOM_METRICS) {
+        const xs = ms.map((x) => (key === 'convergedShare' ? 100 * x[key] : x[key])).filter(Number.isFinite);
+        values[key] = xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+      }
+      return [{ bits: m.bits, keys: m.keys, seeds: done, values }];
+    });
+    if (perMask.length === 0) return [];
+    const chosen = masks.get(f)!.bits;
+    const distributions = Object.fromEntries(
+      RANDOM_METRICS.map(({ key, better }) => [
+        key,
+        randomMaskDistribution(Object.fromEntries(perMask.map((m) => [m.bits, m.values[key]!])), chosen, { better }),
+      ]),
+    );
+    const spaceSize = 2 ** masks.get(f)!.space.length;
+    return [{ family: f, masks: perMask.length, spaceSize, perMask, distributions }];
+  });
+
   const header =
-    '| family | model | failures | final efficiency | speed-up | AUC (iterations) | held-out accuracy | ms / iteration | engine |\n|---|---|---|---|---|---|---|---|---|';
+    '| family | model | failures | converged (%) | final efficiency | … converged only | speed-up | … converged only | L2L slope | … converged only | AUC (iterations) | held-out accuracy | ms / iteration | engine |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const line = (r: Row): string =>
-    `| ${r.family} | ${r.model} (seeds ${r.seeds.join(',')}) | ${fmt(r.failures, 1)} | ${fmt(r.finalEfficiency)} | ${fmt(r.speedUp, 1)}× | ${fmt(r.auc)} | ${(100 * r.accuracy).toFixed(1)}% | ${r.msPerIteration.toFixed(2)} | ${r.engine} |`;
+    `| ${r.family} | ${r.model} (seeds ${r.seeds.join(',')}) | ${fmt(r.failures, 1)} | ${fmt(r.convergedShare)} | ${fmt(r.finalEfficiency)} | ${fmtDefined(r.failureFreeFinalEfficiency)} | ${fmt(r.speedUp, 1)}× | ${fmtDefined(r.failureFreeSpeedUp, 1, '×')} | ${fmt(r.l2lSlope, 2)} | ${fmtDefined(r.failureFreeL2lSlope, 2)} | ${fmt(r.auc)} | ${(100 * r.accuracy).toFixed(1)}% | ${r.msPerIteration.toFixed(2)} | ${r.engine} |`;
+  const q = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+  const randomLine = (r: RandomMaskRow): string =>
+    RANDOM_METRICS.map(({ key, title, digits }) => {
+      const d = r.distributions[key]!;
+      const c = d.chosen;
+      const placed = c
+        ? `${q(c.score, digits)} | ${c.rank} of ${d.masks} | ${q(c.percentile, 0)} | ${q(100 * c.atLeastAsGood, 0)}%`
+        : '— | — | — | —';
+      return `| ${r.family} | ${title} (${d.better} is better) | ${q(d.median, digits)} [${q(d.q1, digits)}, ${q(d.q3, digits)}] | ${q(d.min, digits)} – ${q(d.max, digits)} | ${placed} |`;
+    }).join('\n');
+  const randomHeader =
+    '| family | metric (mean over seeds, per mask) | ip-random: median [q1, q3] over masks | min – max | searched mask | its rank | percentile | a random mask as good or better |\n|---|---|---|---|---|---|---|---|';
+  const randomMaskLines = (r: RandomMaskRow): string =>
+    `- ${r.family} (${r.masks} of ${r.spaceSize} masks): ` +
+    r.perMask
+      .map(
+        (m) =>
+          `\`${m.bits}\` [${m.keys.join(',') || '∅'}] AUC ${q(m.values.auc!, 0)}, converged ${q(m.values.convergedShare!, 0)}%${m.bits === masks.get(r.family)!.bits ? ' (searched)' : ''}`,
+      )
+      .join('; ');
   const curves = (rows: Row[]): string =>
     rows
       .map(
@@ -288,6 +412,7 @@ async function main(): Promise<void> {
 Protocol (claims 1–2): ${flags.tasks} tasks, hidden ${flags.hidden}, lr ${flags.lr}, ε ${flags.epsilon}, cap ${flags.cap}, seeds ${seeds.join(', ')}.
 Protocol (claim 3): ${flags['baseline-tasks']} tasks, cap ${flags['baseline-cap']}, seeds ${baselineSeeds.join(', ')}, same network size and ε.
 Intervals: 95% bootstrap of the mean over seeds (seeded; with few seeds they are wide and coarse).
+Censored metrics count a failed task where it stopped; "… converged only" is the same metric over the converged tasks alone, over the seeds where it is defined.
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average at the end ${loadavg()[0]!.toFixed(2)}; this invocation ran for ${wallMin} min (finished runs are reused).
 
 ## Masks chosen by the search (\`ip2 search --preset ${flags['search-preset']} --score auc\`)
@@ -297,17 +422,24 @@ ${maskLines}
 ${header}
 ${ablationRows.map(line).join('\n')}
 
+### ip-random: the distribution over masks
+Every mask of the space on the same seeds and tasks (the searched, empty and full masks are the runs above); per mask the mean over seeds, then the distribution over masks. Rank 1 = best; percentile: share of the other masks the searched one beats (ties half); last column: chance that one random draw does as well or better.
+${randomHeader}
+${randomRows.map(randomLine).join('\n')}
+
+${randomRows.map(randomMaskLines).join('\n')}
+
 ## Claim 3
 ${header}
 ${baselineRows.map(line).join('\n')}
 
-## Curves (iterations to criterion per task, ✗ = failed at the cap)
+## Curves (iterations to criterion per task, ✗ = failed)
 ${curves([...ablationRows, ...baselineRows])}
 `;
   writeFileSync(join(out, 'summary.md'), md);
   writeFileSync(
     join(out, 'summary.json'),
-    JSON.stringify({ flags, masks: Object.fromEntries(masks), ablationRows, baselineRows }, null, 2),
+    JSON.stringify({ flags, masks: Object.fromEntries(masks), ablationRows, randomRows, baselineRows }, null, 2),
   );
   console.log(md);
 }
