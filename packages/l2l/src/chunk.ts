@@ -4,7 +4,7 @@ import type { Learner, LearnerSpec, SequenceLearner } from './learner.js';
 import { LockstepGroup } from './lockstep.js';
 import { createLearner } from './models/registry.js';
 import { SPIKING_MODELS, spikingNetworkState } from './models/spiking.js';
-import { runSeeds, runSequence, type Protocol, type RunCheckpoint, type TaskResult } from './protocol.js';
+import { batchSizeFor, runSeeds, runSequence, type Protocol, type RunCheckpoint, type TaskResult } from './protocol.js';
 
 /**
  * A chunk of one run: train tasks [fromTask, toTask) of a (model, mask, seed) sequence, continuing
@@ -208,7 +208,7 @@ export const LOCKSTEP_BYTES = 1024 * 1024 * 1024;
  */
 export function lockstepMemberBytes(job: ChunkJob): number {
   const T = heldOutBatch(createInstance(job.family, 0, 0), 0, 1, job.protocol.dt).steps;
-  return 10 * (T + 1) * Math.max(job.protocol.batchSize, job.protocol.evalBatch) * job.hidden * 4;
+  return 10 * (T + 1) * Math.max(batchSizeFor(job.protocol, job.family), job.protocol.evalBatch) * job.hidden * 4;
 }
 
 /**

@@ -13,7 +13,12 @@ export interface LearnerStep {
 export interface LearnerEvaluation {
   readonly taskLoss: number;
   readonly accuracy: number;
+  /** Mean spikes per hidden neuron per step (NaN for non-spiking models). */
   readonly firingRate: number;
+  /** Hidden neurons that spiked at least once on the batch (NaN for non-spiking models). */
+  readonly activeNeurons: number;
+  /** Hidden neurons (units) of the network. */
+  readonly neurons: number;
   readonly outputs: Float32Array;
 }
 

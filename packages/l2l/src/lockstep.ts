@@ -35,6 +35,7 @@ interface Request {
 export class LockstepGroup {
   private readonly population: FusedPopulation;
   private readonly left: boolean[];
+  private readonly neurons: number[];
   private live: number;
   private pending: Request[] = [];
   /** Passes made (population calls), and the member-passes they advanced: the mean group size is their ratio. */
@@ -47,6 +48,7 @@ export class LockstepGroup {
   ) {
     this.population = FusedPopulation.create(states);
     this.left = states.map(() => false);
+    this.neurons = states.map((s) => s.config.nRec);
     this.live = states.length;
   }
 
@@ -56,7 +58,7 @@ export class LockstepGroup {
 
   /** The learner of member p (one per member; call once). */
   member(p: number): SequenceLearner {
-    return new LockstepLearner(this, this.population, p, this.models[p]!);
+    return new LockstepLearner(this, this.population, p, this.models[p]!, this.neurons[p]!);
   }
 
   request(member: number, batch: TrialBatch, pass: Pass, reject: (e: Error) => void): void {
@@ -116,6 +118,7 @@ class LockstepLearner implements SequenceLearner {
     private readonly population: FusedPopulation,
     private readonly p: number,
     readonly model: string,
+    private readonly neurons: number,
   ) {}
 
   trainStep(batch: TrialBatch): Promise<LearnerStep> {
@@ -137,7 +140,14 @@ class LockstepLearner implements SequenceLearner {
         {
           kind: 'eval',
           resolve: (e) =>
-            resolve({ taskLoss: e.taskLoss, accuracy: e.accuracy, firingRate: e.firingRate, outputs: e.outputs }),
+            resolve({
+              taskLoss: e.taskLoss,
+              accuracy: e.accuracy,
+              firingRate: e.firingRate,
+              activeNeurons: e.activeNeurons,
+              neurons: this.neurons,
+              outputs: e.outputs,
+            }),
         },
         reject,
       );

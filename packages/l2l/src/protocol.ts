@@ -1,5 +1,5 @@
 import { deriveSeed } from '@ip2/snn';
-import { createInstance, heldOutBatch, trainingBatch } from '@ip2/tasks';
+import { createInstance, getFamily, heldOutBatch, trainingBatch } from '@ip2/tasks';
 import { z } from 'zod';
 import type { SequenceLearner } from './learner.js';
 
@@ -17,8 +17,11 @@ export const protocolSchema = z
     epsilon: z.number().finite().positive().default(0.005),
     /** Iteration cap per task: reaching it is a failure. */
     cap: z.number().int().min(1).max(10_000_000).default(20_000),
-    /** Trials per training iteration. */
-    batchSize: z.number().int().min(1).max(4096).default(1),
+    /**
+     * Trials per training iteration, conditions balanced within the batch. Absent: the family's number
+     * of conditions (see batchSizeFor), so that every batch holds each condition once.
+     */
+    batchSize: z.number().int().min(1).max(4096).optional(),
     /** Trials in the held-out batch used for accuracy. */
     evalBatch: z.number().int().min(1).max(4096).default(32),
     /** ms per step. */
@@ -41,11 +44,38 @@ export function parseProtocol(input: ProtocolInput = {}): Protocol {
   return r.data;
 }
 
+/** The batch size a family trains with when the protocol gives none: its number of conditions. */
+export function familyBatchSize(family: string): number {
+  return getFamily(family).conditions.length;
+}
+
+/** The trials per training iteration of a protocol on a family: the protocol's, else the family's default. */
+export function batchSizeFor(protocol: Pick<Protocol, 'batchSize'>, family: string): number {
+  return protocol.batchSize ?? familyBatchSize(family);
+}
+
+/**
+ * Iterations to criterion, one definition for every task: iterations spent minus the convergence
+ * window, floored at 0. A converged task counts the iterations before the window that met the
+ * criterion; a failed task is censored: cap − window at the cap, spent − window at a NaN loss.
+ */
+export function iterationsToCriterion(totalIterations: number, window: number): number {
+  return Math.max(0, totalIterations - window);
+}
+
 export interface TaskResult {
   readonly taskIndex: number;
-  /** Iterations to criterion (total − window) when converged; iterations spent when failed. */
+  /**
+   * Iterations to criterion: totalIterations − window (floored at 0), converged or not. For a failed
+   * task (`converged` false, `failure` set) it is censored: the task had not converged by then.
+   */
   readonly iterations: number;
+  /** Trials to criterion: iterations × batchSize. */
+  readonly trialsToCriterion: number;
+  /** Trials per training iteration this task was trained with. */
+  readonly batchSize: number;
   readonly totalIterations: number;
+  /** Whether the criterion was met; false means the task's iterations are censored (see failure). */
   readonly converged: boolean;
   readonly failure: 'nan' | 'cap' | null;
   /** Mean task loss over the last window of training iterations. */
@@ -53,10 +83,37 @@ export interface TaskResult {
   /** Accuracy and task loss on a held-out batch after training. */
   readonly accuracy: number;
   readonly heldOutLoss: number;
+  /** Mean spikes per hidden neuron per step on the held-out batch (NaN for non-spiking models). */
   readonly firingRate: number;
+  /** Hidden neurons that spiked at least once on the held-out batch after the task (NaN for non-spiking models). */
+  readonly activeNeurons: number;
+  /** Hidden neurons (units) of the network. */
+  readonly neurons: number;
+  /** 1 − activeNeurons / neurons (NaN for non-spiking models). */
+  readonly fractionSilent: number;
   readonly wallMs: number;
   /** Intrinsic values per neuron after the task (when `snapshots` is on). */
   readonly intrinsic?: Readonly<Record<string, readonly number[]>>;
+}
+
+/** Fields of TaskResult that records made before they existed lack. */
+export const LATER_TASK_FIELDS = [
+  'trialsToCriterion',
+  'batchSize',
+  'activeNeurons',
+  'neurons',
+  'fractionSilent',
+] as const;
+
+/** A stored task result with every field: those it predates (LATER_TASK_FIELDS) as NaN. */
+export function completeTaskResult(
+  r: Omit<TaskResult, (typeof LATER_TASK_FIELDS)[number]> &
+    Partial<Pick<TaskResult, (typeof LATER_TASK_FIELDS)[number]>>,
+): TaskResult {
+  if (LATER_TASK_FIELDS.every((k) => typeof r[k] === 'number')) return r as TaskResult;
+  const out: Record<string, unknown> = { ...r };
+  for (const k of LATER_TASK_FIELDS) if (typeof r[k] !== 'number') out[k] = Number.NaN;
+  return out as unknown as TaskResult;
 }
 
 /** Where a run stands between tasks: enough to resume it exactly. */
@@ -109,6 +166,7 @@ export class AbortedError extends Error {
  */
 export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceStep> {
   const p = o.protocol;
+  const batchSize = batchSizeFor(p, o.family);
   const seeds = runSeeds(o.seed);
   const end = o.endTask ?? p.tasks;
   let converged = o.converged ?? false;
@@ -124,10 +182,9 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
     let it = 0;
     let failure: 'nan' | 'cap' | null = null;
     let done = false;
-    let rate = Number.NaN;
     while (!done) {
       if (o.signal?.aborted) throw new AbortedError();
-      const batch = trainingBatch(instance, seeds.tasks, it, p.batchSize, p.dt);
+      const batch = trainingBatch(instance, seeds.tasks, it, batchSize, p.dt);
       const step = await o.learner.trainStep(batch);
       const slot = it % p.window;
       if (it >= p.window) sum -= losses[slot]!;
@@ -158,21 +215,26 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
       o.learner.firstConvergence(m / p.window);
     }
     const ev = await o.learner.evaluate(heldOutBatch(instance, seeds.tasks, p.evalBatch, p.dt));
-    rate = ev.firingRate;
     const intrinsic =
       p.snapshots && o.learner.intrinsic
         ? Object.fromEntries(Object.entries(o.learner.intrinsic()).map(([key, v]) => [key, Array.from(v)]))
         : undefined;
+    const iterations = iterationsToCriterion(it, p.window);
     const result: TaskResult = {
       taskIndex: k,
-      iterations: failure === null ? it - p.window : it,
+      iterations,
+      trialsToCriterion: iterations * batchSize,
+      batchSize,
       totalIterations: it,
       converged: failure === null,
       failure,
       finalLoss,
       accuracy: ev.accuracy,
       heldOutLoss: ev.taskLoss,
-      firingRate: rate,
+      firingRate: ev.firingRate,
+      activeNeurons: ev.activeNeurons,
+      neurons: ev.neurons,
+      fractionSilent: ev.neurons > 0 ? 1 - ev.activeNeurons / ev.neurons : Number.NaN,
       wallMs: performance.now() - started,
       ...(intrinsic ? { intrinsic } : {}),
     };

@@ -341,7 +341,14 @@ export class FusedRnnLearner implements Learner {
     const ws = this.forward(batch, keep);
     const taskLoss = this.taskLoss(batch, ws, false);
     const outputs = Float32Array.from(ws.y);
-    return { taskLoss, accuracy: batchAccuracy(batch, outputs), firingRate: Number.NaN, outputs };
+    return {
+      taskLoss,
+      accuracy: batchAccuracy(batch, outputs),
+      firingRate: Number.NaN,
+      activeNeurons: Number.NaN,
+      neurons: this.config.hidden,
+      outputs,
+    };
   }
 
   startTask(): void {

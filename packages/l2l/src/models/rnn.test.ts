@@ -139,6 +139,12 @@ describe('rnn in the learning-to-learn protocol', () => {
       expect(Number.isFinite(r.finalLoss) && Number.isFinite(r.heldOutLoss)).toBe(true);
       expect(r.accuracy).toBeGreaterThanOrEqual(0);
       expect(Number.isNaN(r.firingRate)).toBe(true);
+      expect(r.activeNeurons).toBeNaN();
+      expect(r.fractionSilent).toBeNaN();
+      expect(r.neurons).toBe(16);
+      expect(r.batchSize).toBe(2);
+      expect(r.trialsToCriterion).toBe(r.iterations * 2);
+      expect(r.iterations).toBe(r.totalIterations - protocol.window);
     }
     learner.dispose();
   });

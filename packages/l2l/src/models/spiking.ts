@@ -76,7 +76,14 @@ class SpikingLearner implements Learner {
 
   evaluate(batch: TrialBatch, lesion?: Uint8Array): LearnerEvaluation {
     const e = this.engine.evaluate(batch, lesion ? { lesion } : {});
-    return { taskLoss: e.taskLoss, accuracy: e.accuracy, firingRate: e.firingRate, outputs: e.outputs };
+    return {
+      taskLoss: e.taskLoss,
+      accuracy: e.accuracy,
+      firingRate: e.firingRate,
+      activeNeurons: e.activeNeurons,
+      neurons: this.engine.config.nRec,
+      outputs: e.outputs,
+    };
   }
 
   startTask(): void {

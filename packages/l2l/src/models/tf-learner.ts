@@ -113,7 +113,7 @@ export function readSavedBaseline(
 
 /**
  * A baseline trained like the spiking models: loss = task loss + Σ_g λ_g Σ_{W ∈ g} mean(W²), Adam
- * with global-norm clipping, one update per `trainStep`. Non-spiking: `meanU2` and `firingRate`
+ * with global-norm clipping, one update per `trainStep`. Non-spiking: `meanU2`, `firingRate` and `activeNeurons`
  * are NaN and `firstConvergence` does nothing.
  */
 export class BaselineLearner implements Learner {
@@ -272,7 +272,14 @@ export class BaselineLearner implements Learner {
     const y = new Float32Array(outputs.dataSync() as Float32Array);
     const taskLossValue = task.dataSync()[0]!;
     tf.dispose([task, outputs]);
-    return { taskLoss: taskLossValue, accuracy: batchAccuracy(batch, y), firingRate: Number.NaN, outputs: y };
+    return {
+      taskLoss: taskLossValue,
+      accuracy: batchAccuracy(batch, y),
+      firingRate: Number.NaN,
+      activeNeurons: Number.NaN,
+      neurons: this.config.hidden,
+      outputs: y,
+    };
   }
 
   startTask(): void {
