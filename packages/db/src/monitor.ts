@@ -1,6 +1,7 @@
 import type { DbClient } from './client.js';
 import { mapped } from './errors.js';
 import { isId } from './ids.js';
+import { nanIfNull } from './sql.js';
 import type { SearchState } from './types.js';
 
 /** Position of a task result in a search's progress stream: (created ms, run id, task index). */
@@ -10,10 +11,15 @@ export interface ResultCursor {
   readonly taskIndex: number;
 }
 
-/** The measured fields of one task result, as the API shows them (failure as stored, or null). */
+/**
+ * The measured fields of one task result, as the API shows them (failure as stored, or null). Fields a
+ * row predates (trials to criterion, batch size, firing statistics) are NaN.
+ */
 export interface TaskFields {
   readonly taskIndex: number;
   readonly iterations: number;
+  readonly trialsToCriterion: number;
+  readonly batchSize: number;
   readonly totalIterations: number;
   readonly converged: boolean;
   readonly failure: string | null;
@@ -21,6 +27,9 @@ export interface TaskFields {
   readonly accuracy: number;
   readonly heldOutLoss: number;
   readonly firingRate: number;
+  readonly activeNeurons: number;
+  readonly neurons: number;
+  readonly fractionSilent: number;
   readonly wallMs: number;
 }
 
@@ -31,8 +40,18 @@ export interface StreamedResult extends TaskFields {
   readonly seedIndex: number;
 }
 
-/** A row of the stream query: the candidate as its bits. */
-type StreamRow = Omit<StreamedResult, 'candidate'> & { readonly bits: string };
+/** A row of the stream query: the candidate as its bits, the columns older rows lack as null. */
+type StreamRow = Omit<
+  StreamedResult,
+  'candidate' | 'trialsToCriterion' | 'batchSize' | 'activeNeurons' | 'neurons' | 'fractionSilent'
+> & {
+  readonly bits: string;
+  readonly trialsToCriterion: number | null;
+  readonly batchSize: number | null;
+  readonly activeNeurons: number | null;
+  readonly neurons: number | null;
+  readonly fractionSilent: number | null;
+};
 
 const NO_RUN = '00000000-0000-0000-0000-000000000000';
 
@@ -61,8 +80,9 @@ export class MonitorRepository {
     const rows = await mapped(
       () => this.db.$queryRaw<StreamRow[]>`
         SELECT (extract(epoch FROM t."createdAt") * 1000)::bigint AS ms, t."runId"::text AS "runId", t."taskIndex",
-          c."bits", r."seedIndex", t."iterations", t."totalIterations", t."converged", t."failure"::text AS "failure",
-          t."finalLoss", t."accuracy", t."heldOutLoss", t."firingRate", t."wallMs"
+          c."bits", r."seedIndex", t."iterations", t."trialsToCriterion", t."batchSize", t."totalIterations",
+          t."converged", t."failure"::text AS "failure", t."finalLoss", t."accuracy", t."heldOutLoss",
+          t."firingRate", t."activeNeurons", t."neurons", t."fractionSilent", t."wallMs"
         FROM "TaskResult" t
           JOIN "Run" r ON r."id" = t."runId"
           JOIN "Candidate" c ON c."id" = r."candidateId"
@@ -80,6 +100,8 @@ export class MonitorRepository {
       candidate: r.bits,
       seedIndex: r.seedIndex,
       iterations: r.iterations,
+      trialsToCriterion: nanIfNull(r.trialsToCriterion),
+      batchSize: nanIfNull(r.batchSize),
       totalIterations: r.totalIterations,
       converged: r.converged,
       failure: r.failure,
@@ -87,6 +109,9 @@ export class MonitorRepository {
       accuracy: r.accuracy,
       heldOutLoss: r.heldOutLoss,
       firingRate: r.firingRate,
+      activeNeurons: nanIfNull(r.activeNeurons),
+      neurons: nanIfNull(r.neurons),
+      fractionSilent: nanIfNull(r.fractionSilent),
       wallMs: r.wallMs,
     }));
   }

@@ -2,6 +2,7 @@ import type { TaskResult } from '@ip2/l2l';
 import type { ResultRow } from '@ip2/search';
 import type { DbClient } from './client.js';
 import { mapped } from './errors.js';
+import { nanIfNull } from './sql.js';
 
 /** Every task result of a search as @ip2/search result rows (NaN kept), ordered by candidate, seed, task. */
 export async function resultRows(db: DbClient, searchId: string): Promise<ResultRow[]> {
@@ -31,6 +32,8 @@ interface FullRow {
   backend: string | null;
   taskIndex: number;
   iterations: number;
+  trialsToCriterion: number | null;
+  batchSize: number | null;
   totalIterations: number;
   converged: boolean;
   failure: 'NAN' | 'CAP' | null;
@@ -38,16 +41,23 @@ interface FullRow {
   accuracy: number;
   heldOutLoss: number;
   firingRate: number;
+  activeNeurons: number | null;
+  neurons: number | null;
+  fractionSilent: number | null;
   wallMs: number;
 }
 
-/** Every task result of a search, complete (NaN kept), ordered by candidate, seed, task. */
+/**
+ * Every task result of a search, complete (NaN kept), ordered by candidate, seed, task. Fields a row
+ * predates (trials to criterion, batch size, firing statistics) read as NaN.
+ */
 export async function taskResults(db: DbClient, searchId: string): Promise<SearchTaskResult[]> {
   const rows = await mapped(
     () => db.$queryRaw<FullRow[]>`
       SELECT c."bits" AS "candidate", r."seedIndex", r."engine", r."backend", t."taskIndex", t."iterations",
-        t."totalIterations", t."converged", t."failure"::text AS "failure", t."finalLoss", t."accuracy",
-        t."heldOutLoss", t."firingRate", t."wallMs"
+        t."trialsToCriterion", t."batchSize", t."totalIterations", t."converged", t."failure"::text AS "failure",
+        t."finalLoss", t."accuracy", t."heldOutLoss", t."firingRate", t."activeNeurons", t."neurons",
+        t."fractionSilent", t."wallMs"
       FROM "TaskResult" t
       JOIN "Run" r ON r."id" = t."runId"
       JOIN "Candidate" c ON c."id" = r."candidateId"
@@ -61,6 +71,8 @@ export async function taskResults(db: DbClient, searchId: string): Promise<Searc
     result: {
       taskIndex: r.taskIndex,
       iterations: r.iterations,
+      trialsToCriterion: nanIfNull(r.trialsToCriterion),
+      batchSize: nanIfNull(r.batchSize),
       totalIterations: r.totalIterations,
       converged: r.converged,
       failure: taskFailure(r.failure),
@@ -68,6 +80,9 @@ export async function taskResults(db: DbClient, searchId: string): Promise<Searc
       accuracy: r.accuracy,
       heldOutLoss: r.heldOutLoss,
       firingRate: r.firingRate,
+      activeNeurons: nanIfNull(r.activeNeurons),
+      neurons: nanIfNull(r.neurons),
+      fractionSilent: nanIfNull(r.fractionSilent),
       wallMs: r.wallMs,
     },
   }));

@@ -28,13 +28,18 @@ function task(taskIndex: number, over: Partial<TaskResult> = {}): TaskResult {
   return {
     taskIndex,
     iterations: 100 + taskIndex,
+    trialsToCriterion: 2 * (100 + taskIndex),
+    batchSize: 2,
     totalIterations: 150 + taskIndex,
     converged: true,
     failure: null,
     finalLoss: 0.004,
     accuracy: 0.9,
     heldOutLoss: 0.01,
-    firingRate: 12.5,
+    firingRate: 0.25,
+    activeNeurons: 30,
+    neurons: 40,
+    fractionSilent: 0.25,
     wallMs: 31.25,
     ...over,
   };
@@ -225,6 +230,91 @@ describe('recordTasks', () => {
     const rows = (await store.runs.resultTable(searchId)).filter((r) => r.candidate === run.candidate);
     expect(Object.is(rows[0]!.iterations, Number.NaN) && Object.is(rows[0]!.finalLoss, Number.NaN)).toBe(true);
     expect(rows[1]!.finalLoss).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('keeps trials to criterion, batch size and firing statistics, NaN for a non-spiking model, in every read', async () => {
+    const { searchId, runs } = await newRuns();
+    const run = runs[0]!;
+    const c = (await store.runs.claim(run.id, worker('w')))!;
+    const written = [
+      task(0, { iterations: 40, trialsToCriterion: 160, batchSize: 4, activeNeurons: 3, neurons: 64 }),
+      task(1, { fractionSilent: 1 - 3 / 64, activeNeurons: 3, neurons: 64, batchSize: 4, trialsToCriterion: 404 }),
+      task(2, { firingRate: Number.NaN, activeNeurons: Number.NaN, neurons: 64, fractionSilent: Number.NaN }),
+    ];
+    await store.runs.recordTasks(run.id, c.claimToken, written, checkpoint(3));
+    const fields = ['trialsToCriterion', 'batchSize', 'activeNeurons', 'neurons', 'fractionSilent'] as const;
+    const same = (got: Record<string, unknown>, want: TaskResult, at: string) => {
+      for (const k of fields) expect(Object.is(got[k], want[k]), `${at} ${k}: ${String(got[k])}`).toBe(true);
+    };
+    const back = await store.runs.results(run.id);
+    expect(back).toHaveLength(3);
+    for (const [i, r] of back.entries()) same(r as unknown as Record<string, unknown>, written[i]!, `results ${i}`);
+    const full = (await store.searches.taskResults('alice', searchId)).filter((r) => r.candidate === run.candidate);
+    for (const r of full.filter((x) => x.seedIndex === run.seedIndex)) {
+      same(
+        r.result as unknown as Record<string, unknown>,
+        written[r.result.taskIndex]!,
+        `taskResults ${r.result.taskIndex}`,
+      );
+    }
+    const streamed = (await store.monitor.resultsAfter(searchId, null, null, 100)).filter((r) => r.runId === run.id);
+    expect(streamed).toHaveLength(3);
+    for (const r of streamed)
+      same(r as unknown as Record<string, unknown>, written[r.taskIndex]!, `stream ${r.taskIndex}`);
+    // The same results again are duplicates, not mismatches; another active count is a mismatch.
+    const again = await store.runs.recordTasks(
+      run.id,
+      c.claimToken,
+      [written[0]!, task(1, { activeNeurons: 4 })],
+      null,
+    );
+    expect(again).toMatchObject({ inserted: [], duplicates: [0, 1], mismatched: [1] });
+    await expect(store.runs.recordTasks(run.id, c.claimToken, [task(3, { batchSize: 0 })], null)).rejects.toThrow(
+      /batchSize must be a positive integer/,
+    );
+  });
+
+  it('reads a result recorded before trials and firing statistics were kept: those fields are NaN', async () => {
+    const { searchId, runs } = await newRuns();
+    const run = runs[0]!;
+    const c = (await store.runs.claim(run.id, worker('w')))!;
+    // A row as the earlier schema wrote it: the new columns are left out (NULL).
+    await store.client.$executeRaw`
+      INSERT INTO "TaskResult" ("runId", "taskIndex", "iterations", "totalIterations", "converged", "failure",
+        "finalLoss", "accuracy", "heldOutLoss", "firingRate", "wallMs")
+      VALUES (${run.id}::uuid, 0, 400, 400, false, 'cap', 0.04, 0.5, 0.041, 0.0035, 12)`;
+    const old = {
+      taskIndex: 0,
+      iterations: 400,
+      totalIterations: 400,
+      converged: false,
+      failure: 'cap' as const,
+      finalLoss: 0.04,
+      accuracy: 0.5,
+      heldOutLoss: 0.041,
+      firingRate: 0.0035,
+      wallMs: 12,
+    };
+    const nan = {
+      trialsToCriterion: Number.NaN,
+      batchSize: Number.NaN,
+      activeNeurons: Number.NaN,
+      neurons: Number.NaN,
+      fractionSilent: Number.NaN,
+    };
+    expect(await store.runs.results(run.id)).toEqual([{ ...old, ...nan }]);
+    const full = (await store.searches.taskResults('alice', searchId)).filter((r) => r.candidate === run.candidate);
+    expect(full.find((r) => r.seedIndex === run.seedIndex)!.result).toEqual({ ...old, ...nan });
+    const streamed = (await store.monitor.resultsAfter(searchId, null, null, 100)).find((r) => r.runId === run.id)!;
+    expect(streamed).toMatchObject({ ...old, ...nan });
+    // Recording the task again with the new fields: a duplicate, not a mismatch (the old row lacks them).
+    const out = await store.runs.recordTasks(
+      run.id,
+      c.claimToken,
+      [{ ...old, trialsToCriterion: 700, batchSize: 2, activeNeurons: 2, neurons: 64, fractionSilent: 62 / 64 }],
+      null,
+    );
+    expect(out).toMatchObject({ inserted: [], duplicates: [0], mismatched: [] });
   });
 });
 

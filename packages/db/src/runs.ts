@@ -3,7 +3,7 @@ import { decodeCheckpoint, encodeCheckpoint, type RunCheckpoint, type TaskResult
 import type { ResultRow, SearchDefinition } from '@ip2/search';
 import type { DbClient } from './client.js';
 import { ClaimLostError, DbError, NotFoundError, mapped } from './errors.js';
-import { float8 } from './sql.js';
+import { float8, intOrNaN, nanIfNull } from './sql.js';
 import { Prisma } from './generated/client.js';
 import { runSummary } from './records.js';
 import { resultRows } from './results.js';
@@ -211,11 +211,14 @@ export class RunRepository {
           const values = results.slice(i, i + INSERT_BATCH).map(
             (r) => Prisma.sql`(${runId}::uuid, ${r.taskIndex}::int, ${float8(r.iterations)}, ${r.totalIterations}::int,
               ${r.converged}, ${r.failure}::"TaskFailure", ${float8(r.finalLoss)}, ${float8(r.accuracy)},
-              ${float8(r.heldOutLoss)}, ${float8(r.firingRate)}, ${float8(r.wallMs)})`,
+              ${float8(r.heldOutLoss)}, ${float8(r.firingRate)}, ${float8(r.wallMs)},
+              ${float8(r.trialsToCriterion)}, ${intOrNaN(r.batchSize)}, ${float8(r.activeNeurons)},
+              ${intOrNaN(r.neurons)}, ${float8(r.fractionSilent)})`,
           );
           const rows = await tx.$queryRaw<{ taskIndex: number }[]>`
             INSERT INTO "TaskResult" ("runId", "taskIndex", "iterations", "totalIterations", "converged", "failure",
-              "finalLoss", "accuracy", "heldOutLoss", "firingRate", "wallMs")
+              "finalLoss", "accuracy", "heldOutLoss", "firingRate", "wallMs", "trialsToCriterion", "batchSize",
+              "activeNeurons", "neurons", "fractionSilent")
             VALUES ${Prisma.join(values)}
             ON CONFLICT ("runId", "taskIndex") DO NOTHING
             RETURNING "taskIndex"`;
@@ -285,13 +288,18 @@ export class RunRepository {
     return row === null ? null : storedCheckpoint(runId, row);
   }
 
-  /** A run's task results in task order, as the inner loop reported them. */
+  /**
+   * A run's task results in task order, as the inner loop reported them. Fields a row predates
+   * (trials to criterion, batch size, firing statistics) read as NaN.
+   */
   async results(runId: string): Promise<TaskResult[]> {
     if (!isId(runId)) throw new NotFoundError(`no run ${runId}`);
     const rows = await mapped(() => this.db.taskResult.findMany({ where: { runId }, orderBy: { taskIndex: 'asc' } }));
     return rows.map((r) => ({
       taskIndex: r.taskIndex,
       iterations: r.iterations,
+      trialsToCriterion: nanIfNull(r.trialsToCriterion),
+      batchSize: nanIfNull(r.batchSize),
       totalIterations: r.totalIterations,
       converged: r.converged,
       failure: r.failure === null ? null : r.failure === 'NAN' ? 'nan' : 'cap',
@@ -299,6 +307,9 @@ export class RunRepository {
       accuracy: r.accuracy,
       heldOutLoss: r.heldOutLoss,
       firingRate: r.firingRate,
+      activeNeurons: nanIfNull(r.activeNeurons),
+      neurons: nanIfNull(r.neurons),
+      fractionSilent: nanIfNull(r.fractionSilent),
       wallMs: r.wallMs,
     }));
   }
@@ -382,8 +393,24 @@ function checkResult(r: TaskResult): void {
   if (r.failure !== null && r.failure !== 'nan' && r.failure !== 'cap') {
     throw new TypeError(`${at}: failure must be 'nan', 'cap' or null`);
   }
-  for (const k of ['iterations', 'finalLoss', 'accuracy', 'heldOutLoss', 'firingRate', 'wallMs'] as const) {
+  for (const k of [
+    'iterations',
+    'trialsToCriterion',
+    'finalLoss',
+    'accuracy',
+    'heldOutLoss',
+    'firingRate',
+    'activeNeurons',
+    'fractionSilent',
+    'wallMs',
+  ] as const) {
     if (typeof r[k] !== 'number') throw new TypeError(`${at}: ${k} must be a number (NaN and ±Infinity are kept)`);
+  }
+  for (const k of ['batchSize', 'neurons'] as const) {
+    const v = r[k];
+    if (typeof v !== 'number' || !(Number.isNaN(v) || (Number.isInteger(v) && v >= 1 && v <= 0x7fffffff))) {
+      throw new RangeError(`${at}: ${k} must be a positive integer (or NaN when not known)`);
+    }
   }
 }
 
@@ -397,9 +424,16 @@ function sameResult(
     accuracy: number;
     heldOutLoss: number;
     firingRate: number;
+    trialsToCriterion: number | null;
+    batchSize: number | null;
+    activeNeurons: number | null;
+    neurons: number | null;
+    fractionSilent: number | null;
   },
   r: TaskResult,
 ): boolean {
+  // A field the stored row predates (null) is not compared.
+  const same = (stored: number | null, x: number) => stored === null || Object.is(stored, x);
   return (
     Object.is(s.iterations, r.iterations) &&
     s.totalIterations === r.totalIterations &&
@@ -408,6 +442,11 @@ function sameResult(
     Object.is(s.finalLoss, r.finalLoss) &&
     Object.is(s.accuracy, r.accuracy) &&
     Object.is(s.heldOutLoss, r.heldOutLoss) &&
-    Object.is(s.firingRate, r.firingRate)
+    Object.is(s.firingRate, r.firingRate) &&
+    same(s.trialsToCriterion, r.trialsToCriterion) &&
+    same(s.batchSize, r.batchSize) &&
+    same(s.activeNeurons, r.activeNeurons) &&
+    same(s.neurons, r.neurons) &&
+    same(s.fractionSilent, r.fractionSilent)
   );
 }

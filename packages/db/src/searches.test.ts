@@ -227,13 +227,18 @@ describe('result table', () => {
           .map((t) => ({
             taskIndex: t.taskIndex,
             iterations: t.iterations ?? Number.NaN,
+            trialsToCriterion: 2 * (t.iterations ?? Number.NaN),
+            batchSize: 2,
             totalIterations: Number.isFinite(t.iterations) ? t.iterations! + 50 : 20_000,
             converged: t.converged,
             failure: t.converged ? null : 'nan',
             finalLoss: t.finalLoss ?? Number.NaN,
             accuracy: 1,
             heldOutLoss: 0,
-            firingRate: 10,
+            firingRate: 0.2,
+            activeNeurons: 50,
+            neurons: 100,
+            fractionSilent: 0.5,
             wallMs: 5,
           }));
         await store.runs.recordTasks(run.id, claim.claimToken, results, {

@@ -16,6 +16,17 @@ export function float8OrNull(x: number | null | undefined): Prisma.Sql {
   return x === null || x === undefined ? Prisma.sql`NULL::float8` : float8(x);
 }
 
+/** A count as an SQL int parameter: NULL when it is NaN (not recorded). */
+export function intOrNaN(x: number): Prisma.Sql {
+  if (typeof x !== 'number') throw new TypeError(`expected a number, got ${typeof x}`);
+  return Number.isNaN(x) ? Prisma.sql`NULL::int` : Prisma.sql`${x}::int`;
+}
+
+/** A nullable column as a number: null (not recorded on older rows) reads as NaN. */
+export function nanIfNull(x: number | null | undefined): number {
+  return x === null || x === undefined ? Number.NaN : x;
+}
+
 /**
  * A JSON value as an SQL parameter, written exactly. Prisma 6's query API writes Json fields with
  * numbers rounded to 15 significant digits (0.30000000000000004 is stored as 0.3), which would change
