@@ -229,7 +229,10 @@ export interface SequenceMetricsOptions {
   readonly slope?: Omit<SlopeIntervalOptions, 'indices'>;
 }
 
-export function sequenceMetrics(results: readonly TaskOutcome[], options: SequenceMetricsOptions = {}): SequenceMetrics {
+export function sequenceMetrics(
+  results: readonly TaskOutcome[],
+  options: SequenceMetricsOptions = {},
+): SequenceMetrics {
   const it = adaptationCurve(results);
   const ci = l2lSlopeInterval(it, options.slope);
   const ff = failureFreeMetrics(results);

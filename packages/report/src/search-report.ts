@@ -1,5 +1,11 @@
 import { convergedShareByTask, quantileSorted, type TaskResult } from '@ip2/l2l';
-import { isFailure, type CandidateAggregate, type FixedConfig, type SearchDefinition, type SearchState } from '@ip2/search';
+import {
+  isFailure,
+  type CandidateAggregate,
+  type FixedConfig,
+  type SearchDefinition,
+  type SearchState,
+} from '@ip2/search';
 import type { TopLevelSpec } from 'vega-lite';
 import { analysisSectionHtml } from './analysis-section.js';
 import type { ConfigurationAnalysis } from './configuration-analysis.js';
@@ -310,7 +316,8 @@ const percent = (i: IntervalLike): IntervalLike => ({
 /** A failure-free metric: its interval, and over how many of the seeds it is defined when not all. */
 function freeCell(i: IntervalLike | undefined, defined: number | undefined, seeds: number, d = 1): string {
   if (i === undefined || i.mean === null || !Number.isFinite(i.mean)) return '<span class="muted">—</span>';
-  const note = defined !== undefined && defined < seeds ? `<br><span class="ci">${defined} of ${seeds} seeds</span>` : '';
+  const note =
+    defined !== undefined && defined < seeds ? `<br><span class="ci">${defined} of ${seeds} seeds</span>` : '';
   return `${stacked(i, d)}${note}`;
 }
 

@@ -14,7 +14,15 @@ describe('ip-random as a distribution over masks', () => {
     expect(d.p10).toBeCloseTo(17, 12); // h = 0.7: 10 + 0.7 · 10
     expect(d.p90).toBeCloseTo(93, 12); // h = 6.3: 90 + 0.3 · 10
     // 40: better 10, 20; tied with '100'; worse 60, 80, 90, 100.
-    expect(d.chosen).toMatchObject({ id: '011', score: 40, inDistribution: true, rank: 3, better: 2, ties: 1, worse: 4 });
+    expect(d.chosen).toMatchObject({
+      id: '011',
+      score: 40,
+      inDistribution: true,
+      rank: 3,
+      better: 2,
+      ties: 1,
+      worse: 4,
+    });
     expect(d.chosen!.percentile).toBeCloseTo((100 * 4.5) / 7, 12);
     expect(d.chosen!.atLeastAsGood).toBe(4 / 8);
   });

@@ -112,8 +112,7 @@ export function randomMaskDistribution(
   const n = sorted.length;
   const id = typeof chosen === 'string' ? chosen : chosen.id;
   const own = finite.find(([k]) => k === id);
-  const score =
-    typeof chosen === 'string' ? (own?.[1] ?? Number.NaN) : chosen.score;
+  const score = typeof chosen === 'string' ? (own?.[1] ?? Number.NaN) : chosen.score;
   let placement: ChosenPlacement | null = null;
   if (Number.isFinite(score)) {
     const others = finite.filter(([k]) => k !== id).map(([, v]) => v);

@@ -24,7 +24,8 @@ const spikingDescriptions: Record<(typeof SPIKING_MODELS)[number], string> = {
   ip2: 'IP²-RSNN: spiking network whose masked intrinsic properties learn alongside the weights',
   'rsnn-noip': 'the same spiking network, mask all zeros (synaptic plasticity only)',
   'ip-inner': 'the same spiking network, every property of the space learnable (inner-level IP only)',
-  'ip-random': 'the same spiking network with a random mask drawn from the seed',
+  'ip-random':
+    'the same spiking network with a random mask drawn from the seed (one run is one draw; the control is the distribution over every mask of the space)',
 };
 
 const createBaseline: LearnerFactory = (spec, options, saved) =>
