@@ -6,7 +6,7 @@ import {
   type Store,
   type StreamedResult,
 } from '@ip2/db';
-import { candidateView, finite } from './views.js';
+import { candidateView, taskView } from './views.js';
 
 const BATCH = 500;
 const KEEPALIVE_MS = 15_000;
@@ -78,27 +78,11 @@ function chunked(events: readonly Event[], bytes: number): string[] {
   return out;
 }
 
+/** A task event: the run it belongs to, then the task's fields exactly as the REST task view has them. */
 function taskEvent(r: StreamedResult, id: number): Event {
   return {
     id,
-    text: format(
-      'task',
-      {
-        runId: r.runId,
-        candidate: r.candidate,
-        seedIndex: r.seedIndex,
-        taskIndex: r.taskIndex,
-        iterations: finite(r.iterations),
-        totalIterations: r.totalIterations,
-        converged: r.converged,
-        failure: r.failure === null ? null : r.failure.toLowerCase(),
-        finalLoss: finite(r.finalLoss),
-        accuracy: finite(r.accuracy),
-        heldOutLoss: finite(r.heldOutLoss),
-        wallMs: finite(r.wallMs),
-      },
-      id,
-    ),
+    text: format('task', { runId: r.runId, candidate: r.candidate, seedIndex: r.seedIndex, ...taskView(r) }, id),
   };
 }
 

@@ -51,6 +51,78 @@ describe('progress events', () => {
     expect(past.at(-1)?.event).toBe('end');
   });
 
+  it('gives each task event exactly the fields of the REST task view, firing statistics included', async () => {
+    const s = await newSearch();
+    await recordResults(h.store, s.runs[0]!, 0, 2);
+    const claim = (await h.store.runs.claim(s.runs[0]!, { workerId: 'w', host: 'h' }))!;
+    // A failed task of a non-spiking model: NaN firing statistics go out as null, failure in lower case.
+    await h.store.runs.recordTasks(
+      s.runs[0]!,
+      claim.claimToken,
+      [
+        {
+          taskIndex: 2,
+          iterations: 250,
+          trialsToCriterion: 500,
+          batchSize: 2,
+          totalIterations: 300,
+          converged: false,
+          failure: 'cap',
+          finalLoss: 0.04,
+          accuracy: 0.5,
+          heldOutLoss: 0.041,
+          firingRate: Number.NaN,
+          activeNeurons: Number.NaN,
+          neurons: 16,
+          fractionSilent: Number.NaN,
+          wallMs: 7,
+        },
+      ],
+      null,
+    );
+    await h.store.runs.release(s.runs[0]!, claim.claimToken, 'WAITING');
+    // A row recorded before the trials and firing statistics were kept.
+    await h.store.client.$executeRaw`
+      INSERT INTO "TaskResult" ("runId", "taskIndex", "iterations", "totalIterations", "converged", "failure",
+        "finalLoss", "accuracy", "heldOutLoss", "firingRate", "wallMs")
+      VALUES (${s.runs[0]!}::uuid, 3, 80, 130, true, NULL, 0.004, 1, 0.003, 0.01, 9)`;
+    await h.app.inject({ method: 'DELETE', url: `/v1/searches/${s.id}`, headers: auth(h.alice) });
+
+    const rest = await h.app.inject({ url: `/v1/searches/${s.id}/runs/${s.runs[0]!}/tasks`, headers: auth(h.alice) });
+    expect(rest.statusCode).toBe(200);
+    const items = rest.json().items as Record<string, unknown>[];
+    expect(items).toHaveLength(4);
+    const events = parseSse((await h.app.inject({ url: `/v1/searches/${s.id}/events`, headers: auth(h.alice) })).body)
+      .filter((e) => e.event === 'task')
+      .sort((a, b) => Number(a.data.taskIndex) - Number(b.data.taskIndex));
+    expect(events).toHaveLength(4);
+    const run = (await h.store.runs.list(s.id)).find((r) => r.id === s.runs[0]!)!;
+    for (const [i, e] of events.entries()) {
+      expect(e.data).toEqual({ runId: run.id, candidate: run.candidate, seedIndex: run.seedIndex, ...items[i] });
+    }
+    expect(items[0]).toMatchObject({ trialsToCriterion: 200, batchSize: 2, activeNeurons: 30, neurons: 40 });
+    expect(items[0]!.fractionSilent).toBe(0.25);
+    expect(items[0]!.firingRate).toBe(0.25);
+    expect(items[2]).toMatchObject({
+      failure: 'cap',
+      iterations: 250,
+      trialsToCriterion: 500,
+      firingRate: null,
+      activeNeurons: null,
+      neurons: 16,
+      fractionSilent: null,
+    });
+    expect(items[3]).toMatchObject({
+      iterations: 80,
+      firingRate: 0.01,
+      trialsToCriterion: null,
+      batchSize: null,
+      activeNeurons: null,
+      neurons: null,
+      fractionSilent: null,
+    });
+  });
+
   it('delivers results of a running search live, and a reconnecting client misses none', async () => {
     const s = await newSearch();
     const address = await h.app.listen({ port: 0, host: '127.0.0.1' });

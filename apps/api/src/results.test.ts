@@ -32,7 +32,9 @@ beforeAll(async () => {
     [
       {
         taskIndex: 3,
-        iterations: 200,
+        iterations: 150,
+        trialsToCriterion: 300,
+        batchSize: 2,
         totalIterations: 200,
         converged: false,
         failure: 'nan',
@@ -40,6 +42,9 @@ beforeAll(async () => {
         accuracy: 0.25,
         heldOutLoss: Number.POSITIVE_INFINITY,
         firingRate: 0,
+        activeNeurons: 0,
+        neurons: 40,
+        fractionSilent: 1,
         wallMs: 12,
       },
     ],
@@ -83,7 +88,7 @@ describe('GET /v1/searches/{id}/results', () => {
     expect(r.headers['content-disposition']).toBe(`attachment; filename="search-${running}-tasks.csv"`);
     const lines = r.body.trim().split('\n');
     expect(lines[0]).toBe(
-      'candidate,seedIndex,taskIndex,iterations,totalIterations,converged,failure,finalLoss,accuracy,heldOutLoss,firingRate',
+      'candidate,seedIndex,taskIndex,iterations,trialsToCriterion,batchSize,totalIterations,converged,failure,finalLoss,accuracy,heldOutLoss,firingRate,activeNeurons,neurons,fractionSilent',
     );
     expect(lines).toHaveLength(1 + 2);
   });

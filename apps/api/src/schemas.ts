@@ -181,14 +181,21 @@ export const candidateListSchema = z.object({ searchId: z.string(), items: z.arr
 export const taskViewSchema = z
   .object({
     taskIndex: z.number(),
-    iterations: num,
+    iterations: num.describe(
+      'Iterations to criterion: iterations spent − convergence window, converged or not (censored when failed)',
+    ),
+    trialsToCriterion: num.describe('iterations × batchSize (null on results recorded before it was)'),
+    batchSize: num.describe('Trials per training iteration (null on results recorded before it was)'),
     totalIterations: z.number(),
     converged: z.boolean(),
-    failure: z.string().nullable(),
+    failure: z.enum(['nan', 'cap']).nullable(),
     finalLoss: num,
     accuracy: num,
     heldOutLoss: num,
-    firingRate: num,
+    firingRate: num.describe('Mean spikes per hidden neuron per step on the held-out batch (null: non-spiking)'),
+    activeNeurons: num.describe('Hidden neurons that spiked on the held-out batch after the task (null: non-spiking)'),
+    neurons: num.describe('Hidden neurons of the network'),
+    fractionSilent: num.describe('1 − activeNeurons / neurons (null: non-spiking)'),
     wallMs: num,
   })
   .meta({ id: 'TaskResult' });

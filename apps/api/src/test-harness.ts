@@ -101,13 +101,18 @@ export async function recordResults(store: Store, runId: string, from: number, t
   const results = Array.from({ length: to - from }, (_, i) => ({
     taskIndex: from + i,
     iterations: 100 - from - i,
+    trialsToCriterion: 2 * (100 - from - i),
+    batchSize: 2,
     totalIterations: 150 - from - i,
     converged: true,
     failure: null,
     finalLoss: 0.004,
     accuracy: 0.9,
     heldOutLoss: 0.01,
-    firingRate: 12.5,
+    firingRate: 0.25,
+    activeNeurons: 30,
+    neurons: 40,
+    fractionSilent: 0.25,
     wallMs: 30,
   }));
   await store.runs.recordTasks(runId, claim.claimToken, results, null);

@@ -74,17 +74,26 @@ export function candidateView(searchId: string, c: CandidateRecord) {
   };
 }
 
+/**
+ * One task result as the REST task list and the SSE task event show it: non-finite numbers and fields a
+ * row predates as null, failure as 'nan', 'cap' or null.
+ */
 export function taskView(t: TaskFields) {
   return {
     taskIndex: t.taskIndex,
     iterations: finite(t.iterations),
+    trialsToCriterion: finite(t.trialsToCriterion),
+    batchSize: finite(t.batchSize),
     totalIterations: t.totalIterations,
     converged: t.converged,
-    failure: t.failure,
+    failure: t.failure === null ? null : t.failure.toLowerCase() === 'nan' ? ('nan' as const) : ('cap' as const),
     finalLoss: finite(t.finalLoss),
     accuracy: finite(t.accuracy),
     heldOutLoss: finite(t.heldOutLoss),
     firingRate: finite(t.firingRate),
+    activeNeurons: finite(t.activeNeurons),
+    neurons: finite(t.neurons),
+    fractionSilent: finite(t.fractionSilent),
     wallMs: finite(t.wallMs),
   };
 }

@@ -8,7 +8,9 @@ import { eventsHeaderSchema, noQuerySchema, searchParamsSchema } from '../schema
  * Progress of a search as Server-Sent Events, from polling the database (one poll per search, shared by
  * all its streams: see EventHub):
  * - `state` (no id): the search's state and progress; sent first, then on every change;
- * - `task` (id 1, 2, 3, ...): one task result of one run, in the order (written at, run, task index);
+ * - `task` (id 1, 2, 3, ...): one task result of one run, in the order (written at, run, task index): its
+ *   runId, candidate and seedIndex, then the fields of the REST task view (taskView: iterations, trials
+ *   to criterion, batch size, firing rate, active neurons, neurons, fraction silent, ...);
  * - `candidates` (no id): the candidates' states, rungs and scores, when any of them changes;
  * - `end` (no id): the search finished; the stream closes.
  * A client that reconnects with `Last-Event-ID: n` gets the task results from n + 1 on. While the
@@ -23,7 +25,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (ap
       schema: {
         summary: 'Progress of a search (Server-Sent Events)',
         description:
-          'Events: state, task (with ids 1, 2, ...: resume with Last-Event-ID), candidates, end. The stream closes when the search ends.',
+          'Events: state, task (with ids 1, 2, ...: resume with Last-Event-ID; runId, candidate, seedIndex and the fields of a TaskResult of GET /v1/searches/{id}/runs/{runId}/tasks), candidates, end. The stream closes when the search ends.',
         tags: ['searches'],
         security: [{ bearer: [] }],
         params: searchParamsSchema,
