@@ -57,8 +57,13 @@ function learnerSpec(spec: RunLearnerSpec): LearnerSpec {
   };
 }
 
-function learnerOptions(spec: Pick<RunLearnerSpec, 'space' | 'mask' | 'engine'>) {
-  return { space: spec.space, mask: spec.mask, ...(spec.engine ? { engine: spec.engine } : {}) };
+function learnerOptions(spec: Pick<RunLearnerSpec, 'family' | 'space' | 'mask' | 'engine'>) {
+  return {
+    family: spec.family,
+    space: spec.space,
+    mask: spec.mask,
+    ...(spec.engine ? { engine: spec.engine } : {}),
+  };
 }
 
 export interface ChunkStep {

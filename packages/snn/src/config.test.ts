@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, parseNetworkConfig } from './config.js';
 import { allMasks, maskFromKeys, maskKeys, maskLabel, parsePropertyKeys, PAPER_SPACE } from './properties.js';
-import { initNetwork, intrinsicValues } from './network.js';
+import { initNetwork, intrinsicValues, learningRate } from './network.js';
 
 describe('network configuration', () => {
   it('fills SCIENCE.md defaults', () => {
@@ -9,7 +9,32 @@ describe('network configuration', () => {
     expect(c).toMatchObject({ dt: 20, nRec: 100, space: ['tauD', 'tauS', 'theta'], learnable: [], trainWeights: true });
     expect(c.surrogate).toEqual({ name: 'fast-sigmoid', gamma: 0.3, kappa: 10 });
     expect(c.loss).toEqual({ kind: 'mse', lambdaH: 5e-4, lambdaIn: 1e-4, lambdaRec: 1e-3, lambdaOut: 0.1 });
-    expect(c.tauClamp).toEqual({ min: 20, max: 2000 });
+    expect(c.tauClamp).toEqual({ min: 20, max: 5000, mode: 'step' });
+    expect(c).toMatchObject({ modelVersion: 2, readout: 'spikes', tauOut: 100, firingTarget: 10 });
+    expect(c.init.tauD).toEqual({ min: 100, max: 1000 });
+    expect(c.weightDecay).toEqual({ mode: 'decoupled', in: 1e-2, rec: 1e-2, out: 1e-2 });
+    expect(c.optimizer.properties).toBe('adam');
+    expect(c.optimizer.lr).toEqual({});
+  });
+
+  it('model version 1 restores the first defaults under the fields a configuration sets', () => {
+    const c = parseNetworkConfig({ modelVersion: 1, init: { tauS: { min: 50, max: 60 } } });
+    expect(c).toMatchObject({ modelVersion: 1, readout: 'membrane', firingTarget: null });
+    expect(c.tauClamp).toEqual({ min: 20, max: 2000, mode: 'forward' });
+    expect(c.init.tauD).toEqual({ min: 20, max: 200 });
+    expect(c.init.tauS).toEqual({ min: 50, max: 60 });
+    expect(c.weightDecay.mode).toBe('loss');
+    expect(c.optimizer.lr).toEqual({ tauD: 1e-2, tauS: 1e-2, theta: 1e-2, beta: 1e-2, tauA: 1e-2 });
+    // Parsing a parsed configuration changes nothing.
+    expect(parseNetworkConfig(c as never)).toEqual(c);
+    expect(parseNetworkConfig(parseNetworkConfig() as never)).toEqual(parseNetworkConfig());
+  });
+
+  it("a property without its own learning rate takes the weights' one", () => {
+    const c = parseNetworkConfig({ optimizer: { lrWeights: 3e-3, lr: { theta: 1e-2 } } });
+    expect(learningRate(c, 'tauD')).toBe(3e-3);
+    expect(learningRate(c, 'theta')).toBe(1e-2);
+    expect(learningRate(c, 'wRec')).toBe(3e-3);
   });
 
   const bad: [unknown, RegExp][] = [
@@ -26,6 +51,10 @@ describe('network configuration', () => {
     [{ loss: { kind: 'hinge' } }, /^loss\.kind: /],
     [{ tauClamp: { min: 50, max: 10 } }, /^tauClamp: min \(50\) must not exceed max \(10\)/],
     [{ extra: true }, /Unrecognized key/],
+    [{ modelVersion: 3 }, /^modelVersion: modelVersion must be one of 1, 2/],
+    [{ readout: 'voltage' }, /^readout: /],
+    [{ optimizer: { properties: 'rmsprop' } }, /^optimizer\.properties: /],
+    [{ weightDecay: { mode: 'l1' } }, /^weightDecay\.mode: /],
   ];
   for (const [input, message] of bad) {
     it(`rejects ${JSON.stringify(input)} naming the field`, () => {
@@ -68,8 +97,8 @@ describe('initialisation', () => {
       expect(Math.max(...v)).toBeLessThanOrEqual(hi * (1 + 1e-6));
       expect(new Set(v).size).toBeGreaterThan(150);
     };
-    within('tauD', 20, 200);
-    within('tauS', 20, 200);
+    within('tauD', 100, 1000);
+    within('tauS', 100, 1000);
     within('theta', 0.9, 1.1);
     within('beta', 0.15, 0.25);
     within('tauA', 200, 2000);

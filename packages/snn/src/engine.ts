@@ -66,6 +66,8 @@ export interface Evaluation extends LossTerms {
   readonly outputs: Float32Array;
   /** Fraction of trials whose response-window mean readout peaks on the label (NaN without labels). */
   readonly accuracy: number;
+  /** Hidden neurons that spiked at least once in the batch. */
+  readonly activeNeurons: number;
 }
 
 export interface Gradients extends LossTerms {

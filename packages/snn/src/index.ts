@@ -1,4 +1,5 @@
 export * from './backend.js';
+export * from './calibrate.js';
 export * from './config.js';
 export * from './engine.js';
 export * from './metrics.js';

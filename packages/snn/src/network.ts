@@ -1,5 +1,7 @@
 import {
+  CURRENT_MODEL_VERSION,
   hasAdaptation,
+  type ModelVersion,
   learnableSet,
   parseNetworkConfig,
   type NetworkConfig,
@@ -56,8 +58,23 @@ export function trainableKeys(c: NetworkConfig): ParamKey[] {
 
 export function learningRate(c: NetworkConfig, key: ParamKey): number {
   return (PROPERTY_KEYS as readonly string[]).includes(key)
-    ? c.optimizer.lr[key as PropertyKey]
+    ? (c.optimizer.lr[key as PropertyKey] ?? c.optimizer.lrWeights)
     : c.optimizer.lrWeights;
+}
+
+/** Decoupled weight-decay rate λ of a group (0 for biases, properties, and in 'loss' mode). */
+export function decayRate(c: NetworkConfig, key: ParamKey): number {
+  if (c.weightDecay.mode !== 'decoupled') return 0;
+  return key === 'wIn' ? c.weightDecay.in : key === 'wRec' ? c.weightDecay.rec : key === 'wOut' ? c.weightDecay.out : 0;
+}
+
+/**
+ * The range [log min, log max] (float32) that a time constant's raw value is clamped to after each
+ * optimiser step ('step' clamp mode); null for other groups and in 'forward' mode.
+ */
+export function tauRange(c: NetworkConfig, key: ParamKey): readonly [number, number] | null {
+  if (c.tauClamp.mode !== 'step' || (key !== 'tauD' && key !== 'tauS' && key !== 'tauA')) return null;
+  return [Math.fround(Math.log(c.tauClamp.min)), Math.fround(Math.log(c.tauClamp.max))];
 }
 
 /**
@@ -98,7 +115,7 @@ export function initNetwork(input: NetworkConfigInput | NetworkConfig = {}): Net
   const w = Rng.seeded(c.seed, 'weights');
   const p = Rng.seeded(c.seed, 'intrinsic');
   const params: Params = {
-    wIn: gaussian(c.nIn * c.nRec, c.weights.inGain / Math.sqrt(c.nIn), w),
+    wIn: gaussian(c.nIn * c.nRec, c.weights.inGain / Math.sqrt(c.weights.inputNorm ?? c.nIn), w),
     wRec: gaussian(c.nRec * c.nRec, c.weights.recGain / Math.sqrt(c.nRec), w),
     b: new Float32Array(c.nRec).fill(c.weights.bias),
     wOut: gaussian(c.nRec * c.nOut, c.weights.outGain / Math.sqrt(c.nRec), w),
@@ -116,6 +133,11 @@ export function initNetwork(input: NetworkConfigInput | NetworkConfig = {}): Net
     homeostaticTarget: null,
     rng: Rng.seeded(c.seed, 'noise').state(),
   };
+}
+
+/** The default configuration of a model version (every field), what a fixed configuration's hash covers. */
+export function modelDefaults(version: ModelVersion = CURRENT_MODEL_VERSION): NetworkConfig {
+  return parseNetworkConfig({ modelVersion: version });
 }
 
 /** Natural (interpretable) values of a property, per neuron, in float64. */

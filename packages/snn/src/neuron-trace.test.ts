@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initNetwork } from './network.js';
+import { FusedEngine } from './fused/fused-engine.js';
 import { referenceForward } from './reference.js';
 import { TfjsEngine } from './tfjs-engine.js';
 import type { NetworkState, TrialBatch } from './engine.js';
@@ -24,8 +25,15 @@ describe('single neuron, hand-computed trace', () => {
   const rho = Math.exp(-dt / tauA);
   const T = 12;
 
-  function neuron(): { state: NetworkState; batch: TrialBatch } {
-    const base = initNetwork({ nIn: 1, nRec: 1, nOut: 1, dt, space: ['tauD', 'tauS', 'theta', 'beta', 'tauA'] });
+  function neuron(readout: 'membrane' | 'spikes' = 'membrane'): { state: NetworkState; batch: TrialBatch } {
+    const base = initNetwork({
+      nIn: 1,
+      nRec: 1,
+      nOut: 1,
+      dt,
+      readout,
+      space: ['tauD', 'tauS', 'theta', 'beta', 'tauA'],
+    });
     const params = {
       ...base.params,
       wIn: Float32Array.of(I),
@@ -89,6 +97,33 @@ describe('single neuron, hand-computed trace', () => {
       expect(ev.firingRate).toBeCloseTo(spikes / T, 6);
     } finally {
       engine.dispose();
+    }
+  });
+
+  it('the spike readout is the leaky integral of the spikes, y[t] = κ y[t−1] + (1 − κ) s[t], in every engine', async () => {
+    const { state, batch } = neuron('spikes');
+    const kappa = Math.exp(-dt / 100);
+    const { trace } = referenceForward(state.config, state.params, batch, null);
+    // The hand-computed readout from the spike train alone (W_out = 1, b_out = 0).
+    const expected: number[] = [];
+    let z = 0;
+    for (let t = 0; t < T; t++) {
+      z = kappa * z + (1 - kappa) * trace.s[t]!;
+      expected.push(z);
+    }
+    expect(trace.s.reduce((n, x) => n + x, 0)).toBeGreaterThan(1);
+    for (let t = 0; t < T; t++) expect(trace.y[t]).toBeCloseTo(expected[t]!, 12);
+    const tf = await TfjsEngine.create(state);
+    const fused = FusedEngine.create(state);
+    try {
+      for (const engine of [tf, fused]) {
+        const ev = engine.evaluate(batch);
+        for (let t = 0; t < T; t++) expect(ev.outputs[t], `${engine.info.engine} t=${t}`).toBeCloseTo(expected[t]!, 6);
+        expect(ev.activeNeurons).toBe(1);
+      }
+    } finally {
+      tf.dispose();
+      fused.dispose();
     }
   });
 

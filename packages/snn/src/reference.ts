@@ -9,6 +9,8 @@ export interface Trace {
   readonly a: Float64Array;
   readonly thr: Float64Array;
   readonly s: Float64Array;
+  /** Filtered spike trains of the spike readout, [T][B][N] (zero with the membrane readout). */
+  readonly z: Float64Array;
   /** [T][B][nOut] */
   readonly y: Float64Array;
 }
@@ -47,8 +49,11 @@ export function referenceForward(
     a: new Float64Array(size),
     thr: new Float64Array(size),
     s: new Float64Array(size),
+    z: new Float64Array(size),
     y: new Float64Array(T * B * nOut),
   };
+  const spikeReadout = c.readout === 'spikes';
+  const kappa = Math.exp(-c.dt / c.tauOut);
   let sumU2 = 0;
   let sumS = 0;
   for (let b = 0; b < B; b++) {
@@ -56,6 +61,7 @@ export function referenceForward(
     const u = new Float64Array(N);
     const a = new Float64Array(N);
     let s = new Float64Array(N);
+    const z = new Float64Array(N);
     let thr = Float64Array.from(theta);
     for (let t = 0; t < T; t++) {
       const sNew = new Float64Array(N);
@@ -79,10 +85,15 @@ export function referenceForward(
         tr.s[at] = sNew[i]!;
         sumU2 += u[i]! * u[i]!;
         sumS += sNew[i]!;
+        if (spikeReadout) {
+          z[i] = kappa * z[i]! + (1 - kappa) * sNew[i]!;
+          tr.z[at] = z[i]!;
+        }
       }
+      const read = spikeReadout ? z : u;
       for (let o = 0; o < nOut; o++) {
         let y = params.bOut[o] as number;
-        for (let i = 0; i < N; i++) y += u[i]! * (params.wOut[i * nOut + o] as number);
+        for (let i = 0; i < N; i++) y += read[i]! * (params.wOut[i * nOut + o] as number);
         tr.y[(t * B + b) * nOut + o] = y;
       }
       s = sNew;
@@ -118,9 +129,11 @@ export function referenceForward(
     return s / w.length;
   };
   const l2Loss =
-    c.loss.lambdaIn * meanSq(params.wIn) +
-    c.loss.lambdaRec * meanSq(params.wRec) +
-    c.loss.lambdaOut * meanSq(params.wOut);
+    c.weightDecay.mode !== 'loss'
+      ? 0
+      : c.loss.lambdaIn * meanSq(params.wIn) +
+        c.loss.lambdaRec * meanSq(params.wRec) +
+        c.loss.lambdaOut * meanSq(params.wOut);
   return {
     terms: { loss: taskLoss + homeoLoss + l2Loss, taskLoss, homeoLoss, l2Loss, meanU2, firingRate: sumS / size },
     trace: tr,

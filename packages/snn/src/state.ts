@@ -62,7 +62,8 @@ export function deserializeState(bytes: Uint8Array): NetworkState {
   const total = header.arrays.reduce((n, a) => n + a[3], 0);
   // Copy into an aligned buffer: the input may sit at any byte offset.
   const floats = new Float32Array(bytes.slice(12 + headerBytes, 12 + headerBytes + total * 4).buffer);
-  const config = parseNetworkConfig(header.config as never);
+  // A state saved before model versions existed was made under version 1's defaults.
+  const config = parseNetworkConfig({ modelVersion: 1, ...(header.config as object) } as never);
   const sizes = paramSizes(config);
   const params: Partial<Params> = {};
   const m: Partial<Record<ParamKey, Float32Array>> = {};

@@ -16,7 +16,7 @@ import type {
   TrialBatch,
 } from './engine.js';
 import { WEIGHT_KEYS } from './engine.js';
-import { checkBatch, learningRate, paramSizes, trainableKeys, noisyInputs } from './network.js';
+import { checkBatch, decayRate, learningRate, paramSizes, tauRange, trainableKeys, noisyInputs } from './network.js';
 import { PROPERTY_KEYS } from './properties.js';
 import { Rng } from './rng.js';
 import { resolveBackend } from './backend.js';
@@ -69,6 +69,8 @@ interface Forward {
   /** [loss, task, homeo, l2, meanU2, rate] */
   readonly terms: tf.Tensor1D;
   readonly outputs: tf.Tensor3D;
+  /** Spikes per neuron over the batch, [N]. */
+  readonly counts: tf.Tensor1D;
 }
 
 /**
@@ -128,7 +130,17 @@ export class TfjsEngine implements Engine {
       wRec: tf.reshape(V.wRec, [N, N]),
       wOut: tf.reshape(V.wOut, [N, c.nOut]),
     };
-    const alpha = (raw: tf.Tensor) => tf.exp(tf.div(-dt, tf.clipByValue(tf.exp(raw), c.tauClamp.min, c.tauClamp.max)));
+    // Inside the pass the clamp is applied only in 'forward' mode; in 'step' mode the raw values are
+    // clamped after each optimiser step, so they are already in range here.
+    const alpha = (raw: tf.Tensor) =>
+      tf.exp(
+        tf.div(
+          -dt,
+          c.tauClamp.mode === 'forward' ? tf.clipByValue(tf.exp(raw), c.tauClamp.min, c.tauClamp.max) : tf.exp(raw),
+        ),
+      );
+    const spikeReadout = c.readout === 'spikes';
+    const kappa = Math.exp(-dt / c.tauOut);
     const aD = alpha(V.tauD);
     const aS = alpha(V.tauS);
     const theta = tf.softplus(V.theta);
@@ -142,6 +154,8 @@ export class TfjsEngine implements Engine {
     let a: tf.Tensor = tf.zeros([B, N]);
     let s: tf.Tensor = tf.zeros([B, N]);
     let thr: tf.Tensor = theta;
+    let z: tf.Tensor = tf.zeros([B, N]);
+    let counts: tf.Tensor = tf.zeros([N]);
     let sumU2: tf.Tensor = tf.scalar(0);
     let sumS: tf.Tensor = tf.scalar(0);
     const ys: tf.Tensor[] = [];
@@ -164,7 +178,9 @@ export class TfjsEngine implements Engine {
       if (keep) s = tf.mul(s, keep);
       sumU2 = tf.add(sumU2, tf.sum(tf.square(u)));
       sumS = tf.add(sumS, tf.sum(s));
-      ys.push(tf.add(matMul(uOut as tf.Tensor2D, W.wOut), V.bOut));
+      counts = tf.add(counts, tf.sum(s, 0));
+      if (spikeReadout) z = tf.add(tf.mul(kappa, z), tf.mul(1 - kappa, s));
+      ys.push(tf.add(matMul((spikeReadout ? z : uOut) as tf.Tensor2D, W.wOut), V.bOut));
     }
     const outputs = tf.stack(ys) as tf.Tensor3D; // [T, B, nOut]
     const taskLoss = this.taskLoss(batch, outputs);
@@ -173,14 +189,17 @@ export class TfjsEngine implements Engine {
       this.homeostaticTarget === null || c.loss.lambdaH === 0
         ? tf.scalar(0)
         : tf.mul(c.loss.lambdaH, tf.abs(tf.sub(meanU2, this.homeostaticTarget)));
-    const l2 = tf.addN([
-      tf.mul(c.loss.lambdaIn, tf.mean(tf.square(V.wIn))),
-      tf.mul(c.loss.lambdaRec, tf.mean(tf.square(V.wRec))),
-      tf.mul(c.loss.lambdaOut, tf.mean(tf.square(V.wOut))),
-    ]);
+    const l2 =
+      c.weightDecay.mode !== 'loss'
+        ? tf.scalar(0)
+        : tf.addN([
+            tf.mul(c.loss.lambdaIn, tf.mean(tf.square(V.wIn))),
+            tf.mul(c.loss.lambdaRec, tf.mean(tf.square(V.wRec))),
+            tf.mul(c.loss.lambdaOut, tf.mean(tf.square(V.wOut))),
+          ]);
     const loss = tf.addN([taskLoss, homeo, l2]) as tf.Scalar;
     const terms = tf.stack([loss, taskLoss, homeo, l2, meanU2, tf.div(sumS, T * B * N)]) as tf.Tensor1D;
-    return { loss, terms, outputs };
+    return { loss, terms, outputs, counts: counts as tf.Tensor1D };
   }
 
   private taskLoss(batch: TrialBatch, outputs: tf.Tensor3D): tf.Scalar {
@@ -231,14 +250,27 @@ export class TfjsEngine implements Engine {
       const scale =
         c.optimizer.clipNorm > 0 ? tf.minimum(1, tf.div(c.optimizer.clipNorm, tf.maximum(norm, 1e-30))) : tf.scalar(1);
       const { beta1: b1, beta2: b2, eps } = c.optimizer;
+      const sgd = c.optimizer.properties === 'sgd';
       this.trainable.forEach((k, i) => {
         const g = tf.mul(gs[i]!, scale);
-        const m = this.m[k]!;
-        const v = this.v[k]!;
-        m.assign(tf.add(tf.mul(b1, m), tf.mul(1 - b1, g)));
-        v.assign(tf.add(tf.mul(b2, v), tf.mul(1 - b2, tf.square(g))));
-        const upd = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
-        this.vars[k].assign(tf.sub(this.vars[k], tf.mul(learningRate(c, k), upd)));
+        const lr = learningRate(c, k);
+        const isProperty = (PROPERTY_KEYS as readonly string[]).includes(k);
+        // Decoupled weight decay first (w ← w − lr·λ·w), then the optimiser's step.
+        const lambda = decayRate(c, k);
+        const w = lambda === 0 ? this.vars[k] : tf.add(this.vars[k], tf.mul(-lr * lambda, this.vars[k]));
+        let next: tf.Tensor;
+        if (isProperty && sgd) {
+          next = tf.sub(w, tf.mul(lr, g));
+        } else {
+          const m = this.m[k]!;
+          const v = this.v[k]!;
+          m.assign(tf.add(tf.mul(b1, m), tf.mul(1 - b1, g)));
+          v.assign(tf.add(tf.mul(b2, v), tf.mul(1 - b2, tf.square(g))));
+          const upd = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
+          next = tf.sub(w, tf.mul(lr, upd));
+        }
+        const range = tauRange(c, k);
+        this.vars[k].assign(range ? tf.clipByValue(next, range[0], range[1]) : next);
       });
       const out = tf.concat([terms!, tf.reshape(norm, [1])]);
       (terms as tf.Tensor | null)?.dispose();
@@ -252,15 +284,24 @@ export class TfjsEngine implements Engine {
   evaluate(batch: TrialBatch, options: EvalOptions = {}): Evaluation {
     this.assertLive();
     checkBatch(this.config, batch);
-    const [terms, outputs] = tf.tidy(() => {
+    const [terms, outputs, counts] = tf.tidy(() => {
       const f = this.forward(batch, batch.inputs, options.lesion);
-      return [f.terms, f.outputs] as const;
+      return [f.terms, f.outputs, f.counts] as const;
     });
     const t = terms.dataSync();
     const y = outputs.dataSync() as Float32Array;
+    const n = counts.dataSync();
     terms.dispose();
     outputs.dispose();
-    return { ...termsFrom(t), outputs: new Float32Array(y), accuracy: batchAccuracy(batch, y) };
+    counts.dispose();
+    let active = 0;
+    for (const x of n) if (x > 0) active++;
+    return {
+      ...termsFrom(t),
+      outputs: new Float32Array(y),
+      accuracy: batchAccuracy(batch, y),
+      activeNeurons: active,
+    };
   }
 
   gradients(batch: TrialBatch): Gradients {

@@ -22,3 +22,4 @@ export {
 } from './batch.js';
 export { orthonormalVectors } from './stimuli.js';
 export { DEFAULT_DT_MS, GRACE_MS, msToStep, trialTiming, type EpochSteps, type TrialTiming } from './timing.js';
+export { inputDrive } from './drive.js';

@@ -1,5 +1,8 @@
+import { createInstance, getFamily, heldOutBatch, inputDrive } from '@ip2/tasks';
 import {
+  calibrateFiringRate,
   createEngine,
+  deriveSeed,
   deserializeState,
   initNetwork,
   intrinsicValues,
@@ -28,6 +31,11 @@ export interface SpikingOptions {
   /** Further network configuration (surrogate, λs, ηs, ...). */
   readonly network?: NetworkConfigInput;
   readonly engine?: EngineName;
+  /**
+   * The task family the network will learn: sets the input scaling from the family's expected input
+   * norm and calibrates the initial firing rate (SCIENCE.md §2) when the network is created.
+   */
+  readonly family?: string;
 }
 
 /** The learnable set a spiking model uses. `ip-random` draws each bit with probability ½ from the seed. */
@@ -115,20 +123,35 @@ class SpikingLearner implements Learner {
 export function spikingNetworkState(spec: LearnerSpec, options: SpikingOptions = {}, saved?: Uint8Array): NetworkState {
   const model = spec.model as SpikingModel;
   const space = options.space ?? PAPER_SPACE;
-  return saved
-    ? deserializeState(saved)
-    : initNetwork({
-        ...options.network,
-        nIn: spec.nIn,
-        nOut: spec.nOut,
-        nRec: spec.hidden,
-        dt: spec.dt,
-        seed: spec.seed,
-        space: [...space],
-        learnable: spikingMask(model, space, spec.seed, options.mask),
-        loss: { ...options.network?.loss, kind: spec.loss },
-        optimizer: { ...options.network?.optimizer, lrWeights: spec.lr },
-      });
+  if (saved) return deserializeState(saved);
+  const family = options.family;
+  const fresh = initNetwork({
+    ...options.network,
+    ...(family === undefined
+      ? {}
+      : { weights: { inputNorm: inputDrive(family, spec.dt), ...options.network?.weights } }),
+    nIn: spec.nIn,
+    nOut: spec.nOut,
+    nRec: spec.hidden,
+    dt: spec.dt,
+    seed: spec.seed,
+    space: [...space],
+    learnable: spikingMask(model, space, spec.seed, options.mask),
+    loss: { ...options.network?.loss, kind: spec.loss },
+    optimizer: { ...options.network?.optimizer, lrWeights: spec.lr },
+  });
+  const target = fresh.config.firingTarget;
+  if (family === undefined || target === null) return fresh;
+  return calibrateFiringRate(fresh, calibrationBatch(family, spec.seed, spec.dt), target).state;
+}
+
+/**
+ * The trials on which a new network's firing is calibrated: 8 of each condition of an instance of the
+ * family that no run trains on (its own seed stream).
+ */
+export function calibrationBatch(family: string, seed: number, dt: number): TrialBatch {
+  const calibration = deriveSeed(seed, 'calibration');
+  return heldOutBatch(createInstance(family, calibration, 0), calibration, 8 * getFamily(family).conditions.length, dt);
 }
 
 export async function createSpikingLearner(

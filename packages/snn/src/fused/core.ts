@@ -66,6 +66,8 @@ const REGIONS = [
   'thr',
   's',
   'psi',
+  'z',
+  'zb',
   'dI',
   'ds',
   'adj',
@@ -271,6 +273,8 @@ export class FusedCore {
       thr: traj,
       s: traj,
       psi: traj,
+      z: traj,
+      zb: traj,
       dI: traj,
       ds: P * B * N,
       adj: 6 * P * B * N,
@@ -364,17 +368,17 @@ export class FusedCore {
       const dt = c.dt;
       for (let i = 0; i < N; i++) {
         const n = p * N + i;
-        const ad = decay(tauD[n]!, dt, c.tauClamp, lo, hi, this.kD, n);
+        const ad = decay(tauD[n]!, dt, c.tauClamp, lo, hi, this.kD, n, m.clampAfterStep);
         this.aD[n] = ad;
         this.cD[n] = 1 - ad;
-        const as = decay(tauS[n]!, dt, c.tauClamp, lo, hi, this.kS, n);
+        const as = decay(tauS[n]!, dt, c.tauClamp, lo, hi, this.kS, n, m.clampAfterStep);
         this.aS[n] = as;
         this.cS[n] = 1 - as;
         const rt = theta[n]!;
         this.th[n] = softplus(rt);
         this.kTh[n] = sigmoid(rt);
         if (m.adapt) {
-          const r = decay(tauA[n]!, dt, c.tauClamp, lo, hi, this.kR, n);
+          const r = decay(tauA[n]!, dt, c.tauClamp, lo, hi, this.kR, n, m.clampAfterStep);
           this.rho[n] = r;
           this.cR[n] = 1 - r;
           const rb = beta[n]!;
@@ -460,17 +464,20 @@ export class FusedCore {
       this.sumU2[p]! += A.sums[2 * p]!;
       this.sumS[p]! += A.sums[2 * p + 1]!;
     }
-    // Readout y = W_out u + b_out of every step (W_outᵀ has the lesioned columns zeroed).
+    // Readout y = W_out u + b_out, or W_out z + b_out over the filtered spikes z, of every step
+    // (W_outᵀ has the lesioned columns zeroed).
     const bOut = this.params.bOut;
     for (let p = 0; p < P; p++) {
       if (!this.inPass[p]) continue;
+      const spikes = this.members[p]!.spikeReadout;
+      if (spikes) this.filterSpikes(p);
       const groups = P === 1 ? 1 : T;
       const trials = P === 1 ? T * B : B;
       for (let g = 0; g < groups; g++) {
         matvec(
           K,
           A.at.woT + p * nOut * N * 4,
-          A.at.u + ((g + 1) * P + p) * B * N * 4,
+          (spikes ? A.at.z : A.at.u) + ((g + 1) * P + p) * B * N * 4,
           A.at.y + (g * P + p) * B * nOut * 4,
           nOut,
           N,
@@ -485,6 +492,37 @@ export class FusedCore {
         }
       }
     }
+  }
+
+  /** z[t] = κ z[t−1] + (1 − κ) s[t] of network p over the pass (slot 0: z = 0). */
+  private filterSpikes(p: number): void {
+    const { P, N, T, B } = this;
+    const { s, z } = this.arena.f;
+    const kappa = this.members[p]!.kappaOut;
+    const c = 1 - kappa;
+    const row = B * N;
+    z.fill(0, p * row, (p + 1) * row);
+    for (let t = 1; t <= T; t++) {
+      const o = (t * P + p) * row;
+      const op = o - P * row;
+      for (let i = 0; i < row; i++) z[o + i] = kappa * z[op + i]! + c * s[o + i]!;
+    }
+  }
+
+  /** Hidden neurons of network p that spiked at least once in the last pass. */
+  activeNeurons(p: number): number {
+    const { P, N, T, B } = this;
+    const s = this.arena.f.s;
+    const seen = new Uint8Array(N);
+    for (let t = 1; t <= T; t++) {
+      for (let b = 0; b < B; b++) {
+        const o = ((t * P + p) * B + b) * N;
+        for (let i = 0; i < N; i++) if (s[o + i]! !== 0) seen[i] = 1;
+      }
+    }
+    let n = 0;
+    for (const x of seen) n += x;
+    return n;
   }
 
   /**
@@ -515,7 +553,7 @@ export class FusedCore {
   /** What the kernels of a network depend on: adaptation, spike mode and surrogate. */
   private variant(p: number): string {
     const m = this.members[p]!;
-    return `${m.adapt}|${m.soft}|${m.surrogate}|${m.gamma}|${m.kappa}`;
+    return `${m.adapt}|${m.soft}|${m.surrogate}|${m.gamma}|${m.kappa}|${m.spikeReadout}|${m.kappaOut}`;
   }
 
   /** The sparse recurrent input and the neuron update of step t for networks [p0, p1), all trials, in two calls. */
@@ -722,10 +760,11 @@ export class FusedCore {
     const homeoLoss = homeoOn ? c.loss.lambdaH * Math.abs(meanU2 - target) : 0;
     // d|x|/dx is taken as +1 for x > 0 and −1 otherwise, as TensorFlow.js's Abs gradient does.
     this.ch[p] = homeoOn ? (c.loss.lambdaH * (meanU2 - target > 0 ? 2 : -2)) / count : 0;
-    const l2Loss =
-      c.loss.lambdaIn * this.meanSq('wIn', p) +
-      c.loss.lambdaRec * this.meanSq('wRec', p) +
-      c.loss.lambdaOut * this.meanSq('wOut', p);
+    const l2Loss = !m.l2InLoss
+      ? 0
+      : c.loss.lambdaIn * this.meanSq('wIn', p) +
+        c.loss.lambdaRec * this.meanSq('wRec', p) +
+        c.loss.lambdaOut * this.meanSq('wOut', p);
     this.terms[p] = {
       loss: taskLoss + homeoLoss + l2Loss,
       taskLoss,
@@ -769,6 +808,7 @@ export class FusedCore {
       (p) => `${this.variant(p)}|${weights[p]}`,
     ).filter((r) => r[2]);
     for (const [p0, p1] of runs) this.surrogates(p0, p1);
+    for (let p = 0; p < P; p++) if (active[p] && this.members[p]!.spikeReadout) this.readoutAdjoint(p);
     for (let t = T - 1; t >= 0; t--) {
       for (const [p0, p1] of runs) this.backwardStep(t, p0, p1, weights[p0]!);
       this.adjFlip ^= 1;
@@ -794,7 +834,7 @@ export class FusedCore {
           A.at.dy + p * B * nOut * 4,
           nOut * 4,
           P * B * nOut * 4,
-          A.at.u + (P + p) * B * N * 4,
+          (this.members[p]!.spikeReadout ? A.at.z : A.at.u) + (P + p) * B * N * 4,
           PBN * 4,
           T,
           B,
@@ -807,6 +847,34 @@ export class FusedCore {
         }
       }
       this.finishGradients(p, weights[p]!);
+    }
+  }
+
+  /**
+   * The adjoint of the filtered spikes of network p at every step, into zb [T][P][B][N]:
+   * z̄[t] = W_out ȳ[t] + κ z̄[t+1]. Step t's backward adds (1 − κ) z̄[t] to s̄[t].
+   */
+  private readoutAdjoint(p: number): void {
+    const { P, N, T, B, nOut } = this;
+    const A = this.arena;
+    const K = A.kernels;
+    const groups = P === 1 ? 1 : T;
+    const trials = P === 1 ? T * B : B;
+    for (let g = 0; g < groups; g++) {
+      matvec(
+        K,
+        this.addr('params', 'wOut', p),
+        A.at.dy + (g * P + p) * B * nOut * 4,
+        A.at.zb + (g * P + p) * B * N * 4,
+        N,
+        nOut,
+        trials,
+        N,
+      );
+    }
+    const kappa = this.members[p]!.kappaOut;
+    for (let t = T - 2; t >= 0; t--) {
+      K.axpy(A.at.zb + (t * P + p) * B * N * 4, A.at.zb + ((t + 1) * P + p) * B * N * 4, B * N, kappa);
     }
   }
 
@@ -857,6 +925,7 @@ export class FusedCore {
     } else {
       A.f.ds.fill(0, st / 4, st / 4 + rows * N);
     }
+    if (m.spikeReadout) K.axpy(at.ds + st, at.zb + (t * P + p0) * B * N * 4, rows * N, 1 - m.kappaOut);
     const kernel = m.adapt
       ? m.soft
         ? K.backward_adapt_soft
@@ -900,7 +969,8 @@ export class FusedCore {
       at.gB + pn,
       at.dy + (t * P + p0) * B * nOut * 4,
       at.woT + p0 * nOut * N * 4,
-      nOut,
+      // The spike readout reaches u only through s (added to s̄ above), not through W_out ȳ.
+      m.spikeReadout ? 0 : nOut,
       rows,
       N,
       at.ch + p0 * 4,
@@ -949,9 +1019,12 @@ export class FusedCore {
       g.bOut[p * nOut + k] = sum;
     }
     const K = this.arena.kernels;
-    K.axpy(this.addr('grads', 'wIn', p), this.addr('params', 'wIn', p), nIn * N, (2 * c.lambdaIn) / (nIn * N));
-    K.axpy(this.addr('grads', 'wRec', p), this.addr('params', 'wRec', p), N * N, (2 * c.lambdaRec) / (N * N));
-    const sOut = (2 * c.lambdaOut) / (N * nOut);
+    const inLoss = m.l2InLoss;
+    if (inLoss) {
+      K.axpy(this.addr('grads', 'wIn', p), this.addr('params', 'wIn', p), nIn * N, (2 * c.lambdaIn) / (nIn * N));
+      K.axpy(this.addr('grads', 'wRec', p), this.addr('params', 'wRec', p), N * N, (2 * c.lambdaRec) / (N * N));
+    }
+    const sOut = inLoss ? (2 * c.lambdaOut) / (N * nOut) : 0;
     const wo = p * N * nOut;
     const gWoT = F.gWoT;
     for (let i = 0; i < N; i++) {
@@ -974,22 +1047,40 @@ export class FusedCore {
     const bc1 = 1 - Math.pow(o.beta1, m.step);
     const bc2 = 1 - Math.pow(o.beta2, m.step);
     for (const k of m.trainable) {
-      K.adam(
-        this.addr('params', k, p),
-        this.addr('grads', k, p),
-        this.addr('adamM', k, p),
-        this.addr('adamV', k, p),
-        this.sizes[k],
-        scale,
-        m.lr[k],
-        o.beta1,
-        1 - o.beta1,
-        o.beta2,
-        1 - o.beta2,
-        bc1,
-        bc2,
-        o.eps,
-      );
+      const lambda = m.decay[k];
+      const w = this.addr('params', k, p);
+      // Decoupled weight decay (w ← w − lr·λ·w) before the optimiser's step.
+      if (lambda !== 0) K.axpy(w, w, this.sizes[k], -m.lr[k] * lambda);
+      if (m.sgdProperties && isProperty(k)) {
+        K.axpy(w, this.addr('grads', k, p), this.sizes[k], -m.lr[k] * scale);
+      } else {
+        K.adam(
+          this.addr('params', k, p),
+          this.addr('grads', k, p),
+          this.addr('adamM', k, p),
+          this.addr('adamV', k, p),
+          this.sizes[k],
+          scale,
+          m.lr[k],
+          o.beta1,
+          1 - o.beta1,
+          o.beta2,
+          1 - o.beta2,
+          bc1,
+          bc2,
+          o.eps,
+        );
+      }
+      const range = m.tauRange[k];
+      if (range) {
+        const v = this.params[k];
+        const [lo, hi] = range;
+        for (let i = p * this.sizes[k]; i < (p + 1) * this.sizes[k]; i++) {
+          const x = v[i]!;
+          if (x < lo) v[i] = lo;
+          else if (x > hi) v[i] = hi;
+        }
+      }
     }
   }
 
@@ -1070,8 +1161,9 @@ export class FusedCore {
 }
 
 /**
- * α = exp(−dt / clamp(exp(raw))); stores ∂α/∂raw into k[n], zero where the clamp is active
- * (clipByValue passes the gradient only where min ≤ exp(raw) ≤ max, compared in float32).
+ * α = exp(−dt / exp(raw)) and ∂α/∂raw into k[n]. In 'forward' clamp mode (version 1) α uses
+ * clamp(exp(raw)) and k[n] is zero where the clamp is active (clipByValue passes the gradient only
+ * where min ≤ exp(raw) ≤ max, compared in float32).
  */
 function decay(
   raw: number,
@@ -1081,12 +1173,23 @@ function decay(
   hi: number,
   k: Float64Array,
   n: number,
+  afterStep: boolean,
 ): number {
   const te = Math.exp(raw);
+  if (afterStep) {
+    // The raw value is kept in range by the clamp after each step: no clamp, and no cut gradient, here.
+    const alpha = Math.exp(-dt / te);
+    k[n] = (alpha * dt) / te;
+    return alpha;
+  }
   const tf = Math.fround(te);
   const alpha = Math.exp(-dt / Math.min(clamp.max, Math.max(clamp.min, te)));
   k[n] = tf >= lo && tf <= hi ? (alpha * dt) / te : 0;
   return alpha;
+}
+
+function isProperty(k: ParamKey): boolean {
+  return (PROPERTY_KEYS as readonly string[]).includes(k);
 }
 
 function softplus(x: number): number {

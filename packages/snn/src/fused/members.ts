@@ -1,8 +1,12 @@
 import { hasAdaptation, type NetworkConfig } from '../config.js';
 import type { NetworkState, ParamKey } from '../engine.js';
-import { learningRate, trainableKeys } from '../network.js';
+import { WEIGHT_KEYS } from '../engine.js';
+import { decayRate, learningRate, tauRange, trainableKeys } from '../network.js';
+import { PROPERTY_KEYS } from '../properties.js';
 import { Rng } from '../rng.js';
 import { MG_H, MG_S } from '../surrogates.js';
+
+const ALL_GROUPS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
 
 /** Surrogate codes used inside the kernels (a switch on a small integer, not on a string). */
 export const SURROGATE_FAST_SIGMOID = 0;
@@ -29,6 +33,20 @@ export class Member {
   readonly trainableSet: ReadonlySet<ParamKey>;
   readonly trainWeights: boolean;
   readonly lr: Readonly<Record<ParamKey, number>>;
+  /** Decoupled weight-decay rate of each group (0: none). */
+  readonly decay: Readonly<Record<ParamKey, number>>;
+  /** Float32 [log min, log max] of each time constant clamped after a step (null: no clamp). */
+  readonly tauRange: Readonly<Record<ParamKey, readonly [number, number] | null>>;
+  /** Properties step by plain gradient descent instead of Adam. */
+  readonly sgdProperties: boolean;
+  /** Spike readout (leaky output units over the spikes) instead of the membrane readout. */
+  readonly spikeReadout: boolean;
+  /** κ = exp(−dt/τ_out) of the spike readout. */
+  readonly kappaOut: number;
+  /** The time constants are clamped after each step (their gradient is never cut inside the pass). */
+  readonly clampAfterStep: boolean;
+  /** The weight penalty is inside the loss (version 1) rather than decoupled. */
+  readonly l2InLoss: boolean;
   step: number;
   homeostaticTarget: number | null;
   readonly rng: Rng;
@@ -67,6 +85,15 @@ export class Member {
       beta: learningRate(c, 'beta'),
       tauA: learningRate(c, 'tauA'),
     };
+    const perGroup = <T>(f: (k: ParamKey) => T) =>
+      Object.fromEntries(ALL_GROUPS.map((k) => [k, f(k)])) as Record<ParamKey, T>;
+    this.decay = perGroup((k) => decayRate(c, k));
+    this.tauRange = perGroup((k) => tauRange(c, k));
+    this.sgdProperties = c.optimizer.properties === 'sgd';
+    this.spikeReadout = c.readout === 'spikes';
+    this.kappaOut = Math.exp(-c.dt / c.tauOut);
+    this.clampAfterStep = c.tauClamp.mode === 'step';
+    this.l2InLoss = c.weightDecay.mode === 'loss';
     this.step = state.adam.step;
     this.homeostaticTarget = state.homeostaticTarget;
     this.rng = Rng.fromState(state.rng);

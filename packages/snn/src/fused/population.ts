@@ -65,7 +65,7 @@ export class FusedPopulation {
       const b = bs[p]!;
       if (b === null) return null;
       const outputs = this.core.outputs(p);
-      return { ...t, outputs, accuracy: batchAccuracy(b, outputs) };
+      return { ...t, outputs, accuracy: batchAccuracy(b, outputs), activeNeurons: this.core.activeNeurons(p) };
     });
   }
 

@@ -46,7 +46,8 @@ function batchOf(T: number, B: number, seed: number, scale = 1.5): TrialBatch {
 }
 
 function net(extra: NetworkConfigInput): NetworkState {
-  return initNetwork({ ...SIZES, ...extra });
+  // The WGSL kernels implement model version 1 (membrane readout, L2 in the loss, forward clamp).
+  return initNetwork({ modelVersion: 1, ...SIZES, ...extra });
 }
 
 let worst = 0;
@@ -206,8 +207,8 @@ describe('GpuPopulation (WebGPU)', () => {
 
   it('refuses soft spikes and members of different sizes', async () => {
     await expect(GpuPopulation.create([net({ spike: 'soft' })], { context: ctx })).rejects.toThrow(/soft/);
-    await expect(GpuPopulation.create([net({}), initNetwork({ nRec: 9 })], { context: ctx })).rejects.toThrow(
-      /same sizes/,
-    );
+    await expect(
+      GpuPopulation.create([net({}), initNetwork({ modelVersion: 1, nRec: 9 })], { context: ctx }),
+    ).rejects.toThrow(/same sizes/);
   });
 });

@@ -126,6 +126,20 @@ export class GpuPopulation {
   static async create(states: readonly NetworkState[], options: GpuPopulationOptions = {}): Promise<GpuPopulation> {
     const layout = GpuLayout.of(states);
     for (const [p, s] of states.entries()) {
+      const c = s.config;
+      // The WGSL kernels implement model version 1's readout, weight penalty, clamp and property step.
+      const unsupported = [
+        c.readout !== 'membrane' ? `readout '${c.readout}'` : null,
+        c.weightDecay.mode !== 'loss' ? `weightDecay.mode '${c.weightDecay.mode}'` : null,
+        c.tauClamp.mode !== 'forward' ? `tauClamp.mode '${c.tauClamp.mode}'` : null,
+        c.optimizer.properties !== 'adam' ? `optimizer.properties '${c.optimizer.properties}'` : null,
+      ].filter((x) => x !== null);
+      if (unsupported.length > 0) {
+        throw new RangeError(
+          `member ${p}: ${unsupported.join(', ')} not supported by GpuPopulation, which implements model ` +
+            `version 1 (readout 'membrane', weightDecay.mode 'loss', tauClamp.mode 'forward'); use FusedPopulation`,
+        );
+      }
       if (s.config.spike === 'soft') {
         throw new RangeError(`member ${p}: spike mode 'soft' is not supported by GpuPopulation (use FusedPopulation)`);
       }
@@ -207,7 +221,8 @@ export class GpuPopulation {
         for (let t = 0; t < T; t++) {
           outputs.set(y.subarray((t * P + p) * B * nOut, (t * P + p + 1) * B * nOut), t * B * nOut);
         }
-        return { ...s.terms, outputs, accuracy: batchAccuracy(bs[p]!, outputs) };
+        // The GPU path does not count spikes per neuron.
+        return { ...s.terms, outputs, accuracy: batchAccuracy(bs[p]!, outputs), activeNeurons: Number.NaN };
       });
     });
   }
