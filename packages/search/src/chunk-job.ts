@@ -29,7 +29,7 @@ export function chunkJob(d: SearchDefinition, t: ChunkTarget, engine?: EngineNam
       window: d.protocol.criterion.window,
       epsilon: d.protocol.criterion.epsilon,
       cap: d.protocol.iterationCap,
-      batchSize: d.protocol.batchSize,
+      ...(d.protocol.batchSize === undefined ? {} : { batchSize: d.protocol.batchSize }),
       evalBatch: d.protocol.evalBatch,
       dt: d.protocol.network.dt,
     }),

@@ -1,4 +1,6 @@
+import { batchSizeFor } from '@ip2/l2l';
 import { describe, expect, it } from 'vitest';
+import { chunkJob } from './chunk-job.js';
 import {
   parseSearchDefinition,
   plannedTaskTrainings,
@@ -20,7 +22,6 @@ describe('search definition', () => {
         baseSeed: 1,
         criterion: { window: 50, epsilon: 0.005 },
         iterationCap: 20000,
-        batchSize: 1,
         evalBatch: 32,
         network: { hidden: 100, dt: 20, lr: 1e-3, loss: 'mse' },
       },
@@ -33,6 +34,22 @@ describe('search definition', () => {
       eta: 3,
       minTasks: 10,
     });
+  });
+
+  it('leaves the batch size to the family (its number of conditions) unless given; the chunk job trains with it', () => {
+    const d = parseSearchDefinition({ family: 'cddms' });
+    expect(d.protocol.batchSize).toBeUndefined();
+    expect('batchSize' in d.protocol).toBe(false);
+    const target = { seed: 1, keys: ['theta'], fromTask: 0, toTask: 1 };
+    const job = chunkJob(d, target);
+    expect(batchSizeFor(job.protocol, job.family)).toBe(4);
+    const three = parseSearchDefinition({ family: 'cddms', protocol: { batchSize: 3 } });
+    expect(three.protocol.batchSize).toBe(3);
+    expect(chunkJob(three, target).protocol.batchSize).toBe(3);
+    // An old stored definition (batch size 1 written out) keeps its batch size.
+    expect(
+      chunkJob(parseSearchDefinition({ family: 'dms', protocol: { batchSize: 1 } }), target).protocol.batchSize,
+    ).toBe(1);
   });
 
   it('resolves the failure penalty per metric unless given', () => {

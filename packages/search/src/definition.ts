@@ -51,7 +51,13 @@ const protocolSchema = z
         .prefault({}),
       /** Iterations after which a task counts as failed. */
       iterationCap: integer('protocol.iterationCap', 2, 10_000_000).default(20_000),
-      batchSize: integer('protocol.batchSize', 1, 4096).default(1),
+      /**
+       * Trials per training iteration, conditions balanced within each batch. Absent: the family's number
+       * of conditions (batchSizeFor of @ip2/l2l), so that every batch holds each condition once.
+       */
+      batchSize: integer('protocol.batchSize', 1, 4096)
+        .optional()
+        .describe("Trials per training iteration; default: the family's number of conditions"),
       /** Trials of the held-out batch on which each task's accuracy is measured. */
       evalBatch: integer('protocol.evalBatch', 1, 4096).default(32),
       network: z
