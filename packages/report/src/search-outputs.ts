@@ -30,6 +30,8 @@ export interface SearchTaskRecord {
 export const TASK_COLUMNS = [
   'taskIndex',
   'iterations',
+  'trialsToCriterion',
+  'batchSize',
   'totalIterations',
   'converged',
   'failure',
@@ -37,6 +39,9 @@ export const TASK_COLUMNS = [
   'accuracy',
   'heldOutLoss',
   'firingRate',
+  'activeNeurons',
+  'neurons',
+  'fractionSilent',
 ] as const;
 
 function csvCell(v: unknown): string {

@@ -9,6 +9,7 @@ import {
 import type { TopLevelSpec } from 'vega-lite';
 import { analysisSectionHtml } from './analysis-section.js';
 import type { ConfigurationAnalysis } from './configuration-analysis.js';
+import { firingSectionHtml } from './firing.js';
 import { escapeHtml, num } from './format.js';
 import {
   adaptationCurveSpec,
@@ -427,6 +428,7 @@ Censored metrics count a failed task at the cap, so they cannot tell "learned wi
 <p class="muted">Per task index, the share of each candidate's seeds that reached the task and converged on it (survival-style; a curve ends where the candidate was pruned). The chosen candidate is drawn thicker.</p>
 <figure>${survivalSvg}</figure>
 <details><summary>Data: share converged (of the seeds that reached the task)</summary>${survivalDataTable(survival)}</details>
+${firingSectionHtml(input.results, { dtMs: d.protocol.network.dt, order, keys: keysOf })}
 ${
   halving
     ? `<h2>Successive-halving bracket</h2>
