@@ -202,3 +202,34 @@ describe('ip2 l2l --config', () => {
     });
   }
 });
+
+describe("batch size: the family's number of conditions unless given", () => {
+  it('ip2 search / submit: absent from the definition by default, --batch sets it, also over a --config file', () => {
+    expect(parseSearchDefinition(definitionFromFlags(flags({}))).protocol.batchSize).toBeUndefined();
+    expect(
+      parseSearchDefinition(definitionFromFlags(flags({ batch: '3', explicit: ['batch'] }))).protocol.batchSize,
+    ).toBe(3);
+    const path = file(JSON.stringify({ ...definition, protocol: { ...definition.protocol, batchSize: 6 } }));
+    const fromFile = definitionFromFlags(flags({ config: path, explicit: ['config'] }));
+    expect(parseSearchDefinition(fromFile).protocol.batchSize).toBe(6);
+    const typed = definitionFromFlags(flags({ config: path, batch: '4', explicit: ['config', 'batch'] }));
+    expect(parseSearchDefinition(typed).protocol.batchSize).toBe(4);
+  });
+
+  it('ip2 l2l: the family default in the plan (and so in results.json), --batch or the file otherwise', () => {
+    const base = { model: 'rsnn-noip', out: 'x', preset: 'quick', seed: '1', loss: 'mse' };
+    expect(planL2l({ ...base, family: 'sma' }).protocol.batchSize).toBe(2);
+    expect(planL2l({ ...base, family: 'cddms' }).protocol.batchSize).toBe(4);
+    expect(planL2l({ ...base, family: 'cddms', batch: '5' }).protocol.batchSize).toBe(5);
+    const none = new Set(['config']);
+    const withoutBatch = flagsFromConfig({ ...base, family: 'sma', config: file(JSON.stringify(definition)) }, (f) =>
+      none.has(f),
+    );
+    expect(withoutBatch.batch).toBeUndefined();
+    expect(planL2l(withoutBatch).protocol.batchSize).toBe(2);
+    const six = file(JSON.stringify({ ...definition, protocol: { ...definition.protocol, batchSize: 6 } }));
+    expect(
+      planL2l(flagsFromConfig({ ...base, family: 'sma', config: six }, (f) => none.has(f))).protocol.batchSize,
+    ).toBe(6);
+  });
+});

@@ -61,6 +61,7 @@ const FLAG_PATHS: Record<string, readonly string[]> = {
   cap: ['protocol', 'iterationCap'],
   window: ['protocol', 'criterion', 'window'],
   epsilon: ['protocol', 'criterion', 'epsilon'],
+  batch: ['protocol', 'batchSize'],
   lr: ['protocol', 'network', 'lr'],
   loss: ['protocol', 'network', 'loss'],
   score: ['score', 'metric'],

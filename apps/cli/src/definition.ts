@@ -4,7 +4,7 @@ import { SCORE_METRICS, STRATEGY_KINDS, type SearchDefinitionInput } from '@ip2/
 import { FAMILY_IDS, listFamilies } from '@ip2/tasks';
 import { definitionWithConfig } from './config-file.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from './errors.js';
-import { PRESETS, PRESET_NAMES } from './presets.js';
+import { PRESETS, PRESET_NAMES, type Preset } from './presets.js';
 
 /** The flags that describe a search definition: the same for `ip2 search` (here) and `ip2 submit` (a server). */
 export interface DefinitionFlags {
@@ -22,6 +22,7 @@ export interface DefinitionFlags {
   cap?: string;
   window?: string;
   epsilon?: string;
+  batch?: string;
   lr?: string;
   loss?: string;
   score?: string;
@@ -63,6 +64,7 @@ export function addDefinitionOptions(cmd: Command): Command {
     .option('--cap <n>', 'iteration cap per task (default: from the preset)')
     .option('--window <n>', 'convergence window (default: from the preset)')
     .option('--epsilon <x>', 'convergence threshold (default: from the preset)')
+    .option('--batch <n>', "trials per training iteration (default: the family's number of conditions)")
     .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
     .option('--loss <kind>', 'task loss: mse or xent', 'mse')
     .option('--score <metric>', `ranking metric: ${SCORE_METRICS.join(', ')}`, 'final-efficiency');
@@ -85,10 +87,13 @@ export function definitionFromFlags(f: DefinitionFlags): SearchDefinitionInput {
   return f.config === undefined ? fromFlags : definitionWithConfig(f.config, fromFlags, f.explicit ?? []);
 }
 
+/** The batch size field of a definition's protocol: absent (the family's default) unless one is given. */
+const batchOf = (n: number | undefined) => (n === undefined ? {} : { batchSize: n });
+
 /** The search definition the flags alone describe. */
 function flagsDefinition(f: DefinitionFlags): SearchDefinitionInput {
   const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
-  const p = PRESETS[preset];
+  const p: Preset = PRESETS[preset];
   const family = oneOf('--family', f.family, FAMILY_IDS)!;
   const space = f.space === undefined ? [...PAPER_SPACE] : parseFlag('--space', () => parsePropertyKeys(f.space!));
   if (space.length === 0) throw new UsageError('--space: the search space needs at least one property key');
@@ -121,7 +126,7 @@ function flagsDefinition(f: DefinitionFlags): SearchDefinitionInput {
       baseSeed: nonNegativeInt('--seed', f.seed) ?? 1,
       criterion: { window, epsilon: positiveNumber('--epsilon', f.epsilon) ?? p.epsilon },
       iterationCap: cap,
-      batchSize: p.batchSize,
+      ...batchOf(positiveInt('--batch', f.batch, 4096) ?? p.batchSize),
       evalBatch: p.evalBatch,
       network: {
         hidden: positiveInt('--hidden', f.hidden, 8192) ?? p.hidden,

@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TASK_COLUMNS } from '@ip2/report';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from './main.js';
 
@@ -111,6 +112,26 @@ describe('ip2 l2l: a tiny real run', () => {
     expect(code).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(['curve.svg', 'results.json', 'tasks.csv', 'timings.csv']);
     expect(stdout).toMatch(/adaptation curve \(iterations to criterion\)/);
+    const csv = readFileSync(join(dir, 'tasks.csv'), 'utf8').split('\n');
+    expect(csv[0]).toBe(TASK_COLUMNS.join(','));
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as {
+      definition: { protocol: { batchSize: number } };
+      tasks: {
+        iterations: number;
+        totalIterations: number;
+        trialsToCriterion: number;
+        batchSize: number;
+        neurons: number;
+      }[];
+    };
+    // sma has two conditions: the default batch holds both.
+    expect(results.definition.protocol.batchSize).toBe(2);
+    for (const t of results.tasks) {
+      expect(t.batchSize).toBe(2);
+      expect(t.iterations).toBe(Math.max(0, t.totalIterations - 10));
+      expect(t.trialsToCriterion).toBe(2 * t.iterations);
+      expect(t.neurons).toBe(8);
+    }
   });
   function out() {
     return mkdtempSync(join(tmpdir(), 'ip2-cli-'));

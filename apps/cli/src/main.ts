@@ -54,7 +54,7 @@ export function buildProgram(): Command {
     .option('--cap <n>', 'iteration cap per task; reaching it is a failure (default: from the preset)')
     .option('--window <n>', 'convergence window in iterations (default: from the preset)')
     .option('--epsilon <x>', 'convergence threshold on the mean task loss over the window (default: from the preset)')
-    .option('--batch <n>', 'trials per training iteration (default: from the preset)')
+    .option('--batch <n>', "trials per training iteration (default: the family's number of conditions)")
     .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
     .option('--loss <kind>', 'task loss: mse or xent', 'mse')
     .option(

@@ -9,7 +9,11 @@ export interface Preset {
   readonly cap: number;
   readonly window: number;
   readonly epsilon: number;
-  readonly batchSize: number;
+  /**
+   * Trials per training iteration; absent (every preset): the family's number of conditions, so that
+   * each batch holds every condition once (SCIENCE.md §6).
+   */
+  readonly batchSize?: number;
   readonly evalBatch: number;
   readonly lr: number;
   readonly seeds: number;
@@ -25,7 +29,6 @@ export const PRESETS = {
     cap: 400,
     window: 20,
     epsilon: 0.05,
-    batchSize: 1,
     evalBatch: 16,
     lr: 3e-3,
     seeds: 2,
@@ -38,7 +41,6 @@ export const PRESETS = {
     cap: 4000,
     window: 50,
     epsilon: 0.015,
-    batchSize: 1,
     evalBatch: 32,
     lr: 3e-3,
     seeds: 3,
@@ -51,7 +53,6 @@ export const PRESETS = {
     cap: 20000,
     window: 50,
     epsilon: 0.005,
-    batchSize: 1,
     evalBatch: 64,
     lr: 2e-3,
     seeds: 5,

@@ -1,11 +1,38 @@
-import { rankForDisplay } from '@ip2/report';
+import { rankForDisplay, runFiring, type SearchTaskRecord } from '@ip2/report';
 import type { CandidateAggregate, FixedConfig, SearchDefinition } from '@ip2/search';
 
-/** The candidate table and the decision of a finished search, as `ip2 search` and `ip2 watch` print them. */
+/**
+ * The firing of the chosen mask's runs at the end of their last task: mean rate (Hz) and active neurons
+ * over the seeds, and how many runs were near-silent at the end of some task. Null without statistics.
+ */
+export function chosenFiringLine(
+  d: SearchDefinition,
+  bits: string,
+  records: readonly Pick<SearchTaskRecord, 'candidate' | 'seedIndex' | 'result'>[],
+): string | null {
+  const runs = runFiring(records.filter((r) => r.candidate === bits)).filter((r) =>
+    Number.isFinite(r.last.activeNeurons),
+  );
+  if (runs.length === 0) return null;
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const hz = mean(runs.map((r) => r.last.firingRate)) * (1000 / d.protocol.network.dt);
+  const active = mean(runs.map((r) => r.last.activeNeurons));
+  const silent = runs.filter((r) => r.nearSilent).length;
+  return (
+    `firing of the chosen mask at the end of its runs: ${hz.toFixed(1)} Hz, ${active.toFixed(1)} of ${runs[0]!.last.neurons} neurons active (mean of ${runs.length} runs)` +
+    (silent > 0 ? `; ${silent} run(s) NEAR-SILENT (fewer than 10% of neurons active at the end of a task)` : '')
+  );
+}
+
+/**
+ * The candidate table and the decision of a finished search, as `ip2 search` and `ip2 watch` print them;
+ * with the task records, the firing of the chosen mask too.
+ */
 export function summaryLines(
   d: SearchDefinition,
   fixed: FixedConfig,
   candidates: readonly CandidateAggregate[],
+  records?: readonly Pick<SearchTaskRecord, 'candidate' | 'seedIndex' | 'result'>[],
 ): string[] {
   const ev = fixed.evidence;
   const f = (x: number | null | undefined, digits = 1) =>
@@ -33,5 +60,7 @@ export function summaryLines(
     `chosen mask: ${fixed.mask.bits} = [${fixed.mask.keys.join(', ') || 'none'}]${ev.separable ? '' : '  (NOT separable from the runner-up at this confidence: more seeds or tasks needed)'}`,
     `evidence: ${vs('rsnn-noip')}; ${vs('ip-inner')}; ${ev.taskTrainings.measured} task trainings`,
   );
+  const firing = records ? chosenFiringLine(d, fixed.mask.bits, records) : null;
+  if (firing !== null) lines.push(firing);
   return lines;
 }

@@ -6,19 +6,20 @@ import {
   spikingMask,
   type SpikingModel,
   createRunLearner,
+  familyBatchSize,
   modelNames,
   parseProtocol,
   runSequence,
   sequenceMetrics,
   type TaskResult,
 } from '@ip2/l2l';
-import { adaptationCurveSpec, renderSvg, TASK_COLUMNS } from '@ip2/report';
+import { adaptationCurveSpec, isNearSilent, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
 import { readDefinitionFile, readJsonFile } from '../config-file.js';
 import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
-import { PRESETS, PRESET_NAMES, type PresetName } from '../presets.js';
+import { PRESETS, PRESET_NAMES, type Preset, type PresetName } from '../presets.js';
 import { progressBar } from '../progress.js';
 
 export interface L2lFlags {
@@ -100,7 +101,7 @@ export function flagsFromFixed(f: L2lFlags, given: (flag: string) => boolean): L
     cap: String(p.iterationCap),
     window: String(p.criterion.window),
     epsilon: String(p.criterion.epsilon),
-    batch: String(p.batchSize),
+    ...(p.batchSize === undefined ? {} : { batch: String(p.batchSize) }),
     lr: String(p.network.lr),
     loss: p.network.loss,
   };
@@ -128,7 +129,7 @@ export function flagsFromConfig(f: L2lFlags, given: (flag: string) => boolean): 
     cap: pick('cap', String(p.iterationCap)),
     window: pick('window', String(p.criterion.window)),
     epsilon: pick('epsilon', String(p.criterion.epsilon)),
-    batch: pick('batch', String(p.batchSize)),
+    ...(given('batch') || p.batchSize !== undefined ? { batch: pick('batch', String(p.batchSize)) } : {}),
     lr: pick('lr', String(p.network.lr)),
     loss: pick('loss', p.network.loss),
   };
@@ -136,7 +137,7 @@ export function flagsFromConfig(f: L2lFlags, given: (flag: string) => boolean): 
 
 export function planL2l(f: L2lFlags): L2lPlan {
   const preset = oneOf('--preset', f.preset, PRESET_NAMES)!;
-  const p = PRESETS[preset];
+  const p: Preset = PRESETS[preset];
   const family = oneOf('--family', f.family, FAMILY_IDS)!;
   const model = oneOf('--model', f.model, modelNames())!;
   const space = f.space === undefined ? [...PAPER_SPACE] : parseFlag('--space', () => parsePropertyKeys(f.space!));
@@ -154,7 +155,7 @@ export function planL2l(f: L2lFlags): L2lPlan {
       cap: positiveInt('--cap', f.cap, 10_000_000) ?? p.cap,
       window: positiveInt('--window', f.window, 10_000) ?? p.window,
       epsilon: positiveNumber('--epsilon', f.epsilon) ?? p.epsilon,
-      batchSize: positiveInt('--batch', f.batch, 4096) ?? p.batchSize,
+      batchSize: positiveInt('--batch', f.batch, 4096) ?? p.batchSize ?? familyBatchSize(family),
       evalBatch: p.evalBatch,
       snapshots: f.snapshots ?? false,
     }),
@@ -216,8 +217,10 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
       results.push(r);
       bar.update(r.taskIndex + 1, { iter: r.totalIterations, loss: r.finalLoss.toFixed(4) });
       bar.log(
-        `task ${r.taskIndex + 1}/${plan.protocol.tasks}: ${r.converged ? `converged in ${r.iterations} iterations` : `FAILED (${r.failure}) after ${r.iterations}`}, ` +
-          `held-out accuracy ${(r.accuracy * 100).toFixed(0)}%, ${(r.wallMs / 1000).toFixed(1)} s`,
+        `task ${r.taskIndex + 1}/${plan.protocol.tasks}: ${r.converged ? `converged in ${r.iterations} iterations` : `FAILED (${r.failure}) after ${r.totalIterations}, counted as ${r.iterations}`} ` +
+          `(${r.trialsToCriterion} trials), held-out accuracy ${(r.accuracy * 100).toFixed(0)}%` +
+          `${Number.isFinite(r.activeNeurons) ? `, ${((r.firingRate * 1000) / plan.protocol.dt).toFixed(1)} Hz, ${r.activeNeurons}/${r.neurons} neurons active${isNearSilent(r) ? ' (near-silent)' : ''}` : ''}` +
+          `, ${(r.wallMs / 1000).toFixed(1)} s`,
       );
     }
   } finally {

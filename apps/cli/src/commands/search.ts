@@ -230,7 +230,7 @@ async function writeOutputs(
   writeAtomic(join(out, 'report.html'), html);
   process.stdout.write(
     [
-      ...summaryLines(definition, fixed, candidates),
+      ...summaryLines(definition, fixed, candidates, store.results()),
       `fixed configuration ${fixed.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
       ...(analysis
         ? [

@@ -1,3 +1,4 @@
+import type { TaskResult } from '@ip2/l2l';
 import { aggregate, parseSearchDefinition, tableFromRows } from '@ip2/search';
 import { parseTasksJson } from '@ip2/report';
 import { positiveInt, UsageError } from '../errors.js';
@@ -113,14 +114,21 @@ async function printDecision(client: ApiClient, search: SearchView): Promise<voi
   const config = configs.items.find((c) => c.searchId === id);
   if (config === undefined)
     throw new ServerError(`search ${id} is COMPLETE but the server has no fixed configuration for it`);
-  const candidates = aggregate(definition, tableFromRows(parseTasksJson(tasks)));
+  const rows = parseTasksJson(tasks);
+  const candidates = aggregate(definition, tableFromRows(rows));
+  // tasks.json rows are the whole task results, flattened beside their candidate and seed.
+  const records = rows.map((r) => ({
+    candidate: r.candidate,
+    seedIndex: r.seedIndex,
+    result: r as unknown as TaskResult,
+  }));
   const wall =
     search.startedAt && search.finishedAt
       ? (Date.parse(search.finishedAt) - Date.parse(search.startedAt)) / 1000
       : null;
   process.stdout.write(
     [
-      ...summaryLines(definition, config.record, candidates),
+      ...summaryLines(definition, config.record, candidates, records),
       `fixed configuration ${config.record.hash.slice(0, 16)}… (${search.family} version ${config.version}, id ${config.id})`,
       `report  → ${client.url(`/v1/searches/${id}/report`)}`,
       `results → ${client.url(`/v1/searches/${id}/results?format=csv`)}${wall === null ? '' : `   (${wall.toFixed(0)} s)`}`,

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decide, parseSearchDefinition, plannedTaskTrainings } from '@ip2/search';
@@ -100,5 +100,35 @@ describe('local search', () => {
     expect(canonical(resumed)).toBe(canonical(straight));
     const lines = readFileSync(join(broken.dir, 'results.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(plannedTaskTrainings(definition)); // no duplicate line written
+  });
+
+  it('reads a results.jsonl written before trials and firing statistics were kept: those fields are NaN', () => {
+    const s = store();
+    const old = {
+      candidate: '01',
+      seedIndex: 0,
+      result: {
+        taskIndex: 0,
+        iterations: 150,
+        totalIterations: 150,
+        converged: false,
+        failure: 'cap',
+        finalLoss: 0.04,
+        accuracy: 0.5,
+        heldOutLoss: 'NaN',
+        firingRate: 0.003,
+        wallMs: 9,
+      },
+      engine: { engine: 'fused', backend: 'js' },
+    };
+    writeFileSync(join(s.dir, 'results.jsonl'), JSON.stringify(old) + '\n');
+    const back = new FileStore(s.dir);
+    back.load();
+    const [r] = back.results();
+    expect(r!.result).toMatchObject({ taskIndex: 0, iterations: 150, failure: 'cap', firingRate: 0.003 });
+    expect(r!.result.heldOutLoss).toBeNaN();
+    for (const k of ['trialsToCriterion', 'batchSize', 'activeNeurons', 'neurons', 'fractionSilent'] as const) {
+      expect(r!.result[k]).toBeNaN();
+    }
   });
 });

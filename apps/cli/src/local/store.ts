@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, fsyncSync, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { completeTaskResult } from '@ip2/l2l';
 import { taskRecordTable, type SearchTaskRecord } from '@ip2/report';
 import type { ResultTable } from '@ip2/search';
 import { writeAtomic } from '../output.js';
@@ -51,7 +52,8 @@ export class FileStore {
       } catch {
         continue;
       }
-      this.remember(r);
+      // A result written before a field existed reads it as NaN.
+      this.remember({ ...r, result: completeTaskResult(r.result) });
     }
   }
 
