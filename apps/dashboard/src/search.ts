@@ -12,12 +12,26 @@ import type {
   TaskEvent,
 } from './types.js';
 
+/** Firing at the end of a task, on its held-out batch. */
+interface Firing {
+  readonly rate: number | null;
+  readonly active: number | null;
+  readonly neurons: number | null;
+}
+
 interface Measured {
-  /** seed index → task index → iterations to criterion (the iterations run, for a failed task). */
+  /** seed index → task index → iterations to criterion (a failed task: censored at its iterations − window). */
   readonly seeds: Map<number, Map<number, number>>;
+  /** seed index → task index → firing at the end of the task. */
+  readonly firing: Map<number, Map<number, Firing>>;
   results: number;
   failures: number;
+  /** Tasks that ended near-silent (fewer than 10% of the neurons active). */
+  nearSilent: number;
 }
+
+/** A task ends near-silent when fewer than this fraction of its neurons spiked (as the HTML report flags it). */
+const NEAR_SILENT_FRACTION = 0.1;
 
 const median = (xs: number[]): number | null => {
   if (xs.length === 0) return null;
@@ -155,7 +169,7 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
     for (const m of measured.values()) n += m.results;
     mount(
       curveNote,
-      `Median over seeds of the iterations each task took to reach the criterion (a failed task: the iterations it ran). ` +
+      `Median over seeds of the iterations each task took to reach the criterion (a failed task: censored at the iterations it ran − the window). ` +
         `${n} task results so far. Dashed: the controls (no IP, IP on every property); thick: the chosen mask.`,
     );
   };
@@ -163,6 +177,8 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
   const renderTable = () => {
     if (search === null) return;
     const s = search;
+    const dt = Number((s.protocol as { network?: { dt?: number } }).network?.dt ?? 20);
+    const hz = 1000 / dt;
     const rows = ordered().map((c) => {
       const m = measured.get(c.bits);
       const last: number[] = [];
@@ -172,6 +188,16 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
         const v = seed.get(lastTask);
         if (v !== undefined) last.push(v);
       }
+      const rates: number[] = [];
+      const active: number[] = [];
+      let neurons: number | null = null;
+      for (const seed of m?.firing.values() ?? []) {
+        const f = seed.get(lastTask);
+        if (f?.rate !== null && f?.rate !== undefined) rates.push(f.rate * hz);
+        if (f?.active !== null && f?.active !== undefined) active.push(f.active);
+        if (f?.neurons !== null && f?.neurons !== undefined) neurons = f.neurons;
+      }
+      const activeText = active.length === 0 ? '–' : `${fmt(median(active))}${neurons === null ? '' : ` / ${neurons}`}`;
       const state = shownState(c, s, decision);
       return h(
         'tr',
@@ -184,6 +210,22 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
         h('td', { class: 'num' }, m?.results ?? 0),
         h('td', { class: 'num' }, m?.failures ?? 0),
         h('td', { class: 'num' }, lastTask < 0 ? '–' : `${fmt(median(last))} (task ${lastTask})`),
+        h('td', { class: 'num' }, rates.length === 0 ? '–' : fmt(median(rates), 2)),
+        h(
+          'td',
+          { class: 'num' },
+          activeText,
+          (m?.nearSilent ?? 0) > 0
+            ? h(
+                'span',
+                {
+                  class: 'badge badge-silent',
+                  title: `${m!.nearSilent} task(s) ended with fewer than 10% of the neurons active`,
+                },
+                'near-silent',
+              )
+            : null,
+        ),
         h('td', { class: 'num' }, interval(c.score)),
       );
     });
@@ -207,6 +249,8 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
               'Results',
               'Failures',
               'Median iterations, last task',
+              'Firing (Hz), last task',
+              'Active neurons, last task',
               `Score ${decision === null ? '' : `(${decision.rule.metric})`} [interval]`,
             ].map((t) => h('th', {}, t)),
           ),
@@ -248,7 +292,7 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
   const onTask = (t: TaskEvent) => {
     let m = measured.get(t.candidate);
     if (m === undefined) {
-      m = { seeds: new Map(), results: 0, failures: 0 };
+      m = { seeds: new Map(), firing: new Map(), results: 0, failures: 0, nearSilent: 0 };
       measured.set(t.candidate, m);
     }
     let seed = m.seeds.get(t.seedIndex);
@@ -256,11 +300,21 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
       seed = new Map();
       m.seeds.set(t.seedIndex, seed);
     }
+    const active = t.activeNeurons ?? null;
+    const neurons = t.neurons ?? null;
     if (!seed.has(t.taskIndex)) {
       m.results += 1;
       if (!t.converged) m.failures += 1;
+      if (active !== null && neurons !== null && neurons > 0 && active < NEAR_SILENT_FRACTION * neurons)
+        m.nearSilent += 1;
     }
-    seed.set(t.taskIndex, t.converged && t.iterations !== null ? t.iterations : t.totalIterations);
+    seed.set(t.taskIndex, t.iterations ?? t.totalIterations);
+    let firing = m.firing.get(t.seedIndex);
+    if (firing === undefined) {
+      firing = new Map();
+      m.firing.set(t.seedIndex, firing);
+    }
+    firing.set(t.taskIndex, { rate: t.firingRate ?? null, active, neurons });
   };
 
   const start = async () => {

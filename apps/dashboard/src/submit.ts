@@ -35,6 +35,7 @@ const FIELDS: readonly Field[] = [
   { path: 'protocol.criterion.epsilon', label: 'Criterion ε', hint: 'default 0.005' },
   { path: 'protocol.network.hidden', label: 'Hidden neurons', hint: 'default 100' },
   { path: 'protocol.network.lr', label: 'Learning rate', hint: 'default 0.001' },
+  { path: 'protocol.batchSize', label: 'Trials per iteration', hint: "default: the family's conditions" },
   { path: 'protocol.evalBatch', label: 'Held-out trials', hint: 'default 32' },
   { path: 'score.metric', label: 'Score metric', options: SCORE_METRICS, value: 'final-efficiency' },
   { path: 'budget.maxTaskTrainings', label: 'Budget (task trainings)', hint: 'optional' },

@@ -41,17 +41,29 @@ export interface CandidateView {
   readonly runs: readonly RunView[];
 }
 
+/** A task event: its run, then the fields of the API's TaskResult (null: not finite, or not recorded). */
 export interface TaskEvent {
   readonly runId: string;
   readonly candidate: string;
   readonly seedIndex: number;
   readonly taskIndex: number;
+  /** Iterations to criterion: iterations run − convergence window (a failed task: censored there). */
   readonly iterations: number | null;
+  readonly trialsToCriterion?: number | null;
+  readonly batchSize?: number | null;
   readonly totalIterations: number;
   readonly converged: boolean;
   readonly failure: string | null;
   readonly finalLoss: number | null;
   readonly accuracy: number | null;
+  readonly heldOutLoss?: number | null;
+  /** Mean spikes per hidden neuron per step on the held-out batch (null: non-spiking, or not recorded). */
+  readonly firingRate?: number | null;
+  /** Hidden neurons that spiked on the held-out batch at the end of the task. */
+  readonly activeNeurons?: number | null;
+  readonly neurons?: number | null;
+  readonly fractionSilent?: number | null;
+  readonly wallMs?: number | null;
 }
 
 export interface StateEvent {
