@@ -84,7 +84,15 @@ describe('processTrainJob', () => {
     expect((await store.runs.checkpoint(run.id))?.nextTask).toBe(3);
     // Done already: a repeated job changes nothing.
     expect(await processTrainJob(deps(), job(payload))).toMatchObject({ tasksWritten: 0 });
-    expect(await store.runs.results(run.id)).toHaveLength(3);
+    const stored = await store.runs.results(run.id);
+    expect(stored).toHaveLength(3);
+    // The definition gives no batch size: sma's two conditions; trials and firing statistics are stored.
+    for (const r of stored) {
+      expect(r).toMatchObject({ batchSize: 2, trialsToCriterion: 2 * r.iterations, neurons: 8 });
+      expect(r.iterations).toBe(Math.max(0, r.totalIterations - 10));
+      expect(Number.isInteger(r.activeNeurons) && r.activeNeurons >= 0 && r.activeNeurons <= 8).toBe(true);
+      expect(r.fractionSilent).toBeCloseTo(1 - r.activeNeurons / 8, 12);
+    }
   });
 
   it('goes on from the checkpoint when an earlier attempt got further than fromTask', async () => {
