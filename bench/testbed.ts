@@ -1,0 +1,244 @@
+/**
+ * The fair-testbed study (docs/model.md, "Model version 2"): can the control without intrinsic
+ * plasticity learn at the model's defaults, and do the networks fire at initialisation?
+ *
+ *   npm run study:testbed -- [--parts firing,control] [--families dms,sma] [--sizes 64,100]
+ *                            [--seeds 1,2,3] [--tasks 20] [--cap 6000] [--out results/testbed]
+ *
+ * - firing: the initial firing rate (Hz) of a new network on every family and size, at model
+ *   version 2 (calibrated: the default), version 2 without calibration (input scaling alone) and
+ *   version 1, on the calibration trials and on a held-out batch of the family's first task.
+ * - control: `rsnn-noip` on each family, size and seed for `--tasks` tasks, the protocol of the
+ *   reproduction study (lr 3e-3, ε 0.015, window 50, batch = the family's conditions, cap 6 000).
+ *   Each finished run is written to <out>/control/<family>-<size>-s<seed>.json and is not run again,
+ *   so an interrupted study continues where it stopped.
+ * The summary goes to <out>/summary.md and <out>/summary.json.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  calibrationBatch,
+  createRunLearner,
+  failureFreeMetrics,
+  parseProtocol,
+  runSeeds,
+  runSequence,
+  sequenceMetrics,
+  spikingNetworkState,
+  type TaskResult,
+} from '@ip2/l2l';
+import { FusedEngine, rateHz, type NetworkConfigInput, type TrialBatch } from '@ip2/snn';
+import { createInstance, FAMILY_IDS, heldOutBatch } from '@ip2/tasks';
+
+const { values: flags } = parseArgs({
+  options: {
+    parts: { type: 'string', default: 'firing,control' },
+    families: { type: 'string', default: 'dms,sma' },
+    sizes: { type: 'string', default: '64,100' },
+    seeds: { type: 'string', default: '1,2,3' },
+    tasks: { type: 'string', default: '20' },
+    cap: { type: 'string', default: '6000' },
+    lr: { type: 'string', default: '3e-3' },
+    epsilon: { type: 'string', default: '0.015' },
+    out: { type: 'string', default: 'results/testbed' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  console.log('npm run study:testbed -- [--parts firing,control] [--families dms,sma] [--sizes 64,100] [--seeds 1,2,3]');
+  process.exit(0);
+}
+
+const list = (s: string) => s.split(',').filter((x) => x !== '');
+const numbers = (s: string, flag: string) =>
+  list(s).map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${flag}: '${x}' is not a positive integer`);
+    return n;
+  });
+const parts = list(flags.parts);
+const families = list(flags.families);
+for (const f of families) if (!FAMILY_IDS.includes(f as never)) throw new RangeError(`--families: unknown family '${f}'`);
+const sizes = numbers(flags.sizes, 'sizes');
+const seeds = numbers(flags.seeds, 'seeds');
+const tasks = numbers(flags.tasks, 'tasks')[0]!;
+const cap = numbers(flags.cap, 'cap')[0]!;
+const lr = Number(flags.lr);
+const epsilon = Number(flags.epsilon);
+const out = flags.out;
+mkdirSync(join(out, 'control'), { recursive: true });
+const DT = 20;
+const SPACE = ['tauD', 'tauS', 'theta'] as const;
+
+const VARIANTS: readonly { readonly name: string; readonly network: NetworkConfigInput }[] = [
+  { name: 'v2 (default, calibrated to 10 Hz)', network: {} },
+  { name: 'v2 without calibration', network: { firingTarget: null } },
+  { name: 'v1', network: { modelVersion: 1 } },
+];
+
+interface FiringRow {
+  readonly family: string;
+  readonly hidden: number;
+  readonly variant: string;
+  /** Hz on the calibration trials and on a held-out batch of the first task; neurons active there. */
+  readonly calibrationHz: number;
+  readonly heldOutHz: number;
+  readonly active: number;
+}
+
+function hz(state: ReturnType<typeof spikingNetworkState>, batch: TrialBatch): { hz: number; active: number } {
+  const e = FusedEngine.create(state);
+  try {
+    const ev = e.evaluate(batch);
+    return { hz: rateHz(ev.firingRate, DT), active: ev.activeNeurons };
+  } finally {
+    e.dispose();
+  }
+}
+
+function firingPart(): FiringRow[] {
+  const rows: FiringRow[] = [];
+  for (const family of FAMILY_IDS) {
+    const instance = createInstance(family, runSeeds(1).tasks, 0);
+    const held = heldOutBatch(instance, runSeeds(1).tasks, 32, DT);
+    for (const hidden of sizes) {
+      for (const v of VARIANTS) {
+        const spec = {
+          model: 'rsnn-noip',
+          nIn: instance.nIn,
+          nOut: instance.nOut,
+          hidden,
+          dt: DT,
+          seed: runSeeds(1).network,
+          loss: 'mse' as const,
+          lr,
+        };
+        const state = spikingNetworkState(spec, { family, space: [...SPACE], network: v.network });
+        const cal = hz(state, calibrationBatch(family, spec.seed, DT));
+        const ho = hz(state, held);
+        rows.push({ family, hidden, variant: v.name, calibrationHz: cal.hz, heldOutHz: ho.hz, active: ho.active });
+        console.log(
+          `firing ${family} ${hidden} ${v.name}: ${ho.hz.toFixed(2)} Hz held-out, ${cal.hz.toFixed(2)} Hz calibration, ${ho.active}/${hidden} active`,
+        );
+      }
+    }
+  }
+  return rows;
+}
+
+interface ControlRun {
+  readonly family: string;
+  readonly hidden: number;
+  readonly seed: number;
+  readonly tasks: readonly TaskResult[];
+  readonly wallS: number;
+}
+
+async function controlRun(family: string, hidden: number, seed: number): Promise<ControlRun> {
+  const file = join(out, 'control', `${family}-${hidden}-s${seed}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ControlRun;
+  const protocol = parseProtocol({ tasks, cap, epsilon, window: 50, dt: DT });
+  const learner = await createRunLearner({
+    family,
+    seed,
+    model: 'rsnn-noip',
+    space: [...SPACE],
+    mask: [],
+    hidden,
+    lr,
+    loss: 'mse',
+    dt: DT,
+  });
+  const started = performance.now();
+  const results: TaskResult[] = [];
+  for await (const step of runSequence({ family, seed, protocol, learner })) {
+    const r = step.result;
+    results.push(r);
+    console.log(
+      `control ${family} ${hidden} s${seed} task ${r.taskIndex}: ${r.totalIterations} it, ${r.converged ? 'converged' : 'failed'}, acc ${r.accuracy.toFixed(2)}, ${rateHz(r.firingRate, DT).toFixed(1)} Hz`,
+    );
+  }
+  learner.dispose();
+  const run: ControlRun = { family, hidden, seed, tasks: results, wallS: (performance.now() - started) / 1000 };
+  writeFileSync(file, JSON.stringify(run, null, 1));
+  return run;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+
+const summary: Record<string, unknown> = {
+  protocol: { tasks, cap, lr, epsilon, window: 50, dt: DT, batch: 'family conditions' },
+};
+const md: string[] = ['# Fair-testbed study', ''];
+md.push(
+  `Command: \`npm run study:testbed -- --parts ${parts.join(',')} --families ${families.join(',')} --sizes ${sizes.join(',')} --seeds ${seeds.join(',')} --tasks ${tasks} --cap ${cap}\``,
+  '',
+);
+
+if (parts.includes('firing')) {
+  const rows = firingPart();
+  summary.firing = rows;
+  md.push('## Firing at initialisation (run seed 1)', '');
+  md.push('| family | neurons | model | held-out Hz | calibration Hz | active neurons |', '|---|---|---|---|---|---|');
+  for (const r of rows) {
+    md.push(
+      `| ${r.family} | ${r.hidden} | ${r.variant} | ${f2(r.heldOutHz)} | ${f2(r.calibrationHz)} | ${r.active}/${r.hidden} |`,
+    );
+  }
+  md.push('');
+}
+
+if (parts.includes('control')) {
+  const runs: ControlRun[] = [];
+  for (const family of families) {
+    for (const hidden of sizes) for (const seed of seeds) runs.push(await controlRun(family, hidden, seed));
+  }
+  md.push(
+    `## rsnn-noip at the defaults (${tasks} tasks, cap ${cap}, lr ${lr}, ε ${epsilon}, batch = conditions)`,
+    '',
+  );
+  md.push(
+    '| family | neurons | seed | converged | held-out acc. after converged tasks | final efficiency (censored) | failure-free final eff. | speed-up | Hz at the last task | active at the last task | wall s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  const groups: Record<string, unknown>[] = [];
+  for (const family of families) {
+    for (const hidden of sizes) {
+      const mine = runs.filter((r) => r.family === family && r.hidden === hidden);
+      for (const r of mine) {
+        const m = sequenceMetrics(r.tasks);
+        const ff = failureFreeMetrics(r.tasks);
+        const conv = r.tasks.filter((t) => t.converged);
+        const last = r.tasks[r.tasks.length - 1]!;
+        md.push(
+          `| ${family} | ${hidden} | ${r.seed} | ${conv.length}/${r.tasks.length} | ${f2(mean(conv.map((t) => t.accuracy)))} | ${f1(m.finalEfficiency)} | ${f1(ff.finalEfficiency)} | ${f2(m.speedUp)} | ${f1(rateHz(last.firingRate, DT))} | ${last.activeNeurons ?? '–'} | ${f1(r.wallS)} |`,
+        );
+      }
+      const all = mine.flatMap((r) => r.tasks);
+      const conv = all.filter((t) => t.converged);
+      groups.push({
+        family,
+        hidden,
+        runs: mine.length,
+        convergedShare: conv.length / all.length,
+        heldOutAccuracyAfterConverged: mean(conv.map((t) => t.accuracy)),
+      });
+    }
+  }
+  md.push('', '| family | neurons | runs | tasks converged | held-out accuracy after converged tasks |', '|---|---|---|---|---|');
+  for (const g of groups) {
+    md.push(
+      `| ${String(g.family)} | ${String(g.hidden)} | ${String(g.runs)} | ${((g.convergedShare as number) * 100).toFixed(0)}% | ${((g.heldOutAccuracyAfterConverged as number) * 100).toFixed(1)}% |`,
+    );
+  }
+  summary.control = { groups, runs: runs.map((r) => ({ ...r, tasks: r.tasks })) };
+}
+
+writeFileSync(join(out, 'summary.md'), md.join('\n') + '\n');
+writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 1));
+console.log(md.join('\n'));
