@@ -1,10 +1,47 @@
 import { createInstance, heldOutBatch } from '@ip2/tasks';
-import { resolveEngineName, type EngineName, type PropertyKey } from '@ip2/snn';
+import {
+  PROPERTY_KEYS,
+  resolveEngineName,
+  type EngineName,
+  type ModelVersion,
+  type NetworkConfigInput,
+  type PropertyKey,
+} from '@ip2/snn';
 import type { Learner, LearnerSpec, SequenceLearner } from './learner.js';
 import { LockstepGroup } from './lockstep.js';
-import { createLearner } from './models/registry.js';
+import { createLearner, type ModelOptions } from './models/registry.js';
 import { SPIKING_MODELS, spikingNetworkState } from './models/spiking.js';
 import { batchSizeFor, runSeeds, runSequence, type Protocol, type RunCheckpoint, type TaskResult } from './protocol.js';
+
+/**
+ * The model settings of a run beyond its sizes (SCIENCE.md §2–§4). Each one absent takes the model
+ * version's default; without modelVersion, the current version.
+ */
+export interface RunNetworkSettings {
+  /** Which version of the model's defaults the network takes (@ip2/snn modelDefaults). */
+  readonly modelVersion?: ModelVersion;
+  /** What the outputs read; absent: the version's default (2: 'spikes', 1: 'membrane'). */
+  readonly readout?: 'spikes' | 'membrane';
+  /** How the learnable properties step; absent: 'adam'. */
+  readonly propertyOptimizer?: 'adam' | 'sgd';
+  /** η of every learnable property; absent: the version's default (2: the weights' lr, 1: 1e-2). */
+  readonly propertyLr?: number;
+}
+
+/** The network configuration (of @ip2/snn) that a run's settings stand for; empty when none is given. */
+export function networkSettingsConfig(s: RunNetworkSettings = {}): NetworkConfigInput {
+  const optimizer = {
+    ...(s.propertyOptimizer === undefined ? {} : { properties: s.propertyOptimizer }),
+    ...(s.propertyLr === undefined
+      ? {}
+      : { lr: Object.fromEntries(PROPERTY_KEYS.map((k) => [k, s.propertyLr])) as Record<PropertyKey, number> }),
+  };
+  return {
+    ...(s.modelVersion === undefined ? {} : { modelVersion: s.modelVersion }),
+    ...(s.readout === undefined ? {} : { readout: s.readout }),
+    ...(Object.keys(optimizer).length === 0 ? {} : { optimizer }),
+  };
+}
 
 /**
  * A chunk of one run: train tasks [fromTask, toTask) of a (model, mask, seed) sequence, continuing
@@ -21,6 +58,8 @@ export interface ChunkJob {
   readonly hidden: number;
   readonly lr: number;
   readonly loss: 'mse' | 'xent';
+  /** Model version, readout and property optimiser of the spiking models (absent: the current defaults). */
+  readonly network?: RunNetworkSettings;
   readonly protocol: Protocol;
   readonly fromTask: number;
   readonly toTask: number;
@@ -30,7 +69,7 @@ export interface ChunkJob {
 /** What a run's network is built from. */
 export type RunLearnerSpec = Pick<
   ChunkJob,
-  'family' | 'seed' | 'model' | 'space' | 'mask' | 'hidden' | 'lr' | 'loss' | 'engine'
+  'family' | 'seed' | 'model' | 'space' | 'mask' | 'hidden' | 'lr' | 'loss' | 'network' | 'engine'
 > & {
   readonly dt: number;
 };
@@ -57,11 +96,12 @@ function learnerSpec(spec: RunLearnerSpec): LearnerSpec {
   };
 }
 
-function learnerOptions(spec: Pick<RunLearnerSpec, 'family' | 'space' | 'mask' | 'engine'>) {
+function learnerOptions(spec: Pick<RunLearnerSpec, 'family' | 'space' | 'mask' | 'network' | 'engine'>): ModelOptions {
   return {
     family: spec.family,
     space: spec.space,
     mask: spec.mask,
+    ...(spec.network === undefined ? {} : { network: networkSettingsConfig(spec.network) }),
     ...(spec.engine ? { engine: spec.engine } : {}),
   };
 }

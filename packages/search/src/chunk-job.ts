@@ -24,6 +24,12 @@ export function chunkJob(d: SearchDefinition, t: ChunkTarget, engine?: EngineNam
     hidden: d.protocol.network.hidden,
     lr: d.protocol.network.lr,
     loss: d.protocol.network.loss,
+    network: {
+      modelVersion: d.protocol.network.modelVersion,
+      propertyOptimizer: d.protocol.network.propertyOptimizer,
+      ...(d.protocol.network.propertyLr === undefined ? {} : { propertyLr: d.protocol.network.propertyLr }),
+      ...(d.protocol.network.readout === undefined ? {} : { readout: d.protocol.network.readout }),
+    },
     protocol: parseProtocol({
       tasks: d.protocol.tasks,
       window: d.protocol.criterion.window,

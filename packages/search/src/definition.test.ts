@@ -1,12 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { batchSizeFor } from '@ip2/l2l';
+import { CURRENT_MODEL_VERSION } from '@ip2/snn';
 import { describe, expect, it } from 'vitest';
 import { chunkJob } from './chunk-job.js';
 import {
   parseSearchDefinition,
+  parseStoredSearchDefinition,
   plannedTaskTrainings,
   scheduleOf,
   searchDefinitionSchema,
   SearchDefinitionError,
+  STORED_DEFAULT_MODEL_VERSION,
+  storedDefinition,
+  storedProtocol,
 } from './definition.js';
 import { definitionHash } from './fixed-config.js';
 
@@ -23,7 +29,7 @@ describe('search definition', () => {
         criterion: { window: 50, epsilon: 0.005 },
         iterationCap: 20000,
         evalBatch: 32,
-        network: { hidden: 100, dt: 20, lr: 1e-3, loss: 'mse' },
+        network: { hidden: 100, dt: 20, lr: 1e-3, loss: 'mse', modelVersion: 2, propertyOptimizer: 'adam' },
       },
       strategy: { kind: 'exhaustive' },
       score: { metric: 'final-efficiency', failurePenalty: 20000 },
@@ -86,6 +92,33 @@ describe('search definition', () => {
     [{ family: 'dms', protocol: { batchSize: 0 } }, /^protocol\.batchSize must be at least 1/],
     [{ family: 'dms', protocol: { network: { hidden: 0 } } }, /^protocol\.network\.hidden must be at least 1/],
     [{ family: 'dms', protocol: { network: { dt: -20 } } }, /^protocol\.network\.dt must be positive/],
+    [
+      { family: 'dms', protocol: { network: { modelVersion: 3 } } },
+      /^protocol\.network\.modelVersion must be one of 1, 2/,
+    ],
+    [
+      { family: 'dms', protocol: { network: { modelVersion: '2' } } },
+      /^protocol\.network\.modelVersion must be one of 1, 2/,
+    ],
+    [
+      { family: 'dms', protocol: { network: { propertyOptimizer: 'rmsprop' } } },
+      /^protocol\.network\.propertyOptimizer must be one of adam, sgd/,
+    ],
+    [{ family: 'dms', protocol: { network: { propertyLr: 0 } } }, /^protocol\.network\.propertyLr must be positive/],
+    [
+      { family: 'dms', protocol: { network: { propertyLr: -1e-3 } } },
+      /^protocol\.network\.propertyLr must be positive/,
+    ],
+    [
+      { family: 'dms', protocol: { network: { propertyLr: 'fast' } } },
+      /^protocol\.network\.propertyLr must be a finite number/,
+    ],
+    [{ family: 'dms', protocol: { network: { propertyLr: 11 } } }, /^protocol\.network\.propertyLr must be at most 10/],
+    [
+      { family: 'dms', protocol: { network: { readout: 'voltage' } } },
+      /^protocol\.network\.readout must be one of spikes, membrane/,
+    ],
+    [{ family: 'dms', protocol: { network: { model: 1 } } }, /^protocol\.network: unknown field\(s\) 'model'/],
     [{ family: 'dms', protocol: { seed: 3 } }, /^protocol: unknown field\(s\) 'seed'/],
     [
       { family: 'dms', strategy: { kind: 'grid' } },
@@ -159,5 +192,86 @@ describe('search definition', () => {
     expect(definitionHash(parseSearchDefinition({ family: 'dms', protocol: { baseSeed: 2 } }))).not.toBe(
       definitionHash(a),
     );
+  });
+});
+
+describe('model settings of a definition (protocol.network)', () => {
+  const target = { seed: 1, keys: ['theta'], fromTask: 0, toTask: 1 };
+
+  it('default to the current model version with adam; propertyLr and readout absent (the version decides)', () => {
+    const n = parseSearchDefinition({ family: 'dms' }).protocol.network;
+    expect(n.modelVersion).toBe(CURRENT_MODEL_VERSION);
+    expect(n.modelVersion).toBe(2);
+    expect(n.propertyOptimizer).toBe('adam');
+    expect('propertyLr' in n).toBe(false);
+    expect('readout' in n).toBe(false);
+    expect(chunkJob(parseSearchDefinition({ family: 'dms' }), target).network).toEqual({
+      modelVersion: 2,
+      propertyOptimizer: 'adam',
+    });
+  });
+
+  it('takes every field given, and the chunk job carries them to the runs', () => {
+    const d = parseSearchDefinition({
+      family: 'dms',
+      protocol: { network: { modelVersion: 1, propertyOptimizer: 'sgd', propertyLr: 0.05, readout: 'spikes' } },
+    });
+    expect(d.protocol.network).toMatchObject({
+      modelVersion: 1,
+      propertyOptimizer: 'sgd',
+      propertyLr: 0.05,
+      readout: 'spikes',
+    });
+    expect(chunkJob(d, target).network).toEqual({
+      modelVersion: 1,
+      propertyOptimizer: 'sgd',
+      propertyLr: 0.05,
+      readout: 'spikes',
+    });
+  });
+
+  it('a definition stored before model versions is read as version 1; a new one without the field is version 2', () => {
+    const old = JSON.parse(
+      readFileSync(new URL('./fixtures/definition-unversioned.json', import.meta.url), 'utf8'),
+    ) as Record<string, unknown>;
+    expect(JSON.stringify(old)).not.toContain('modelVersion');
+    const read = parseStoredSearchDefinition(old);
+    expect(read.protocol.network.modelVersion).toBe(STORED_DEFAULT_MODEL_VERSION);
+    expect(read.protocol.network.modelVersion).toBe(1);
+    expect(read.protocol.network.propertyOptimizer).toBe('adam');
+    expect(chunkJob(read, target).network).toEqual({ modelVersion: 1, propertyOptimizer: 'adam' });
+    // Everything else keeps its stored value.
+    expect({ ...read, protocol: { ...read.protocol, network: {} } }).toEqual({
+      ...parseSearchDefinition(old),
+      protocol: { ...parseSearchDefinition(old).protocol, network: {} },
+    });
+    // The same input as a new definition means the current version.
+    expect(parseSearchDefinition(old).protocol.network.modelVersion).toBe(2);
+    // A stored definition that names its version keeps it, and reading is idempotent.
+    const stored2 = JSON.parse(JSON.stringify(parseSearchDefinition({ family: 'dms' }))) as unknown;
+    expect(parseStoredSearchDefinition(stored2).protocol.network.modelVersion).toBe(2);
+    expect(parseStoredSearchDefinition(storedDefinition(old))).toEqual(read);
+    // Stored definitions with no protocol or no network at all were version 1 too.
+    expect(parseStoredSearchDefinition({ family: 'dms' }).protocol.network.modelVersion).toBe(1);
+    expect(parseStoredSearchDefinition({ family: 'dms', protocol: { tasks: 3 } }).protocol.network.modelVersion).toBe(
+      1,
+    );
+    expect(storedProtocol({ tasks: 3, network: { hidden: 8 } })).toEqual({
+      tasks: 3,
+      network: { hidden: 8, modelVersion: 1 },
+    });
+    // What is not a definition is left for the parser to refuse.
+    expect(storedDefinition(null)).toBeNull();
+    expect(() => parseStoredSearchDefinition({ family: 'dms', protocol: 'x' })).toThrow(SearchDefinitionError);
+  });
+
+  it('the model settings are part of the definition hash', () => {
+    const h = (network: Record<string, unknown>) =>
+      definitionHash(parseSearchDefinition({ family: 'dms', protocol: { network } }));
+    const base = h({});
+    expect(h({ modelVersion: 2, propertyOptimizer: 'adam' })).toBe(base);
+    for (const n of [{ modelVersion: 1 }, { propertyOptimizer: 'sgd' }, { propertyLr: 1e-3 }, { readout: 'spikes' }]) {
+      expect(h(n), JSON.stringify(n)).not.toBe(base);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { PAPER_SPACE, PROPERTY_KEYS } from '@ip2/snn';
+import { CURRENT_MODEL_VERSION, MODEL_VERSIONS, PAPER_SPACE, PROPERTY_KEYS, type ModelVersion } from '@ip2/snn';
 import { z } from 'zod';
 import { halvingSchedule, scheduleCost, singleRung, type Rung } from './schedule.js';
 
@@ -8,6 +8,17 @@ export type ScoreMetric = (typeof SCORE_METRICS)[number];
 
 export const STRATEGY_KINDS = ['exhaustive', 'successive-halving', 'random'] as const;
 export type StrategyKind = (typeof STRATEGY_KINDS)[number];
+
+/** Optimisers of the learnable intrinsic properties (protocol.network.propertyOptimizer). */
+export const PROPERTY_OPTIMIZERS = ['adam', 'sgd'] as const;
+export type PropertyOptimizer = (typeof PROPERTY_OPTIMIZERS)[number];
+
+/** What a network's outputs read (protocol.network.readout). */
+export const READOUTS = ['spikes', 'membrane'] as const;
+export type Readout = (typeof READOUTS)[number];
+
+/** The model version a stored definition without `protocol.network.modelVersion` was written under. */
+export const STORED_DEFAULT_MODEL_VERSION: ModelVersion = 1;
 
 const integer = (field: string, min: number, max: number) =>
   z
@@ -66,10 +77,42 @@ const protocolSchema = z
             hidden: integer('protocol.network.hidden', 1, 8192).default(100),
             /** Time step in ms. */
             dt: positive('protocol.network.dt', 1000).default(20),
-            /** Learning rate of the synaptic weights (η of the intrinsic properties: the model's defaults). */
+            /** Learning rate of the synaptic weights. */
             lr: positive('protocol.network.lr', 1).default(1e-3),
             /** Task loss form. */
             loss: z.enum(['mse', 'xent'], { error: 'protocol.network.loss must be one of mse, xent' }).default('mse'),
+            /**
+             * Which version of the model's defaults the runs' networks take (@ip2/snn, SCIENCE.md §2–§4): 2, the
+             * revised fair testbed; 1, the first. A stored definition without it was written under version 1
+             * (parseStoredSearchDefinition).
+             */
+            modelVersion: z
+              .literal(MODEL_VERSIONS, {
+                error: `protocol.network.modelVersion must be one of ${MODEL_VERSIONS.join(', ')}`,
+              })
+              .default(CURRENT_MODEL_VERSION)
+              .describe("Version of the model's defaults: 2 (revised), 1 (first); a stored definition without it is 1"),
+            /** How the learnable intrinsic properties step: 'adam' (with the weights) or 'sgd' (the paper's P ← P − η ∇P L). */
+            propertyOptimizer: z
+              .enum(PROPERTY_OPTIMIZERS, {
+                error: `protocol.network.propertyOptimizer must be one of ${PROPERTY_OPTIMIZERS.join(', ')}`,
+              })
+              .default('adam')
+              .describe("Optimiser of the learnable intrinsic properties: adam, or sgd (the paper's plain step)"),
+            /**
+             * η of every learnable property. Absent: the model version's default (version 2: the weights' lr;
+             * version 1: 1e-2).
+             */
+            propertyLr: positive('protocol.network.propertyLr', 10)
+              .optional()
+              .describe("Learning rate of the intrinsic properties; default: the weights' lr (model version 1: 0.01)"),
+            /** What the outputs read. Absent: the model version's default (version 2: 'spikes'; version 1: 'membrane'). */
+            readout: z
+              .enum(READOUTS, { error: `protocol.network.readout must be one of ${READOUTS.join(', ')}` })
+              .optional()
+              .describe(
+                "Readout: spikes (leaky output units) or membrane; default: the model version's (2: spikes, 1: membrane)",
+              ),
           },
           strict('protocol.network'),
         )
@@ -278,6 +321,39 @@ export function parseSearchDefinition(input: unknown): SearchDefinition {
       failurePenalty: d.score.failurePenalty ?? defaultFailurePenalty(d.score.metric, d.protocol.iterationCap),
     },
   };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/**
+ * A stored search protocol as it must be read: one written before `network.modelVersion` existed ran
+ * under version 1's defaults, and says so once read. Anything else is returned as it is.
+ */
+export function storedProtocol<T>(protocol: T): T {
+  if (!isObject(protocol)) return protocol;
+  const network = protocol.network;
+  if (network !== undefined && !isObject(network)) return protocol;
+  if (network !== undefined && 'modelVersion' in network) return protocol;
+  return { ...protocol, network: { ...network, modelVersion: STORED_DEFAULT_MODEL_VERSION } };
+}
+
+/**
+ * A stored search definition (the Search row's, the local store's search.json) as it must be read: see
+ * storedProtocol. A new definition without `protocol.network.modelVersion` means the current version;
+ * a stored one means version 1, the only one that existed before the field.
+ */
+export function storedDefinition<T>(definition: T): T {
+  if (!isObject(definition)) return definition;
+  const protocol = definition.protocol;
+  if (protocol !== undefined && !isObject(protocol)) return definition;
+  return { ...definition, protocol: storedProtocol(protocol ?? {}) };
+}
+
+/** Validates a stored search definition (storedDefinition) and fills in defaults, as parseSearchDefinition. */
+export function parseStoredSearchDefinition(stored: unknown): SearchDefinition {
+  return parseSearchDefinition(storedDefinition(stored));
 }
 
 /** Number of candidates the definition's strategy evaluates. */
