@@ -1,7 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { modelDefaults } from '@ip2/snn';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, contentHash } from './canonical-json.js';
 import { parseSearchDefinition } from './definition.js';
-import { definitionHash, fixConfiguration, verifyFixedConfig } from './fixed-config.js';
+import {
+  definitionHash,
+  FIXED_CONFIG_FORMAT,
+  fixConfiguration,
+  fixedConfigDefaultsMatch,
+  fixedConfigModelVersion,
+  modelDefaultsHash,
+  verifyFixedConfig,
+  type FixedConfig,
+} from './fixed-config.js';
 import { powerLawTruth, shuffledTable as shuffled, simulateSearch } from './testkit.js';
 
 const d = parseSearchDefinition({
@@ -21,6 +32,7 @@ describe('fixed configuration record', () => {
       space: ['tauD', 'tauS', 'theta'],
       mask: { bits: '110', keys: ['tauD', 'tauS'] },
       protocol: d.protocol,
+      model: { version: 2, defaultsHash: modelDefaultsHash(2) },
       createdFrom: { searchHash: definitionHash(d) },
     });
     expect(rec.evidence.best.id).toBe('110');
@@ -50,6 +62,40 @@ describe('fixed configuration record', () => {
     expect(withId.createdFrom).toEqual({ searchHash: definitionHash(d), searchId: 's-42' });
     expect(withId.hash).not.toBe(rec.hash);
     expect(verifyFixedConfig(withId)).toBe(true);
+  });
+});
+
+describe('versioned model defaults in the record', () => {
+  it('names the model version and the hash of all its defaults, and its own hash covers them', () => {
+    const rec = fixConfiguration(d, table);
+    expect(rec.model).toEqual({ version: 2, defaultsHash: contentHash(modelDefaults(2)) });
+    expect(fixedConfigModelVersion(rec)).toBe(2);
+    expect(fixedConfigDefaultsMatch(rec)).toBe(true);
+    const v1 = fixConfiguration(
+      parseSearchDefinition({ ...d, protocol: { ...d.protocol, network: { ...d.protocol.network, modelVersion: 1 } } }),
+      table,
+    );
+    expect(v1.model).toEqual({ version: 1, defaultsHash: modelDefaultsHash(1) });
+    expect(fixedConfigModelVersion(v1)).toBe(1);
+    expect(modelDefaultsHash(1)).not.toBe(modelDefaultsHash(2));
+    expect(v1.hash).not.toBe(rec.hash);
+    // Another set of defaults under the same version number no longer verifies as the same record.
+    const copy = JSON.parse(JSON.stringify(rec)) as { model: { defaultsHash: string } };
+    copy.model.defaultsHash = modelDefaultsHash(1);
+    expect(verifyFixedConfig(copy)).toBe(false);
+    expect(fixedConfigDefaultsMatch(copy as unknown as FixedConfig)).toBe(false);
+  });
+
+  it('a record fixed before versioned defaults stays readable, verifies, and says version 1', () => {
+    const old = JSON.parse(
+      readFileSync(new URL('./fixtures/fixed-config-unversioned.json', import.meta.url), 'utf8'),
+    ) as FixedConfig;
+    expect(old.format).toBe(FIXED_CONFIG_FORMAT);
+    expect('model' in old).toBe(false);
+    expect(verifyFixedConfig(old)).toBe(true);
+    expect(old.hash).toBe('8f8160607e4575974c51cbfb3b49205c233fdfc1c29abfc847c9710508e7f581');
+    expect(fixedConfigModelVersion(old)).toBe(1);
+    expect(fixedConfigDefaultsMatch(old)).toBeNull();
   });
 });
 

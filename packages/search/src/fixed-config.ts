@@ -1,10 +1,21 @@
-import type { PropertyKey } from '@ip2/snn';
+import { modelDefaults, type ModelVersion, type PropertyKey } from '@ip2/snn';
 import { canonicalJson, contentHash } from './canonical-json.js';
 import { decide, type Decision } from './decision.js';
 import type { SearchDefinition, SearchProtocol } from './definition.js';
 import type { ResultTable } from './results.js';
 
 export const FIXED_CONFIG_FORMAT = 'ip2.fixed-config/1';
+
+/** The model version of a record that names none: every record fixed before versioned defaults. */
+export const UNVERSIONED_FIXED_CONFIG_MODEL_VERSION: ModelVersion = 1;
+
+/** Which model defaults a fixed configuration was measured under. */
+export interface FixedConfigModel {
+  /** protocol.network.modelVersion of the search. */
+  readonly version: ModelVersion;
+  /** contentHash of modelDefaults(version) of @ip2/snn: every default of the network, as the search ran it. */
+  readonly defaultsHash: string;
+}
 
 /**
  * The mask chosen for a family, fixed for all later learning of that family (SCIENCE.md §4), with the
@@ -23,6 +34,12 @@ export interface FixedConfig {
     readonly keys: readonly PropertyKey[];
   };
   readonly protocol: SearchProtocol;
+  /**
+   * The model version and a hash of all its defaults, so that the record's own hash covers them.
+   * Absent from records fixed before versioned defaults: those ran under version 1
+   * (fixedConfigModelVersion).
+   */
+  readonly model?: FixedConfigModel;
   readonly evidence: Decision;
   readonly createdFrom: {
     /** definitionHash of the search definition. */
@@ -35,6 +52,24 @@ export interface FixedConfig {
 /** Hex SHA-256 of a parsed definition's canonical JSON: the identity of a search's question. */
 export function definitionHash(definition: SearchDefinition): string {
   return contentHash(definition);
+}
+
+/** Hex SHA-256 of the canonical JSON of a model version's defaults (modelDefaults of @ip2/snn). */
+export function modelDefaultsHash(version: ModelVersion): string {
+  return contentHash(modelDefaults(version));
+}
+
+/** The model version a fixed configuration was measured under: its `model.version`, else 1 (an older record). */
+export function fixedConfigModelVersion(record: Pick<FixedConfig, 'model'>): ModelVersion {
+  return record.model?.version ?? UNVERSIONED_FIXED_CONFIG_MODEL_VERSION;
+}
+
+/**
+ * Whether this code's defaults of the record's model version are those the record was fixed under
+ * (its `model.defaultsHash`). Null for a record that names no model (nothing to compare).
+ */
+export function fixedConfigDefaultsMatch(record: Pick<FixedConfig, 'model'>): boolean | null {
+  return record.model === undefined ? null : record.model.defaultsHash === modelDefaultsHash(record.model.version);
 }
 
 export interface FixOptions {
@@ -55,6 +90,10 @@ export function fixConfiguration(
     space: [...definition.space],
     mask: { bits: evidence.best.id, keys: [...evidence.best.keys] },
     protocol: definition.protocol,
+    model: {
+      version: definition.protocol.network.modelVersion,
+      defaultsHash: modelDefaultsHash(definition.protocol.network.modelVersion),
+    },
     evidence,
     createdFrom:
       options.searchId === undefined
