@@ -2,6 +2,7 @@
  * Training-iteration benchmark of the engines, side by side in one run:
  *   npx tsx --conditions @ip2/source bench/engines.ts      (or: npm run bench)
  *   npm run bench -- --population                          (only the population table)
+ *   npm run bench -- --readout                             (only the readout table: version 2 vs 1)
  *
  * Every engine runs in its own child process (peak RSS per engine; TensorFlow.js resolves its
  * backend once per process) and serves "run <n>" requests, so the parent interleaves the engines
@@ -26,6 +27,7 @@ import {
   TfjsEngine,
   WEIGHT_KEYS,
   type Engine,
+  type NetworkConfigInput,
   type NetworkState,
   type TrialBatch,
 } from '@ip2/snn';
@@ -45,6 +47,8 @@ interface Shape {
 const SHAPES: readonly Shape[] = [
   { name: 'b1', batch: 1, nIn: 11, nRec: 100, nOut: 3, steps: 100, inputScale: 1 },
   { name: 'b32', batch: 32, nIn: 64, nRec: 256, nOut: 3, steps: 100, inputScale: 1 },
+  // A balanced batch of a two-condition family (sma, dms) at the protocol's size.
+  { name: 'b2', batch: 2, nIn: 11, nRec: 100, nOut: 3, steps: 100, inputScale: 1 },
 ];
 const POPULATION = 16;
 /** Shards of the threaded population: one per core. */
@@ -52,8 +56,13 @@ const THREADS = Math.min(availableParallelism(), POPULATION);
 const MIN_SAMPLES = 20;
 const HOMEOSTATIC_TARGET = 0.1;
 
-/** The benchmarked network: the ip2 neuron with adaptation, every property learnable, weights trained. */
-function network(s: Shape, seed = 1): NetworkState {
+/**
+ * The benchmarked network: the ip2 neuron with adaptation, every property learnable, weights trained.
+ * The engines' and population tables use model version 1 (membrane readout, L2 in the loss, τ clamped
+ * in the pass), the model the PyTorch peer (torch_engine.py) implements, so that first-iteration losses
+ * are comparable across engines; the readout table compares version 2 with it.
+ */
+function network(s: Shape, seed = 1, model: NetworkConfigInput = { modelVersion: 1 }): NetworkState {
   return initNetwork({
     nIn: s.nIn,
     nRec: s.nRec,
@@ -61,8 +70,16 @@ function network(s: Shape, seed = 1): NetworkState {
     space: [...PROPERTY_KEYS],
     learnable: [...PROPERTY_KEYS],
     seed,
+    ...model,
   });
 }
+
+/** The fused engine's model variants of the readout table. */
+const READOUT_VARIANTS: Readonly<Record<string, { label: string; model: NetworkConfigInput }>> = {
+  'fused-v2': { label: 'version 2 (spike readout)', model: { modelVersion: 2 } },
+  'fused-v2-membrane': { label: 'version 2, membrane readout', model: { modelVersion: 2, readout: 'membrane' } },
+  'fused-v1': { label: 'version 1 (membrane readout)', model: { modelVersion: 1 } },
+};
 
 /** Gaussian inputs, one-hot targets, the second half of the trial scored. */
 function batchOf(s: Shape, seed = 1): TrialBatch {
@@ -94,9 +111,9 @@ async function child(kind: string, shapeName: string): Promise<void> {
   const batch = batchOf(s);
   let step: () => { loss: number; rate: number } | Promise<{ loss: number; rate: number }>;
   let info: Record<string, unknown> = {};
-  if (kind === 'fused' || kind === 'tfjs') {
-    const state = network(s);
-    const engine: Engine = kind === 'fused' ? FusedEngine.create(state) : await TfjsEngine.create(state);
+  if (kind === 'fused' || kind === 'tfjs' || kind in READOUT_VARIANTS) {
+    const state = network(s, 1, READOUT_VARIANTS[kind]?.model);
+    const engine: Engine = kind === 'tfjs' ? await TfjsEngine.create(state) : FusedEngine.create(state);
     engine.setHomeostaticTarget(HOMEOSTATIC_TARGET);
     info = { backend: engine.info.backend };
     step = () => {
@@ -315,6 +332,7 @@ function machine(): string {
 
 async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ip2-bench-'));
+  const flag = readoutOnly ? '--readout' : onlyPopulation ? '--population' : '';
   const load0 = loadavg()[0]!;
   const lines: string[] = [];
   const say = (s = '') => {
@@ -322,8 +340,40 @@ async function parent(): Promise<void> {
     console.log(s);
   };
   say(
-    `Machine: ${machine()}. Command: \`npm run bench${onlyPopulation ? ' -- --population' : ''}\` (\`tsx --conditions @ip2/source bench/engines.ts${onlyPopulation ? ' --population' : ''}\`).`,
+    `Machine: ${machine()}. Command: \`npm run bench${flag ? ` -- ${flag}` : ''}\` (\`tsx --conditions @ip2/source bench/engines.ts${flag ? ` ${flag}` : ''}\`).`,
   );
+  if (readoutOnly || !onlyPopulation) {
+    // The readout table: model version 2 (spike readout) against its membrane readout and version 1.
+    say();
+    say(
+      '| shape | fused engine model | median ms (q1–q3) | vs version 1 | first-iteration firing rate | first-iteration loss |',
+    );
+    say('|---|---|---|---|---|---|');
+    for (const shape of SHAPES.filter((x) => x.name !== 'b32')) {
+      const kinds = Object.keys(READOUT_VARIANTS);
+      const runners = await measure(
+        kinds.map((k) => ({ label: READOUT_VARIANTS[k]!.label, shape, perRound: 20, start: nodeChild(k, shape) })),
+      );
+      const v1 = quantile(runners[2]!.ms, 0.5);
+      for (const r of runners) {
+        const name = `B=${shape.batch}, ${shape.nIn} in, ${shape.nRec} rec, ${shape.steps} steps`;
+        if (r.error) {
+          say(`| ${name} | ${r.column.label} | skipped: ${r.error} | | | |`);
+          continue;
+        }
+        const med = quantile(r.ms, 0.5);
+        say(
+          `| ${name} | ${r.column.label} | ${med.toFixed(3)} (${quantile(r.ms, 0.25).toFixed(3)}–${quantile(r.ms, 0.75).toFixed(3)}) | ${(med / v1).toFixed(3)}× | ${(100 * r.rate).toFixed(1)}% | ${r.loss.toPrecision(4)} |`,
+        );
+      }
+    }
+  }
+  if (readoutOnly) {
+    say();
+    say(`Load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}.`);
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   if (!onlyPopulation) {
     say();
     say(
@@ -332,7 +382,7 @@ async function parent(): Promise<void> {
     say('|---|---|---|---|---|---|---|---|');
   }
   try {
-    for (const shape of onlyPopulation ? [] : SHAPES) {
+    for (const shape of onlyPopulation ? [] : SHAPES.filter((x) => x.name !== 'b2')) {
       const heavy = shape.batch > 1;
       const columns: Column[] = [
         { label: 'fused', shape, perRound: heavy ? 2 : 20, start: nodeChild('fused', shape) },
@@ -414,6 +464,8 @@ async function parent(): Promise<void> {
 
 /** `--population`: only the population table (the engines' table takes several minutes). */
 const onlyPopulation = process.argv.includes('--population');
+/** `--readout`: only the readout table (model version 2's spike readout against version 1). */
+const readoutOnly = process.argv.includes('--readout');
 const at = process.argv.indexOf('--child');
 if (at >= 0) await child(process.argv[at + 1]!, process.argv[at + 2]!);
 else await parent();

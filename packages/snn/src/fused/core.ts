@@ -497,16 +497,12 @@ export class FusedCore {
   /** z[t] = κ z[t−1] + (1 − κ) s[t] of network p over the pass (slot 0: z = 0). */
   private filterSpikes(p: number): void {
     const { P, N, T, B } = this;
-    const { s, z } = this.arena.f;
+    const A = this.arena;
     const kappa = this.members[p]!.kappaOut;
-    const c = 1 - kappa;
     const row = B * N;
-    z.fill(0, p * row, (p + 1) * row);
-    for (let t = 1; t <= T; t++) {
-      const o = (t * P + p) * row;
-      const op = o - P * row;
-      for (let i = 0; i < row; i++) z[o + i] = kappa * z[op + i]! + c * s[o + i]!;
-    }
+    A.f.z.fill(0, p * row, (p + 1) * row);
+    const first = (P + p) * row * 4;
+    A.kernels.leak(A.at.z + first, A.at.s + first, T, row, P * row * 4, kappa, 1 - kappa);
   }
 
   /** Hidden neurons of network p that spiked at least once in the last pass. */
@@ -872,9 +868,10 @@ export class FusedCore {
         N,
       );
     }
-    const kappa = this.members[p]!.kappaOut;
-    for (let t = T - 2; t >= 0; t--) {
-      K.axpy(A.at.zb + (t * P + p) * B * N * 4, A.at.zb + ((t + 1) * P + p) * B * N * 4, B * N, kappa);
+    // z̄[t] += κ z̄[t+1], from t = T − 2 down to 0, in place.
+    if (T > 1) {
+      const at = A.at.zb + ((T - 2) * P + p) * B * N * 4;
+      K.leak(at, at, T - 1, B * N, -P * B * N * 4, this.members[p]!.kappaOut, 1);
     }
   }
 

@@ -21,6 +21,40 @@ describe('WebAssembly kernels', () => {
   };
   const close = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThan(1e-5 * (1 + Math.abs(want)));
 
+  it('leak: dst[k] = κ dst[k−1] + c src[k], forwards and backwards (in place)', () => {
+    for (const n of [1, 3, 4, 9, 100]) {
+      const steps = 7;
+      const stride = (n + 5) * 4;
+      const D = 4 * 1000;
+      const S = 4 * 60000;
+      fill(D, (steps + 1) * (n + 5));
+      fill(S, (steps + 1) * (n + 5));
+      const dst0 = Float32Array.from(f32.subarray(D / 4, D / 4 + (steps + 1) * (n + 5)));
+      const src = Float32Array.from(f32.subarray(S / 4, S / 4 + (steps + 1) * (n + 5)));
+      // Forwards from row 1 (row 0 is the initial state).
+      k.leak(D + stride, S + stride, steps, n, stride, 0.9, 0.1);
+      const want = Float32Array.from(dst0);
+      for (let t = 1; t <= steps; t++) {
+        for (let i = 0; i < n; i++) {
+          const at = (t * stride) / 4 + i;
+          want[at] = Math.fround(0.9 * want[at - stride / 4]! + 0.1 * src[at]!);
+        }
+      }
+      for (let i = 0; i < want.length; i++) close(f32[D / 4 + i]!, want[i]!);
+      // Backwards in place: row t += κ row t+1, from the second-last row down to row 0.
+      const before = Float32Array.from(f32.subarray(D / 4, D / 4 + want.length));
+      const last = (steps - 1) * stride;
+      k.leak(D + last, D + last, steps, n, -stride, 0.5, 1);
+      for (let t = steps - 1; t >= 0; t--) {
+        for (let i = 0; i < n; i++) {
+          const at = (t * stride) / 4 + i;
+          before[at] = Math.fround(0.5 * before[at + stride / 4]! + before[at]!);
+        }
+      }
+      for (let i = 0; i < before.length; i++) close(f32[D / 4 + i]!, before[i]!);
+    }
+  });
+
   it('matvec: out[b][i] = Σ_j W[i][j] x[b][j]', () => {
     for (const n of [1, 3, 4, 7, 33, 100]) {
       for (const trials of [1, 2, 4, 5, 9]) {

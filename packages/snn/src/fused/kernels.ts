@@ -1,6 +1,7 @@
 import {
   adamKernel,
   axpyKernel,
+  leakKernel,
   backwardKernel,
   forwardKernel,
   psiKernel,
@@ -544,6 +545,7 @@ export interface KernelExports {
     n: number,
   ): void;
   axpy(y: number, x: number, n: number, a: number): void;
+  leak(dst: number, src: number, steps: number, n: number, stride: number, kappa: number, c: number): void;
   sum_squares(x: number, n: number): number;
 }
 
@@ -574,6 +576,7 @@ export function kernelModule(): WasmModule {
       netRowsKernel(false),
       netRowsKernel(true),
       axpyKernel(),
+      leakKernel(),
       sumSquaresKernel(),
     ]),
   );

@@ -592,6 +592,44 @@ export function axpyKernel(): Fn {
   return f;
 }
 
+/**
+ * A leaky scan over `steps` rows of n floats, `stride` bytes apart (negative: backwards):
+ * dst[k] = κ dst[k − 1] + c src[k], where dst[k − 1] is the row at dst[k] − stride. The spike readout
+ * filters the spikes forwards with it (z = κ z + (1 − κ) s) and its adjoint backwards (z̄ = κ z̄ + z̄, in place).
+ */
+export function leakKernel(): Fn {
+  const f = new Fn('leak', [I32, I32, I32, I32, I32, F32, F32]);
+  const [dst, src, steps, n, stride, kappa, c] = f.params as Local[];
+  const ib = f.local(I32);
+  const nBytes = f.local(I32);
+  const n4Bytes = f.local(I32);
+  const t = f.local(I32);
+  const d = f.local(I32);
+  const sp = f.local(I32);
+  const prev = f.local(I32);
+  f.get(n!).i32(2).shl().set(nBytes);
+  f.get(n!).i32(-4).and().i32(2).shl().set(n4Bytes);
+  f.get(dst!).set(d);
+  f.get(src!).set(sp);
+  f.forStep(
+    t,
+    () => f.i32(0),
+    steps!,
+    1,
+    () => {
+      f.get(d).get(stride!).sub().set(prev);
+      overRow(f, ib, nBytes, n4Bytes, (L) => {
+        L.store(d, ib, () => {
+          L.scalar(kappa!).load(prev, ib).mul().scalar(c!).load(sp, ib).mul().add();
+        });
+      });
+      f.get(d).get(stride!).add().set(d);
+      f.get(sp).get(stride!).add().set(sp);
+    },
+  );
+  return f;
+}
+
 /** Σ x² over n floats (four f32 lanes and a tail, summed in f64). */
 export function sumSquaresKernel(): Fn {
   const f = new Fn('sum_squares', [I32, I32], F64);
