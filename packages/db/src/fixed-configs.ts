@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { verifyFixedConfig, type FixedConfig } from '@ip2/search';
+import {
+  CURRENT_MODEL_VERSION,
+  fixedConfigModelVersion,
+  MODEL_VERSIONS,
+  verifyFixedConfig,
+  type FixedConfig,
+  type ModelVersion,
+} from '@ip2/search';
 import type { DbClient } from './client.js';
 import { ConflictError, DbError, NotFoundError, mapped, toDbError } from './errors.js';
 import type { FixedConfig as FixedConfigRow } from './generated/client.js';
@@ -9,8 +16,10 @@ import { isId } from './ids.js';
 export interface StoredFixedConfig {
   readonly id: string;
   readonly family: string;
-  /** 1, 2, ... per family, in the order the configurations were fixed. */
+  /** 1, 2, ... per family, in the order the configurations were fixed (across model versions). */
   readonly version: number;
+  /** The version of the model's defaults the record was measured under (fixedConfigModelVersion of @ip2/search). */
+  readonly modelVersion: ModelVersion;
   readonly bits: string;
   readonly hash: string;
   readonly searchId: string | null;
@@ -26,9 +35,18 @@ export interface SavedFixedConfig {
 
 const ATTEMPTS = 5;
 
+/** Which of a family's configurations to list. */
+export interface FixedConfigFilter {
+  /** Only those measured under this model version (all when absent). */
+  readonly modelVersion?: number;
+}
+
 /**
  * Fixed configurations: written once, never changed (the table refuses updates), versioned per family.
- * Storing a record that is already stored returns the stored version.
+ * Storing a record that is already stored returns the stored version. Configurations of several model
+ * versions may coexist for one family (the version numbers run across them); the family's current one
+ * is always asked for per model version (latest), so that one fixed under other model defaults is never
+ * taken for it.
  */
 export class FixedConfigRepository {
   constructor(private readonly db: DbClient) {}
@@ -48,9 +66,10 @@ export class FixedConfigRepository {
           const id = randomUUID();
           // Raw SQL: Prisma's query API would round the record's numbers and break its hash (see jsonb()).
           await tx.$executeRaw`
-            INSERT INTO "FixedConfig" ("id", "family", "version", "bits", "record", "hash", "searchId")
-            VALUES (${id}::uuid, ${record.family}, ${(last._max.version ?? 0) + 1}::int, ${record.mask.bits},
-              ${jsonb(record)}, ${record.hash}, ${options.searchId ?? null}::uuid)`;
+            INSERT INTO "FixedConfig" ("id", "family", "version", "modelVersion", "bits", "record", "hash", "searchId")
+            VALUES (${id}::uuid, ${record.family}, ${(last._max.version ?? 0) + 1}::int,
+              ${fixedConfigModelVersion(record)}::int, ${record.mask.bits}, ${jsonb(record)}, ${record.hash},
+              ${options.searchId ?? null}::uuid)`;
           return tx.fixedConfig.findUniqueOrThrow({ where: { id } });
         });
         return { config: stored(row), created: true };
@@ -63,9 +82,18 @@ export class FixedConfigRepository {
     }
   }
 
-  /** The family's newest version, or null when none was fixed. */
-  async latest(family: string): Promise<StoredFixedConfig | null> {
-    const row = await mapped(() => this.db.fixedConfig.findFirst({ where: { family }, orderBy: { version: 'desc' } }));
+  /**
+   * The family's current configuration for a model version (default: the current one): its newest
+   * version fixed under that model version, or null when none was. One fixed under another model
+   * version is never returned, however new.
+   */
+  async latest(family: string, modelVersion: ModelVersion = CURRENT_MODEL_VERSION): Promise<StoredFixedConfig | null> {
+    if (!(MODEL_VERSIONS as readonly number[]).includes(modelVersion)) {
+      throw new RangeError(`model version must be one of ${MODEL_VERSIONS.join(', ')}, got ${String(modelVersion)}`);
+    }
+    const row = await mapped(() =>
+      this.db.fixedConfig.findFirst({ where: { family, modelVersion }, orderBy: { version: 'desc' } }),
+    );
     return row === null ? null : stored(row);
   }
 
@@ -78,9 +106,10 @@ export class FixedConfigRepository {
     return stored(row);
   }
 
-  /** Every version of the family, oldest first. */
-  async list(family: string): Promise<StoredFixedConfig[]> {
-    const rows = await mapped(() => this.db.fixedConfig.findMany({ where: { family }, orderBy: { version: 'asc' } }));
+  /** Every version of the family (of one model version when the filter names it), oldest first. */
+  async list(family: string, filter: FixedConfigFilter = {}): Promise<StoredFixedConfig[]> {
+    const where = filter.modelVersion === undefined ? { family } : { family, modelVersion: filter.modelVersion };
+    const rows = await mapped(() => this.db.fixedConfig.findMany({ where, orderBy: { version: 'asc' } }));
     return rows.map(stored);
   }
 
@@ -113,6 +142,7 @@ function stored(row: FixedConfigRow): StoredFixedConfig {
     id: row.id,
     family: row.family,
     version: row.version,
+    modelVersion: fixedConfigModelVersion(record),
     bits: row.bits,
     hash: row.hash,
     searchId: row.searchId,

@@ -12,7 +12,12 @@ export {
   toDbError,
   UnavailableError,
 } from './errors.js';
-export { FixedConfigRepository, type SavedFixedConfig, type StoredFixedConfig } from './fixed-configs.js';
+export {
+  FixedConfigRepository,
+  type FixedConfigFilter,
+  type SavedFixedConfig,
+  type StoredFixedConfig,
+} from './fixed-configs.js';
 export {
   RunRepository,
   type ClaimOptions,

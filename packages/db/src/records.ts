@@ -1,4 +1,10 @@
-import type { SearchDefinition, SearchProtocol, StrategyDefinition } from '@ip2/search';
+import {
+  storedDefinition,
+  storedProtocol,
+  type SearchDefinition,
+  type SearchProtocol,
+  type StrategyDefinition,
+} from '@ip2/search';
 import type { DbClient } from './client.js';
 import { mapped } from './errors.js';
 import type { Run, Search } from './generated/client.js';
@@ -13,8 +19,9 @@ export function searchRecord(row: Search): SearchRecord {
     space: row.space,
     strategy: row.strategy as unknown as StrategyDefinition,
     maxTaskTrainings: row.maxTaskTrainings === null ? null : Number(row.maxTaskTrainings),
-    protocol: row.protocol as unknown as SearchProtocol,
-    definition: row.definition as unknown as SearchDefinition,
+    // A search stored before model versions ran under version 1: its definition says so once read.
+    protocol: storedProtocol(row.protocol) as unknown as SearchProtocol,
+    definition: storedDefinition(row.definition) as unknown as SearchDefinition,
     definitionHash: row.definitionHash,
     state: row.state,
     error: row.error,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeCheckpoint, encodeCheckpoint, type RunCheckpoint, type TaskResult } from '@ip2/l2l';
-import type { ResultRow, SearchDefinition } from '@ip2/search';
+import { storedDefinition, type ResultRow, type SearchDefinition } from '@ip2/search';
 import type { DbClient } from './client.js';
 import { ClaimLostError, DbError, NotFoundError, mapped } from './errors.js';
 import { float8, intOrNaN, nanIfNull } from './sql.js';
@@ -140,7 +140,8 @@ export class RunRepository {
       tookOver: row.previous === 'RUNNING',
       searchId: search.id,
       family: search.family,
-      definition: search.definition as unknown as SearchDefinition,
+      // A search stored before model versions ran under version 1 (storedDefinition).
+      definition: storedDefinition(search.definition) as unknown as SearchDefinition,
       candidateId: run.candidateId,
       candidate: run.candidate.bits,
       keys: run.candidate.keys,

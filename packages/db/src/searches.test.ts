@@ -1,13 +1,16 @@
+import { readFileSync } from 'node:fs';
 import type { TaskResult } from '@ip2/l2l';
 import {
   decide,
   definitionHash,
   parseSearchDefinition,
+  parseStoredSearchDefinition,
   plan,
   powerLawTruth,
   runSeed,
   SearchDefinitionError,
   simulateSearch,
+  storedProtocol,
   tableFromRows,
   type SearchDefinitionInput,
 } from '@ip2/search';
@@ -109,6 +112,32 @@ describe('create', () => {
     const bobs = await store.searches.create('bob', { definition: small, idempotencyKey: 'k1' });
     expect(bobs.created).toBe(true);
     expect(bobs.search.id).not.toBe(first.search.id);
+  });
+});
+
+describe('a search stored before model versions', () => {
+  it('reads as model version 1 wherever its definition is read; a new one is version 2', async () => {
+    const fresh = await store.searches.create('olga', { definition: small });
+    expect(fresh.search.definition.protocol.network.modelVersion).toBe(2);
+    expect(fresh.search.protocol.network.modelVersion).toBe(2);
+    // The row as it was written before the field existed (the definition of the fixture, its protocol).
+    const old = JSON.parse(
+      readFileSync(new URL('../../search/src/fixtures/definition-unversioned.json', import.meta.url), 'utf8'),
+    ) as { protocol: unknown };
+    const { search } = await store.searches.create('olga', { definition: old });
+    await store.client.$executeRaw`UPDATE "Search" SET "definition" = ${JSON.stringify(old)}::jsonb,
+      "protocol" = ${JSON.stringify(old.protocol)}::jsonb WHERE "id" = ${search.id}::uuid`;
+    const read = await store.searches.get('olga', search.id);
+    expect(read.definition.protocol.network.modelVersion).toBe(1);
+    expect(read.protocol.network.modelVersion).toBe(1);
+    expect((await store.controller.search(search.id)).definition.protocol.network.modelVersion).toBe(1);
+    expect(parseStoredSearchDefinition(read.definition)).toEqual(
+      parseSearchDefinition({ ...old, protocol: storedProtocol(old.protocol) }),
+    );
+    const run = (await store.runs.list(search.id))[0]!;
+    const claim = (await store.runs.claim(run.id, { workerId: 'w' }))!;
+    expect(claim.definition.protocol.network.modelVersion).toBe(1);
+    expect(parseStoredSearchDefinition(claim.definition).protocol.network.modelVersion).toBe(1);
   });
 });
 

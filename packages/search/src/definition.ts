@@ -17,6 +17,9 @@ export type PropertyOptimizer = (typeof PROPERTY_OPTIMIZERS)[number];
 export const READOUTS = ['spikes', 'membrane'] as const;
 export type Readout = (typeof READOUTS)[number];
 
+/** The model versions of @ip2/snn, for the service packages that build on this one. */
+export { CURRENT_MODEL_VERSION, MODEL_VERSIONS, type ModelVersion };
+
 /** The model version a stored definition without `protocol.network.modelVersion` was written under. */
 export const STORED_DEFAULT_MODEL_VERSION: ModelVersion = 1;
 
