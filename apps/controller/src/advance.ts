@@ -3,7 +3,7 @@ import { NotFoundError, TERMINAL_SEARCH_STATES, type RunSummary, type Store } fr
 import {
   aggregate,
   fixConfiguration,
-  parseSearchDefinition,
+  parseStoredSearchDefinition,
   searchState,
   tableFromRows,
   type TrainAction,
@@ -37,7 +37,7 @@ export async function advanceSearch(ctx: ControllerContext, searchId: string): P
     throw e;
   }
   if (TERMINAL_SEARCH_STATES.includes(search.state)) return { enqueued: 0, done: true };
-  const definition = parseSearchDefinition(search.definition);
+  const definition = parseStoredSearchDefinition(search.definition);
   const table = tableFromRows(await store.runs.resultTable(searchId));
   const state = searchState(definition, table);
 

@@ -1,7 +1,7 @@
 import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
 import { NotFoundError, type Store } from '@ip2/db';
 import { analyseConfiguration, sortTaskRecords } from '@ip2/report';
-import { parseSearchDefinition } from '@ip2/search';
+import { parseStoredSearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
 
 /** What the analysis processor needs of a BullMQ job. */
@@ -63,7 +63,7 @@ async function analyse(deps: AnalyseDeps, payload: JobPayload<'search.analyse'>)
   }
   const fixed = await store.fixedConfigs.bySearch(searchId);
   if (fixed === null) throw new UnrecoverableError(`search ${searchId} has no fixed configuration`);
-  const definition = parseSearchDefinition(search.definition);
+  const definition = parseStoredSearchDefinition(search.definition);
   const records = sortTaskRecords(await store.analyses.taskResults(searchId));
   deps.log?.(
     `search ${searchId}: analysing mask ${fixed.record.mask.keys.join(',') || '(none)'} over ${seeds} seed(s)`,

@@ -1,4 +1,5 @@
 import { openStore, type Store } from '@ip2/db';
+import { deserializeState } from '@ip2/snn';
 import { createTestDatabase, type TestDatabase } from '@ip2/testing';
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,49 @@ describe('processTrainJob', () => {
       expect(Number.isInteger(r.activeNeurons) && r.activeNeurons >= 0 && r.activeNeurons <= 8).toBe(true);
       expect(r.fractionSilent).toBeCloseTo(1 - r.activeNeurons / 8, 12);
     }
+  });
+
+  it('trains under the model settings of the definition; a search stored before model versions under version 1', async () => {
+    const configOf = async (runId: string) =>
+      deserializeState((await store.runs.checkpoint(runId))!.checkpoint.learner).config;
+    const { run, payload } = await newRun();
+    await processTrainJob(deps(), job({ ...payload, toTask: 1 }));
+    expect(await configOf(run.id)).toMatchObject({
+      modelVersion: 2,
+      readout: 'spikes',
+      optimizer: { properties: 'adam' },
+    });
+
+    const sgd = {
+      ...definition,
+      protocol: {
+        ...definition.protocol,
+        network: { ...definition.protocol.network, modelVersion: 1, propertyOptimizer: 'sgd' },
+      },
+    };
+    const { search: s1 } = await store.searches.create('owner', { definition: sgd });
+    const r1 = (await store.runs.list(s1.id)).find((r) => r.candidate === '1')!;
+    await processTrainJob(deps(), job({ ...payload, searchId: s1.id, runId: r1.id, seed: r1.seed, toTask: 1 }));
+    expect(await configOf(r1.id)).toMatchObject({
+      modelVersion: 1,
+      readout: 'membrane',
+      optimizer: { properties: 'sgd' },
+    });
+
+    // The row as written before the definition had model versions: no modelVersion anywhere.
+    const { search: old } = await store.searches.create('owner', { definition });
+    const parsed = (await store.searches.get('owner', old.id)).definition;
+    const { modelVersion: _v, propertyOptimizer: _o, ...network } = parsed.protocol.network;
+    const unversioned = { ...parsed, protocol: { ...parsed.protocol, network } };
+    await store.client.$executeRaw`UPDATE "Search" SET "definition" = ${JSON.stringify(unversioned)}::jsonb,
+      "protocol" = ${JSON.stringify(unversioned.protocol)}::jsonb WHERE "id" = ${old.id}::uuid`;
+    const r0 = (await store.runs.list(old.id)).find((r) => r.candidate === '1')!;
+    await processTrainJob(deps(), job({ ...payload, searchId: old.id, runId: r0.id, seed: r0.seed, toTask: 1 }));
+    expect(await configOf(r0.id)).toMatchObject({
+      modelVersion: 1,
+      readout: 'membrane',
+      optimizer: { properties: 'adam' },
+    });
   });
 
   it('goes on from the checkpoint when an earlier attempt got further than fromTask', async () => {

@@ -1,7 +1,7 @@
 import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
 import { ClaimLostError, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunks, type RunCheckpoint } from '@ip2/l2l';
-import { chunkJob, parseSearchDefinition, searchState, tableFromRows, type SearchDefinition } from '@ip2/search';
+import { chunkJob, parseStoredSearchDefinition, searchState, tableFromRows, type SearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
 
 /** What the processor needs of a BullMQ job (a sandboxed job is a plain object with these). */
@@ -95,7 +95,7 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
       await store.runs.release(claim.runId, claim.claimToken, 'WAITING');
       throw new UnrecoverableError(`run ${payload.runId} does not belong to the payload's search/candidate/seed`);
     }
-    const definition = parseSearchDefinition(claim.definition);
+    const definition = parseStoredSearchDefinition(claim.definition);
     const tasks = definition.protocol.tasks;
     main = hold(claim, payload, tasks);
     held.push(main);

@@ -1,6 +1,6 @@
 import type { StoredAnalysis } from '@ip2/db';
 import { searchReport, taskFiles, type ConfigurationAnalysis } from '@ip2/report';
-import { parseSearchDefinition, SearchIncompleteError } from '@ip2/search';
+import { parseStoredSearchDefinition, SearchIncompleteError } from '@ip2/search';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -82,7 +82,7 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
           : undefined;
       let html: string;
       try {
-        const report = await searchReport(parseSearchDefinition(search.definition), records, {
+        const report = await searchReport(parseStoredSearchDefinition(search.definition), records, {
           searchId: id,
           ...(wallSeconds === undefined ? {} : { wallSeconds }),
           ...analysisOf(analysis),
