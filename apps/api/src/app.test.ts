@@ -177,6 +177,24 @@ describe('starting a search', () => {
   });
 });
 
+describe('model settings of a search', () => {
+  it('accepts modelVersion, propertyOptimizer, propertyLr and readout, and stores them in the definition', async () => {
+    const network = { hidden: 8, modelVersion: 1, propertyOptimizer: 'sgd', propertyLr: 0.02, readout: 'spikes' };
+    const r = await submit(
+      h.alice,
+      smallSearch({ protocol: { tasks: 4, seeds: 2, iterationCap: 200, criterion: { window: 10 }, network } }),
+    );
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json().definition.protocol.network).toMatchObject(network);
+    expect(r.json().protocol.network).toMatchObject(network);
+    const plain = await submit(h.alice);
+    expect(plain.statusCode).toBe(201);
+    expect(plain.json().definition.protocol.network).toMatchObject({ modelVersion: 2, propertyOptimizer: 'adam' });
+    expect(plain.json().definition.protocol.network).not.toHaveProperty('readout');
+    expect(plain.json().definition.protocol.network).not.toHaveProperty('propertyLr');
+  });
+});
+
 describe('fixed configurations', () => {
   it('lists a family and gets one by id', async () => {
     const d = parseSearchDefinition({
@@ -190,10 +208,33 @@ describe('fixed configurations', () => {
     const list = await h.app.inject({ url: '/v1/configs?family=dms', headers: auth(h.alice) });
     expect(list.statusCode).toBe(200);
     expect(list.json().items).toHaveLength(1);
-    expect(list.json().items[0]).toMatchObject({ id: saved.config.id, version: 1, bits: saved.config.bits });
+    expect(list.json().items[0]).toMatchObject({
+      id: saved.config.id,
+      version: 1,
+      modelVersion: 2,
+      bits: saved.config.bits,
+    });
     const one = await h.app.inject({ url: `/v1/configs/${saved.config.id}`, headers: auth(h.alice) });
     expect(one.statusCode).toBe(200);
+    expect(one.json().modelVersion).toBe(2);
     expect(one.json().record.hash).toBe(saved.config.hash);
+    expect(one.json().record.model).toEqual(saved.config.record.model);
+    // A configuration fixed under model version 1 beside it: listed, told apart, and filtered out per version.
+    const v1 = parseSearchDefinition({
+      ...d,
+      protocol: { ...d.protocol, network: { ...d.protocol.network, modelVersion: 1 } },
+    });
+    const old = await h.store.fixedConfigs.save(fixConfiguration(v1, table));
+    const both = (await h.app.inject({ url: '/v1/configs?family=dms', headers: auth(h.alice) })).json();
+    expect(both.items.map((c: { version: number; modelVersion: number }) => [c.version, c.modelVersion])).toEqual([
+      [1, 2],
+      [2, 1],
+    ]);
+    const only2 = await h.app.inject({ url: '/v1/configs?family=dms&modelVersion=2', headers: auth(h.alice) });
+    expect(only2.statusCode).toBe(200);
+    expect(only2.json().items.map((c: { id: string }) => c.id)).toEqual([saved.config.id]);
+    const only1 = (await h.app.inject({ url: '/v1/configs?family=dms&modelVersion=1', headers: auth(h.alice) })).json();
+    expect(only1.items.map((c: { id: string }) => c.id)).toEqual([old.config.id]);
     const none = await h.app.inject({ url: '/v1/configs?family=sma', headers: auth(h.alice) });
     expect(none.json().items).toEqual([]);
     const missing = await h.app.inject({ url: `/v1/configs/${crypto.randomUUID()}`, headers: auth(h.alice) });
@@ -243,6 +284,17 @@ describe('operations', () => {
       security: unknown[];
     };
     expect(Object.keys(post.requestBody.content['application/json']!.schema.properties)).toContain('family');
+    const body = post.requestBody.content['application/json']!.schema as unknown as {
+      properties: { protocol: { properties: { network: { properties: Record<string, Record<string, unknown>> } } } };
+    };
+    const network = body.properties.protocol.properties.network.properties;
+    expect(network.modelVersion).toMatchObject({ default: 2, enum: [1, 2] });
+    expect(network.propertyOptimizer).toMatchObject({ default: 'adam', enum: ['adam', 'sgd'] });
+    expect(network.propertyLr).toMatchObject({ type: 'number' });
+    expect(network.readout).toMatchObject({ enum: ['spikes', 'membrane'] });
+    const configs = paths['/v1/configs']!.get as { parameters: { name: string }[] };
+    expect(configs.parameters.map((p) => p.name)).toContain('modelVersion');
+    expect(doc.components.schemas.FixedConfig.properties).toHaveProperty('modelVersion');
     expect(post.security).toEqual([{ bearer: [] }]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     const ui = await h.app.inject('/docs/');

@@ -74,6 +74,36 @@ const cases: Case[] = [
   { name: 'negative base seed', req: post(protocol({ baseSeed: -1 })), status: 400, names: 'protocol.baseSeed' },
   { name: 'negative dt', req: post(protocol({ network: { dt: -1 } })), status: 400, names: 'protocol.network.dt' },
   {
+    name: 'unknown model version',
+    req: post(protocol({ network: { modelVersion: 3 } })),
+    status: 400,
+    names: 'protocol.network.modelVersion',
+  },
+  {
+    name: 'model version as a string',
+    req: post(protocol({ network: { modelVersion: '2' } })),
+    status: 400,
+    names: 'protocol.network.modelVersion',
+  },
+  {
+    name: 'unknown property optimizer',
+    req: post(protocol({ network: { propertyOptimizer: 'rmsprop' } })),
+    status: 400,
+    names: 'protocol.network.propertyOptimizer',
+  },
+  {
+    name: 'zero property learning rate',
+    req: post(protocol({ network: { propertyLr: 0 } })),
+    status: 400,
+    names: 'protocol.network.propertyLr',
+  },
+  {
+    name: 'unknown readout',
+    req: post(protocol({ network: { readout: 'voltage' } })),
+    status: 400,
+    names: 'protocol.network.readout',
+  },
+  {
     name: 'hidden over the limit',
     req: post(protocol({ network: { hidden: 4096 } })),
     status: 422,
@@ -225,6 +255,12 @@ const cases: Case[] = [
   { name: 'bad family filter', req: get('/v1/searches?family=Not%20A%20Family'), status: 400, names: 'family' },
   { name: 'unknown list parameter', req: get('/v1/searches?sort=asc'), status: 400, names: 'sort' },
   { name: 'configs without a family', req: get('/v1/configs'), status: 400, names: 'family' },
+  {
+    name: 'configs of an unknown model version',
+    req: get('/v1/configs?family=dms&modelVersion=3'),
+    status: 400,
+    names: 'modelVersion',
+  },
   { name: 'config id not a UUID', req: get('/v1/configs/v1'), status: 400, names: 'id' },
   {
     name: 'bad Last-Event-ID',

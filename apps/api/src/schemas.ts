@@ -1,5 +1,5 @@
 import { SEARCH_STATES } from '@ip2/db';
-import { searchDefinitionSchema } from '@ip2/search';
+import { MODEL_VERSIONS, searchDefinitionSchema } from '@ip2/search';
 import { z } from 'zod';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -80,7 +80,14 @@ export const resultsQuerySchema = z
 
 export const configsQuerySchema = z
   .object(
-    { family: familyQuery },
+    {
+      family: familyQuery,
+      modelVersion: z.coerce
+        .number({ error: `modelVersion must be one of ${MODEL_VERSIONS.join(', ')}` })
+        .pipe(z.literal(MODEL_VERSIONS, { error: `modelVersion must be one of ${MODEL_VERSIONS.join(', ')}` }))
+        .optional()
+        .describe("Only the configurations fixed under this version of the model's defaults"),
+    },
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
@@ -214,6 +221,11 @@ export const fixedConfigViewSchema = z
     id: z.string(),
     family: z.string(),
     version: z.number(),
+    modelVersion: z
+      .number()
+      .describe(
+        "The version of the model's defaults the configuration was measured under (1 for records that name none)",
+      ),
     bits: z.string(),
     hash: z.string(),
     searchId: z.string().nullable(),

@@ -103,6 +103,7 @@ export function fixedConfigView(c: StoredFixedConfig) {
     id: c.id,
     family: c.family,
     version: c.version,
+    modelVersion: c.modelVersion,
     bits: c.bits,
     hash: c.hash,
     searchId: c.searchId,

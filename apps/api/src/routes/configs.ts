@@ -21,6 +21,8 @@ export const configRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
     {
       schema: {
         summary: "A family's fixed configurations, oldest version first",
+        description:
+          "Versions are numbered per family across model versions; with modelVersion, only those measured under that version of the model's defaults (the family's current configuration for a model version is the last of them).",
         tags: ['configs'],
         security: [{ bearer: [] }],
         querystring: configsQuerySchema,
@@ -28,8 +30,8 @@ export const configRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
       },
     },
     async (request) => {
-      const family = request.query.family;
-      const items = await store.fixedConfigs.list(family);
+      const { family, modelVersion } = request.query;
+      const items = await store.fixedConfigs.list(family, modelVersion === undefined ? {} : { modelVersion });
       return { family, items: items.map(fixedConfigView) };
     },
   );
