@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSearchDefinition } from '@ip2/search';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { flagsFromConfig, planL2l } from './commands/l2l.js';
+import { flagsFromConfig, flagsFromFixed, planL2l } from './commands/l2l.js';
 import { definitionFromFlags, type DefinitionFlags } from './definition.js';
 import { main } from './main.js';
 
@@ -231,5 +231,103 @@ describe("batch size: the family's number of conditions unless given", () => {
     expect(
       planL2l(flagsFromConfig({ ...base, family: 'sma', config: six }, (f) => none.has(f))).protocol.batchSize,
     ).toBe(6);
+  });
+});
+
+describe('model settings: --model-version, --property-optimizer, --property-lr, --readout', () => {
+  const network = (d: ReturnType<typeof definitionFromFlags>) => parseSearchDefinition(d).protocol.network;
+
+  it('ip2 search / submit: version 2 with adam by default, lr and readout left to the version; typed flags set them', () => {
+    // As commander hands them over: the two defaults set.
+    const defaults = flags({ modelVersion: '2', propertyOptimizer: 'adam' });
+    expect(network(definitionFromFlags(defaults))).toMatchObject({ modelVersion: 2, propertyOptimizer: 'adam' });
+    expect(network(definitionFromFlags(defaults))).not.toHaveProperty('propertyLr');
+    expect(network(definitionFromFlags(defaults))).not.toHaveProperty('readout');
+    expect(network(definitionFromFlags(flags({})))).toMatchObject({ modelVersion: 2, propertyOptimizer: 'adam' });
+    const typed = flags({ modelVersion: '1', propertyOptimizer: 'sgd', propertyLr: '0.02', readout: 'spikes' });
+    expect(network(definitionFromFlags(typed))).toMatchObject({
+      modelVersion: 1,
+      propertyOptimizer: 'sgd',
+      propertyLr: 0.02,
+      readout: 'spikes',
+    });
+  });
+
+  it('over a --config file: the file’s settings unless a flag is typed; the flags’ defaults never override it', () => {
+    const path = file(
+      JSON.stringify({
+        ...definition,
+        protocol: { ...definition.protocol, network: { hidden: 24, modelVersion: 1, propertyOptimizer: 'sgd' } },
+      }),
+    );
+    const defaults = { modelVersion: '2', propertyOptimizer: 'adam' };
+    expect(network(definitionFromFlags(flags({ ...defaults, config: path, explicit: ['config'] })))).toMatchObject({
+      modelVersion: 1,
+      propertyOptimizer: 'sgd',
+    });
+    const typed = definitionFromFlags(
+      flags({
+        ...defaults,
+        modelVersion: '2',
+        propertyLr: '0.5',
+        readout: 'membrane',
+        config: path,
+        explicit: ['config', 'modelVersion', 'propertyLr', 'readout'],
+      }),
+    );
+    expect(network(typed)).toMatchObject({
+      modelVersion: 2,
+      propertyOptimizer: 'sgd',
+      propertyLr: 0.5,
+      readout: 'membrane',
+    });
+    // A file without the fields: a new definition, version 2.
+    const plain = file(JSON.stringify(definition));
+    expect(network(definitionFromFlags(flags({ ...defaults, config: plain, explicit: ['config'] })))).toMatchObject({
+      modelVersion: 2,
+      propertyOptimizer: 'adam',
+    });
+  });
+
+  it('ip2 l2l: the plan carries the settings to the run; from a --config file unless typed', () => {
+    const base = { family: 'sma', model: 'ip2', out: 'x', preset: 'quick', seed: '1', loss: 'mse' };
+    expect(planL2l({ ...base, modelVersion: '2', propertyOptimizer: 'adam' }).network).toEqual({
+      modelVersion: 2,
+      propertyOptimizer: 'adam',
+    });
+    expect(
+      planL2l({ ...base, modelVersion: '1', propertyOptimizer: 'sgd', propertyLr: '0.1', readout: 'spikes' }).network,
+    ).toEqual({ modelVersion: 1, propertyOptimizer: 'sgd', propertyLr: 0.1, readout: 'spikes' });
+    const path = file(
+      JSON.stringify({
+        ...definition,
+        protocol: { ...definition.protocol, network: { hidden: 24, modelVersion: 1, readout: 'spikes' } },
+      }),
+    );
+    const none = new Set(['config']);
+    const f = { ...base, modelVersion: '2', propertyOptimizer: 'adam', config: path };
+    expect(planL2l(flagsFromConfig(f, (x) => none.has(x))).network).toEqual({
+      modelVersion: 1,
+      propertyOptimizer: 'adam',
+      readout: 'spikes',
+    });
+    const typed = new Set(['config', 'propertyOptimizer', 'propertyLr']);
+    expect(
+      planL2l(flagsFromConfig({ ...f, propertyOptimizer: 'sgd', propertyLr: '0.03' }, (x) => typed.has(x))).network,
+    ).toEqual({ modelVersion: 1, propertyOptimizer: 'sgd', propertyLr: 0.03, readout: 'spikes' });
+  });
+
+  it('ip2 l2l --fixed: the record decides the settings; a record without a model is version 1', () => {
+    const fixture = (name: string) => new URL(`../../../packages/search/src/fixtures/${name}`, import.meta.url);
+    const old = readFileSync(fixture('fixed-config-unversioned.json'), 'utf8');
+    const base = { family: 'sma', model: 'ip2', out: 'x', preset: 'quick', seed: '1', loss: 'mse' };
+    const f = flagsFromFixed({ ...base, modelVersion: '2', propertyOptimizer: 'adam', fixed: file(old) }, () => false);
+    expect(planL2l(f).network).toEqual({ modelVersion: 1, propertyOptimizer: 'adam' });
+    expect(() =>
+      flagsFromFixed({ ...base, modelVersion: '2', fixed: file(old) }, (flag) => flag === 'modelVersion'),
+    ).toThrow(/^--model-version: the fixed configuration decides it/);
+    expect(() =>
+      flagsFromFixed({ ...base, propertyLr: '0.1', fixed: file(old) }, (flag) => flag === 'propertyLr'),
+    ).toThrow(/^--property-lr: the fixed configuration decides it/);
   });
 });

@@ -64,6 +64,10 @@ const FLAG_PATHS: Record<string, readonly string[]> = {
   batch: ['protocol', 'batchSize'],
   lr: ['protocol', 'network', 'lr'],
   loss: ['protocol', 'network', 'loss'],
+  modelVersion: ['protocol', 'network', 'modelVersion'],
+  propertyOptimizer: ['protocol', 'network', 'propertyOptimizer'],
+  propertyLr: ['protocol', 'network', 'propertyLr'],
+  readout: ['protocol', 'network', 'readout'],
   score: ['score', 'metric'],
 };
 

@@ -1,13 +1,24 @@
 import { Command, Option } from 'commander';
 import { PROPERTY_INFO, PROPERTY_KEYS, PAPER_SPACE, parsePropertyKeys } from '@ip2/snn';
-import { SCORE_METRICS, STRATEGY_KINDS, type SearchDefinitionInput } from '@ip2/search';
+import {
+  CURRENT_MODEL_VERSION,
+  MODEL_VERSIONS,
+  PROPERTY_OPTIMIZERS,
+  READOUTS,
+  SCORE_METRICS,
+  STRATEGY_KINDS,
+  type ModelVersion,
+  type PropertyOptimizer,
+  type Readout,
+  type SearchDefinitionInput,
+} from '@ip2/search';
 import { FAMILY_IDS, listFamilies } from '@ip2/tasks';
 import { definitionWithConfig } from './config-file.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from './errors.js';
 import { PRESETS, PRESET_NAMES, type Preset } from './presets.js';
 
 /** The flags that describe a search definition: the same for `ip2 search` (here) and `ip2 submit` (a server). */
-export interface DefinitionFlags {
+export interface DefinitionFlags extends ModelFlags {
   family: string;
   space?: string;
   strategy: string;
@@ -49,7 +60,7 @@ export function addConfigOption(cmd: Command): Command {
 
 /** Adds the definition flags, each with its default, and --config to a command. */
 export function addDefinitionOptions(cmd: Command): Command {
-  return addConfigOption(cmd)
+  addConfigOption(cmd)
     .addOption(new Option('--family <id>', 'task family').default('sma'))
     .option('--space <keys>', 'search space: comma-separated property keys (default: tauD,tauS,theta)')
     .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGY_KINDS).default('successive-halving'))
@@ -66,8 +77,72 @@ export function addDefinitionOptions(cmd: Command): Command {
     .option('--epsilon <x>', 'convergence threshold (default: from the preset)')
     .option('--batch <n>', "trials per training iteration (default: the family's number of conditions)")
     .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
-    .option('--loss <kind>', 'task loss: mse or xent', 'mse')
-    .option('--score <metric>', `ranking metric: ${SCORE_METRICS.join(', ')}`, 'final-efficiency');
+    .option('--loss <kind>', 'task loss: mse or xent', 'mse');
+  return addModelOptions(cmd).option(
+    '--score <metric>',
+    `ranking metric: ${SCORE_METRICS.join(', ')}`,
+    'final-efficiency',
+  );
+}
+
+/** The flags of the model's settings: the same for ip2 search, submit and l2l. */
+export interface ModelFlags {
+  modelVersion?: string;
+  propertyOptimizer?: string;
+  propertyLr?: string;
+  readout?: string;
+}
+
+/** Largest --property-lr (as the definition's protocol.network.propertyLr). */
+const MAX_PROPERTY_LR = 10;
+
+/** Adds --model-version, --property-optimizer, --property-lr and --readout, each with its default. */
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--model-version <n>',
+      `version of the model's defaults: ${MODEL_VERSIONS.join(' or ')} (2: the revised defaults, spike readout; 1: the first, membrane readout)`,
+      String(CURRENT_MODEL_VERSION),
+    )
+    .option(
+      '--property-optimizer <name>',
+      `how the learnable intrinsic properties step: ${PROPERTY_OPTIMIZERS.join(' or ')} (sgd: the paper's plain gradient step)`,
+      'adam',
+    )
+    .option(
+      '--property-lr <x>',
+      `learning rate of the intrinsic properties, at most ${MAX_PROPERTY_LR} (default: the weights' --lr; --model-version 1: 0.01)`,
+    )
+    .option(
+      '--readout <kind>',
+      `what the outputs read: ${READOUTS.join(' or ')} (default: the model version's, 2: spikes, 1: membrane)`,
+    );
+}
+
+/** The model settings the flags give, validated (a UsageError naming the flag); absent ones are left out. */
+export function modelSettingsFromFlags(f: ModelFlags): {
+  modelVersion?: ModelVersion;
+  propertyOptimizer?: PropertyOptimizer;
+  propertyLr?: number;
+  readout?: Readout;
+} {
+  const version = oneOf(
+    '--model-version',
+    f.modelVersion,
+    MODEL_VERSIONS.map((v) => String(v)),
+  );
+  const optimizer = oneOf('--property-optimizer', f.propertyOptimizer, PROPERTY_OPTIMIZERS);
+  const lr = positiveNumber('--property-lr', f.propertyLr);
+  if (lr !== undefined && lr > MAX_PROPERTY_LR) {
+    throw new UsageError(`--property-lr: expected a positive number ≤ ${MAX_PROPERTY_LR}, got '${f.propertyLr}'`);
+  }
+  const readout = oneOf('--readout', f.readout, READOUTS);
+  return {
+    ...(version === undefined ? {} : { modelVersion: Number(version) as ModelVersion }),
+    ...(optimizer === undefined ? {} : { propertyOptimizer: optimizer }),
+    ...(lr === undefined ? {} : { propertyLr: lr }),
+    ...(readout === undefined ? {} : { readout }),
+  };
 }
 
 export const familiesHelp = () =>
@@ -133,6 +208,7 @@ function flagsDefinition(f: DefinitionFlags): SearchDefinitionInput {
         dt: 20,
         lr: positiveNumber('--lr', f.lr) ?? p.lr,
         loss: oneOf('--loss', f.loss, ['mse', 'xent'] as const) ?? 'mse',
+        ...modelSettingsFromFlags(f),
       },
     },
     score: { metric: oneOf('--score', f.score, SCORE_METRICS) ?? 'final-efficiency' },

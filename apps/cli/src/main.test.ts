@@ -1,7 +1,10 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeCheckpoint } from '@ip2/l2l';
 import { TASK_COLUMNS } from '@ip2/report';
+import { modelDefaultsHash } from '@ip2/search';
+import { deserializeState } from '@ip2/snn';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from './main.js';
 
@@ -36,6 +39,11 @@ describe('ip2 l2l: bad input', () => {
     [['--loss', 'hinge'], /--loss: unknown value 'hinge'; valid: mse, xent/],
     [['--model', 'rsnn-noip', '--mask', 'tauD'], /--mask: only the ip2 model takes a mask/],
     [['--window', '500', '--cap', '100'], /window must not exceed cap/],
+    [['--model-version', '3'], /^ip2: --model-version: unknown value '3'; valid: 1, 2\n$/],
+    [['--property-optimizer', 'rmsprop'], /^ip2: --property-optimizer: unknown value 'rmsprop'; valid: adam, sgd\n$/],
+    [['--property-lr', '0'], /^ip2: --property-lr: expected a positive number, got '0'\n$/],
+    [['--property-lr', '20'], /^ip2: --property-lr: expected a positive number ≤ 10, got '20'\n$/],
+    [['--readout', 'voltage'], /^ip2: --readout: unknown value 'voltage'; valid: spikes, membrane\n$/],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')} → exit 2, one line naming the flag, nothing written`, async () => {
@@ -88,6 +96,55 @@ describe('ip2 --help', () => {
   });
 });
 
+describe('ip2 --help: the model settings', () => {
+  for (const command of ['search', 'submit', 'l2l']) {
+    it(`ip2 ${command} lists --model-version, --property-optimizer, --property-lr and --readout with their defaults`, async () => {
+      expect(await main([command, '--help'])).toBe(0);
+      const text = stdout.replace(/\s+/g, ' ');
+      expect(text).toMatch(/--model-version <n> version of the model's defaults: 1 or 2 .*\(default: "2"\)/);
+      expect(text).toMatch(/--property-optimizer <name> .*adam or sgd .*\(default: "adam"\)/);
+      expect(text).toMatch(/--property-lr <x> .*\(default: the weights' --lr; --model-version 1: 0\.01\)/);
+      expect(text).toMatch(
+        /--readout <kind> .*spikes or membrane \(default: the model version's, 2: spikes, 1: membrane\)/,
+      );
+    });
+  }
+});
+
+describe('ip2 search --resume: a search stored before model versions', () => {
+  it('goes on under model version 1, and its fixed configuration says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ip2-cli-'));
+    // search.json as ip2 search wrote it before definitions had model versions.
+    const old = {
+      family: 'sma',
+      space: ['theta'],
+      protocol: {
+        tasks: 1,
+        seeds: 1,
+        baseSeed: 3,
+        criterion: { window: 10, epsilon: 0.05 },
+        iterationCap: 30,
+        evalBatch: 4,
+        network: { hidden: 6, dt: 20, lr: 0.003, loss: 'mse' },
+      },
+      strategy: { kind: 'exhaustive' },
+      score: { metric: 'final-efficiency', failurePenalty: 30 },
+      bootstrap: { resamples: 20, level: 0.95 },
+    };
+    writeFileSync(join(dir, 'search.json'), JSON.stringify(old, null, 2) + '\n');
+    const code = await main(['search', '--resume', '--out', dir, '--workers', '1', '--analysis-seeds', '0', '--quiet']);
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'search.json'), 'utf8'))).toEqual(old);
+    const fixed = JSON.parse(readFileSync(join(dir, 'fixed-config.json'), 'utf8'));
+    expect(fixed.model).toEqual({ version: 1, defaultsHash: modelDefaultsHash(1) });
+    expect(fixed.protocol.network).toMatchObject({ modelVersion: 1, propertyOptimizer: 'adam' });
+    for (const bits of ['0', '1']) {
+      const saved = decodeCheckpoint(new Uint8Array(readFileSync(join(dir, 'checkpoints', `${bits}-0.bin`))));
+      expect(deserializeState(saved.learner).config).toMatchObject({ modelVersion: 1, readout: 'membrane' });
+    }
+  });
+});
+
 describe('ip2 l2l: a tiny real run', () => {
   it('writes results.json, tasks.csv, timings.csv and curve.svg', async () => {
     const dir = out();
@@ -115,7 +172,7 @@ describe('ip2 l2l: a tiny real run', () => {
     const csv = readFileSync(join(dir, 'tasks.csv'), 'utf8').split('\n');
     expect(csv[0]).toBe(TASK_COLUMNS.join(','));
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as {
-      definition: { protocol: { batchSize: number } };
+      definition: { protocol: { batchSize: number }; network: Record<string, unknown> };
       tasks: {
         iterations: number;
         totalIterations: number;
@@ -126,6 +183,7 @@ describe('ip2 l2l: a tiny real run', () => {
     };
     // sma has two conditions: the default batch holds both.
     expect(results.definition.protocol.batchSize).toBe(2);
+    expect(results.definition.network).toEqual({ modelVersion: 2, propertyOptimizer: 'adam' });
     for (const t of results.tasks) {
       expect(t.batchSize).toBe(2);
       expect(t.iterations).toBe(Math.max(0, t.totalIterations - 10));
@@ -151,6 +209,10 @@ describe('ip2 search: bad input', () => {
     [['--analysis-seeds', 'two'], /--analysis-seeds: expected an integer in \[0, 1000\], got 'two'/],
     [['--population', '0'], /--population: expected a positive integer/],
     [['--population', '2.5'], /--population: expected a positive integer/],
+    [['--model-version', '0'], /^ip2: --model-version: unknown value '0'; valid: 1, 2\n$/],
+    [['--property-optimizer', 'adamw'], /^ip2: --property-optimizer: unknown value 'adamw'; valid: adam, sgd\n$/],
+    [['--property-lr', 'fast'], /^ip2: --property-lr: expected a positive number, got 'fast'\n$/],
+    [['--readout', 'rates'], /^ip2: --readout: unknown value 'rates'; valid: spikes, membrane\n$/],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')} → exit 2 naming the flag, no folder made`, async () => {

@@ -4,6 +4,7 @@ import { MODELS } from '@ip2/l2l';
 import { ENGINE_NAMES } from '@ip2/snn';
 import {
   addDefinitionOptions,
+  addModelOptions,
   familiesHelp as families,
   presetsHelp as presets,
   propertiesHelp as properties,
@@ -38,7 +39,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
-  program
+  const l2l = program
     .command('l2l')
     .description(
       'train one network on a sequence of tasks of a family (learning-to-learn) and plot its adaptation curve',
@@ -56,7 +57,8 @@ export function buildProgram(): Command {
     .option('--epsilon <x>', 'convergence threshold on the mean task loss over the window (default: from the preset)')
     .option('--batch <n>', "trials per training iteration (default: the family's number of conditions)")
     .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
-    .option('--loss <kind>', 'task loss: mse or xent', 'mse')
+    .option('--loss <kind>', 'task loss: mse or xent', 'mse');
+  addModelOptions(l2l)
     .option(
       '--engine <name>',
       `training engine: ${ENGINE_NAMES.join(', ')} (default: the fastest that covers the model)`,

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { FIXED_CONFIG_FORMAT, parseSearchDefinition, verifyFixedConfig, type FixedConfig } from '@ip2/search';
+import {
+  FIXED_CONFIG_FORMAT,
+  fixedConfigDefaultsMatch,
+  fixedConfigModelVersion,
+  parseSearchDefinition,
+  verifyFixedConfig,
+  type FixedConfig,
+} from '@ip2/search';
 import {
   SPIKING_MODELS,
   runSeeds,
@@ -11,18 +18,20 @@ import {
   parseProtocol,
   runSequence,
   sequenceMetrics,
+  type RunNetworkSettings,
   type TaskResult,
 } from '@ip2/l2l';
 import { adaptationCurveSpec, isNearSilent, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { FAMILY_IDS, getFamily } from '@ip2/tasks';
+import { modelSettingsFromFlags, type ModelFlags } from '../definition.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
 import { readDefinitionFile, readJsonFile } from '../config-file.js';
 import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
 import { PRESETS, PRESET_NAMES, type Preset, type PresetName } from '../presets.js';
 import { progressBar } from '../progress.js';
 
-export interface L2lFlags {
+export interface L2lFlags extends ModelFlags {
   family: string;
   model: string;
   mask?: string;
@@ -55,6 +64,8 @@ export interface L2lPlan {
   readonly hidden: number;
   readonly lr: number;
   readonly loss: 'mse' | 'xent';
+  /** Model version, property optimiser and learning rate, readout (each absent one: the version's default). */
+  readonly network: RunNetworkSettings;
   readonly engine: EngineName | undefined;
   readonly protocol: ReturnType<typeof parseProtocol>;
   readonly out: string;
@@ -74,7 +85,14 @@ const FIXED_DECIDES = [
   'batch',
   'lr',
   'loss',
+  'modelVersion',
+  'propertyOptimizer',
+  'propertyLr',
+  'readout',
 ] as const;
+
+/** The command-line spelling of a flag's attribute name ('modelVersion' → '--model-version'). */
+const flagName = (attribute: string) => `--${attribute.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /**
  * Reads a fixed configuration (fixed-config.json of a search) and turns it into flags: the family,
@@ -87,9 +105,17 @@ export function flagsFromFixed(f: L2lFlags, given: (flag: string) => boolean): L
     throw new UsageError(`--fixed: '${path}' is not a fixed configuration, or its content does not match its hash`);
   }
   for (const flag of FIXED_DECIDES) {
-    if (given(flag)) throw new UsageError(`--${flag}: the fixed configuration decides it; do not give it with --fixed`);
+    if (given(flag)) {
+      throw new UsageError(`${flagName(flag)}: the fixed configuration decides it; do not give it with --fixed`);
+    }
+  }
+  if (fixedConfigDefaultsMatch(record) === false) {
+    process.stderr.write(
+      `ip2: warning: --fixed: the defaults of model version ${fixedConfigModelVersion(record)} differ from those '${path}' was fixed under (model.defaultsHash); the run may not reproduce its search\n`,
+    );
   }
   const p = record.protocol;
+  const n = p.network as Partial<typeof p.network>;
   return {
     ...f,
     family: record.family,
@@ -104,6 +130,11 @@ export function flagsFromFixed(f: L2lFlags, given: (flag: string) => boolean): L
     ...(p.batchSize === undefined ? {} : { batch: String(p.batchSize) }),
     lr: String(p.network.lr),
     loss: p.network.loss,
+    // A record fixed before model versions names none: it was measured under version 1.
+    modelVersion: String(fixedConfigModelVersion(record)),
+    propertyOptimizer: n.propertyOptimizer ?? 'adam',
+    propertyLr: n.propertyLr === undefined ? undefined : String(n.propertyLr),
+    readout: n.readout,
   };
 }
 
@@ -132,6 +163,12 @@ export function flagsFromConfig(f: L2lFlags, given: (flag: string) => boolean): 
     ...(given('batch') || p.batchSize !== undefined ? { batch: pick('batch', String(p.batchSize)) } : {}),
     lr: pick('lr', String(p.network.lr)),
     loss: pick('loss', p.network.loss),
+    modelVersion: pick('modelVersion', String(p.network.modelVersion)),
+    propertyOptimizer: pick('propertyOptimizer', p.network.propertyOptimizer),
+    ...(given('propertyLr') || p.network.propertyLr !== undefined
+      ? { propertyLr: pick('propertyLr', String(p.network.propertyLr)) }
+      : {}),
+    ...(given('readout') || p.network.readout !== undefined ? { readout: pick('readout', p.network.readout!) } : {}),
   };
 }
 
@@ -169,6 +206,7 @@ export function planL2l(f: L2lFlags): L2lPlan {
     hidden: positiveInt('--hidden', f.hidden, 8192) ?? p.hidden,
     lr: positiveNumber('--lr', f.lr) ?? p.lr,
     loss: oneOf('--loss', f.loss, ['mse', 'xent'] as const) ?? 'mse',
+    network: modelSettingsFromFlags(f),
     engine: oneOf('--engine', f.engine, ENGINE_NAMES),
     protocol,
     out: f.out,
@@ -194,6 +232,7 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
     hidden: plan.hidden,
     lr: plan.lr,
     loss: plan.loss,
+    network: plan.network,
     dt: plan.protocol.dt,
     ...(plan.engine ? { engine: plan.engine } : {}),
   });
@@ -241,6 +280,7 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
     hidden: plan.hidden,
     lr: plan.lr,
     loss: plan.loss,
+    network: plan.network,
     preset: plan.preset,
     protocol: plan.protocol,
     ...(f.fixed ? { fixedConfig: f.fixed } : {}),

@@ -5,6 +5,7 @@ import { searchReport, taskFiles, toJson } from '@ip2/report';
 import {
   chunkJob,
   parseSearchDefinition,
+  parseStoredSearchDefinition,
   plannedTaskTrainings,
   searchState,
   type SearchDefinition,
@@ -142,7 +143,7 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
         `--out: '${f.out}' already holds a search; add --resume to continue it, or choose another folder`,
       );
     }
-    definition = parseSearchDefinition(store.readDefinition());
+    definition = parseStoredSearchDefinition(store.readDefinition());
     store.load();
   } else {
     store.writeDefinition(definition);

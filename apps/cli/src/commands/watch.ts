@@ -1,5 +1,5 @@
 import type { TaskResult } from '@ip2/l2l';
-import { aggregate, parseSearchDefinition, tableFromRows } from '@ip2/search';
+import { aggregate, parseStoredSearchDefinition, tableFromRows } from '@ip2/search';
 import { parseTasksJson } from '@ip2/report';
 import { positiveInt, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -106,7 +106,7 @@ export async function watchSearch(client: ApiClient, search: SearchView, o: Watc
 /** The server's fixed configuration of a finished search, and the candidate table from its results. */
 async function printDecision(client: ApiClient, search: SearchView): Promise<void> {
   const id = search.id;
-  const definition = parseSearchDefinition(search.definition);
+  const definition = parseStoredSearchDefinition(search.definition);
   const [tasks, configs] = await Promise.all([
     client.text(`/v1/searches/${id}/results?format=json`, `search ${id}`),
     client.json<{ items: FixedConfigView[] }>(`/v1/configs?family=${encodeURIComponent(search.family)}`, {}, 'configs'),
