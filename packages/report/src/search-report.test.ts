@@ -3,6 +3,7 @@ import {
   aggregate,
   chunkJob,
   fixConfiguration,
+  modelDefaultsHash,
   parseSearchDefinition,
   searchState,
   type TrainAction,
@@ -99,6 +100,31 @@ describe('the HTML report of a small real search', () => {
     // Only in-document references (clip paths: url(#…)); nothing to load.
     expect(html.match(/<script|<link|<img|<iframe|@import|url\((?!#)/gi)).toBeNull();
     expect(html.match(/(src|href)="(https?:)?\/\//gi)).toBeNull();
+  });
+
+  it('the decision names the model version, its defaults and the property optimiser; an older record says version 1', async () => {
+    const decision = text(html.split('<h2>Decision</h2>')[1]!.split('<h2>')[0]!);
+    expect(fixed.model).toEqual({ version: 2, defaultsHash: modelDefaultsHash(2) });
+    expect(decision).toContain(
+      `Model version 2 (defaults ${modelDefaultsHash(2).slice(0, 12)} ): spikes readout; the intrinsic properties learn by adam, η = 0.003.`,
+    );
+    expect(html).toContain(`title="${modelDefaultsHash(2)}"`);
+    // A record fixed before versioned defaults (no model), of a search stored then (read as version 1).
+    const { model: _m, ...old } = fixed;
+    const v1 = parseSearchDefinition({
+      ...definition,
+      protocol: { ...definition.protocol, network: { ...definition.protocol.network, modelVersion: 1 } },
+    });
+    const oldHtml = await searchReportHtml({
+      definition: v1,
+      fixed: old as typeof fixed,
+      candidates: aggregate(v1, table()),
+      state,
+      results: records,
+    });
+    expect(text(oldHtml)).toContain(
+      'Model version 1 (a record fixed before versioned defaults): membrane readout; the intrinsic properties learn by adam, η = 0.01.',
+    );
   });
 
   it('shows the median and range across seeds of every task from the stored results', () => {

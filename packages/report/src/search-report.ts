@@ -1,6 +1,8 @@
 import { convergedShareByTask, quantileSorted, type TaskResult } from '@ip2/l2l';
 import {
+  fixedConfigModelVersion,
   isFailure,
+  modelSettings,
   type CandidateAggregate,
   type FixedConfig,
   type SearchDefinition,
@@ -10,7 +12,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { analysisSectionHtml } from './analysis-section.js';
 import type { ConfigurationAnalysis } from './configuration-analysis.js';
 import { firingSectionHtml } from './firing.js';
-import { escapeHtml, num } from './format.js';
+import { escapeHtml, num, sig } from './format.js';
 import {
   adaptationCurveSpec,
   bandPanelsSpec,
@@ -322,6 +324,16 @@ function freeCell(i: IntervalLike | undefined, defined: number | undefined, seed
   return `${stacked(i, d)}${note}`;
 }
 
+/** The model a fixed configuration was measured under, for the decision section (after "Model version "). */
+function modelLine(d: SearchDefinition, fixed: FixedConfig): string {
+  const m = modelSettings(d.protocol.network);
+  const defaults =
+    fixed.model === undefined
+      ? 'a record fixed before versioned defaults'
+      : `defaults <code title="${fixed.model.defaultsHash}">${fixed.model.defaultsHash.slice(0, 12)}</code>`;
+  return `${fixedConfigModelVersion(fixed)} (${defaults}): ${m.readout} readout; the intrinsic properties learn by ${m.propertyOptimizer}, η = ${sig(m.propertyLr)}.`;
+}
+
 /** A self-contained HTML report of a finished search: no script, no network, opens from a file. */
 export async function searchReportHtml(input: SearchReportInput): Promise<string> {
   const { definition: d, fixed, candidates, state } = input;
@@ -410,6 +422,7 @@ ${input.wallSeconds !== undefined ? ` · ${input.wallSeconds.toFixed(0)} s` : ''
 ${ev.separable ? `<p>Its ${Math.round(ev.bootstrap.level * 100)}% interval does not overlap the runner-up's.</p>` : `<p class="warn">Not separable from the runner-up at ${Math.round(ev.bootstrap.level * 100)}% confidence: the choice is provisional; add seeds or tasks.</p>`}
 <ul>${ev.runnerUp ? `<li>runner-up <code>${ev.runnerUp.id}</code> [${escapeHtml(ev.runnerUp.keys.join(', ') || '∅')}]: ${interval(ev.runnerUp.score)} against ${interval(ev.best.score)}</li>` : ''}
 ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
+<p class="muted">Model version ${modelLine(d, fixed)}</p>
 <p class="muted">Fixed configuration <code>${fixed.hash}</code> — immutable; a new search makes a new version.</p>
 </div>
 

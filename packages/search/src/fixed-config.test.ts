@@ -10,6 +10,7 @@ import {
   fixedConfigDefaultsMatch,
   fixedConfigModelVersion,
   modelDefaultsHash,
+  modelSettings,
   verifyFixedConfig,
   type FixedConfig,
 } from './fixed-config.js';
@@ -84,6 +85,26 @@ describe('versioned model defaults in the record', () => {
     copy.model.defaultsHash = modelDefaultsHash(1);
     expect(verifyFixedConfig(copy)).toBe(false);
     expect(fixedConfigDefaultsMatch(copy as unknown as FixedConfig)).toBe(false);
+  });
+
+  it('resolves the settings a search ran with from its network and the version’s defaults', () => {
+    const n = (network: Record<string, unknown>) =>
+      modelSettings(
+        parseSearchDefinition({ family: 'dms', protocol: { network: { lr: 3e-3, ...network } } }).protocol.network,
+      );
+    expect(n({})).toEqual({ modelVersion: 2, readout: 'spikes', propertyOptimizer: 'adam', propertyLr: 3e-3 });
+    expect(n({ modelVersion: 1 })).toEqual({
+      modelVersion: 1,
+      readout: 'membrane',
+      propertyOptimizer: 'adam',
+      propertyLr: 1e-2,
+    });
+    expect(n({ modelVersion: 1, readout: 'spikes', propertyOptimizer: 'sgd', propertyLr: 0.5 })).toEqual({
+      modelVersion: 1,
+      readout: 'spikes',
+      propertyOptimizer: 'sgd',
+      propertyLr: 0.5,
+    });
   });
 
   it('a record fixed before versioned defaults stays readable, verifies, and says version 1', () => {

@@ -72,6 +72,30 @@ export function fixedConfigDefaultsMatch(record: Pick<FixedConfig, 'model'>): bo
   return record.model === undefined ? null : record.model.defaultsHash === modelDefaultsHash(record.model.version);
 }
 
+/** The model settings a search's runs train with, its defaults resolved (what a report states). */
+export interface ModelSettings {
+  readonly modelVersion: ModelVersion;
+  readonly readout: 'spikes' | 'membrane';
+  readonly propertyOptimizer: 'adam' | 'sgd';
+  /** η of the learnable properties. */
+  readonly propertyLr: number;
+}
+
+/**
+ * The settings of a protocol's network with the model version's defaults filled in (modelDefaults of
+ * @ip2/snn: a property η left unset there is the weights' learning rate).
+ */
+export function modelSettings(network: SearchProtocol['network']): ModelSettings {
+  const v = network.modelVersion;
+  const defaults = modelDefaults(v);
+  return {
+    modelVersion: v,
+    readout: network.readout ?? defaults.readout,
+    propertyOptimizer: network.propertyOptimizer,
+    propertyLr: network.propertyLr ?? defaults.optimizer.lr.tauD ?? network.lr,
+  };
+}
+
 export interface FixOptions {
   /** The search's id in a store, recorded as provenance (part of the hashed content). */
   readonly searchId?: string;
