@@ -135,6 +135,9 @@ describe('dashboard', () => {
     const search = await stack.store.controller.search(id);
     expect(search.family).toBe('sma');
     expect(search.definition.protocol.network.hidden).toBe(8);
+    // The form's model settings at their defaults: version 2 (sent as a number), adam, the rest left out.
+    expect(search.definition.protocol.network).toMatchObject({ modelVersion: 2, propertyOptimizer: 'adam' });
+    expect(search.definition.protocol.network).not.toHaveProperty('readout');
 
     // Four candidates (two properties), each with a curve in the chart's legend.
     await expect.poll(() => page.locator('#candidates tbody tr').count(), { timeout: 15_000 }).toBe(4);

@@ -34,6 +34,7 @@ export function configsPage(root: HTMLElement, family: string): void {
           h('td', { class: 'mono' }, c.bits),
           h('td', {}, (c.record.mask?.keys ?? []).join(', ') || h('span', { class: 'muted' }, 'none')),
           h('td', { class: 'mono small' }, (c.record.space ?? []).join(' ')),
+          h('td', { class: 'num' }, String(c.modelVersion ?? 1)),
           h('td', {}, e?.rule.metric ?? '–'),
           h('td', { class: 'num' }, interval(e?.best.score)),
           h('td', {}, e === undefined ? '–' : e.separable ? 'yes' : 'no'),
@@ -65,6 +66,7 @@ export function configsPage(root: HTMLElement, family: string): void {
                 'Mask',
                 'Learnable',
                 'Space',
+                'Model',
                 'Metric',
                 'Score [interval]',
                 'Separable',
@@ -81,7 +83,7 @@ export function configsPage(root: HTMLElement, family: string): void {
           : h(
               'section',
               {},
-              h('h2', {}, `Evidence of v${latest.version}`),
+              h('h2', {}, `Evidence of v${latest.version} (model version ${latest.modelVersion ?? 1})`),
               decisionView(latest.record.evidence, latest),
             ),
       );

@@ -18,6 +18,8 @@ interface Field {
   /** Default value filled in the form (empty: the schema's default applies). */
   readonly value?: string;
   readonly options?: readonly string[];
+  /** A select whose values are numbers (sent as numbers). */
+  readonly numeric?: boolean;
   /** Shown only for this strategy kind. */
   readonly strategy?: string;
 }
@@ -35,6 +37,26 @@ const FIELDS: readonly Field[] = [
   { path: 'protocol.criterion.epsilon', label: 'Criterion ε', hint: 'default 0.005' },
   { path: 'protocol.network.hidden', label: 'Hidden neurons', hint: 'default 100' },
   { path: 'protocol.network.lr', label: 'Learning rate', hint: 'default 0.001' },
+  {
+    path: 'protocol.network.modelVersion',
+    label: 'Model version (defaults)',
+    options: ['2', '1'],
+    value: '2',
+    numeric: true,
+  },
+  { path: 'protocol.network.propertyOptimizer', label: 'Property optimiser', options: ['adam', 'sgd'], value: 'adam' },
+  {
+    path: 'protocol.network.propertyLr',
+    label: 'Property learning rate',
+    hint: "default: the weights' (model version 1: 0.01)",
+  },
+  {
+    path: 'protocol.network.readout',
+    label: 'Readout',
+    options: ['', 'spikes', 'membrane'],
+    value: '',
+    hint: "the model version's (2: spikes, 1: membrane)",
+  },
   { path: 'protocol.batchSize', label: 'Trials per iteration', hint: "default: the family's conditions" },
   { path: 'protocol.evalBatch', label: 'Held-out trials', hint: 'default 32' },
   { path: 'score.metric', label: 'Score metric', options: SCORE_METRICS, value: 'final-efficiency' },
@@ -96,7 +118,9 @@ export function submitPage(root: HTMLElement, navigate: (hash: string) => void):
         : h(
             'select',
             { id, name: f.path },
-            f.options.map((o) => h('option', { value: o, selected: o === f.value }, o)),
+            f.options.map((o) =>
+              h('option', { value: o, selected: o === f.value }, o === '' ? `default: ${f.hint ?? ''}` : o),
+            ),
           );
     inputs.set(f.path, input);
     const row = h(
@@ -126,7 +150,7 @@ export function submitPage(root: HTMLElement, navigate: (hash: string) => void):
       if (f.strategy !== undefined && f.strategy !== kind) continue;
       const text = inputs.get(f.path)!.value.trim();
       if (text === '') continue;
-      setPath(b, f.path, f.options === undefined ? numberOr(text) : text);
+      setPath(b, f.path, f.options === undefined || f.numeric === true ? numberOr(text) : text);
     }
     return b;
   };

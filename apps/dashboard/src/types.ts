@@ -119,6 +119,8 @@ export interface FixedConfigView {
   readonly id: string;
   readonly family: string;
   readonly version: number;
+  /** The version of the model's defaults the configuration was measured under (absent from older servers: 1). */
+  readonly modelVersion?: number;
   readonly bits: string;
   readonly hash: string;
   readonly searchId: string | null;
