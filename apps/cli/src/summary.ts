@@ -1,5 +1,5 @@
 import { rankForDisplay, runFiring, type SearchTaskRecord } from '@ip2/report';
-import type { CandidateAggregate, FixedConfig, SearchDefinition } from '@ip2/search';
+import { fixedConfigModelVersion, type CandidateAggregate, type FixedConfig, type SearchDefinition } from '@ip2/search';
 
 /**
  * The firing of the chosen mask's runs at the end of their last task: mean rate (Hz) and active neurons
@@ -39,7 +39,7 @@ export function summaryLines(
     x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
   const lines = [
     '',
-    `meta-IP search on ${d.family}: space [${d.space.join(', ')}], ${d.strategy.kind}, ${d.protocol.seeds} seeds × ${d.protocol.tasks} tasks`,
+    `meta-IP search on ${d.family}: space [${d.space.join(', ')}], ${d.strategy.kind}, ${d.protocol.seeds} seeds × ${d.protocol.tasks} tasks, model version ${fixedConfigModelVersion(fixed)}`,
     '',
     `${'mask'.padEnd(8)}${'keys'.padEnd(24)}${'tasks'.padStart(6)}${'score [CI]'.padStart(30)}${'failures'.padStart(10)}${'speed-up'.padStart(10)}${'slope'.padStart(8)}`,
   ];

@@ -17,6 +17,8 @@ export interface FixedConfigView {
   readonly id: string;
   readonly family: string;
   readonly version: number;
+  /** The version of the model's defaults it was measured under (absent from servers that predate it). */
+  readonly modelVersion?: number;
   readonly hash: string;
   readonly searchId: string | null;
   readonly record: FixedConfig;
