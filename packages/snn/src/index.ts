@@ -13,6 +13,8 @@ export { TfjsEngine, makeSpike } from './tfjs-engine.js';
 export { matMulT } from './tf-ops.js';
 export { createEngine, ENGINE_ENV, ENGINE_NAMES, resolveEngineName, type EngineName } from './create-engine.js';
 export { FusedEngine, FusedPopulation, ThreadedPopulation, type ThreadedPopulationOptions } from './fused/index.js';
+export { instantiateKernels, matvec, type KernelExports } from './fused/kernels.js';
+export { wasm, type WasmMemory } from './fused/wasm-emit.js';
 export { GpuPopulation, type GpuPopulationOptions } from './gpu/population.js';
 export {
   gpuAvailable,
