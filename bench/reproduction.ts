@@ -42,6 +42,10 @@ const { values: flags } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     tasks: { type: 'string', default: '20' },
     hidden: { type: 'string', default: '64' },
+    /** The model's defaults (docs/model.md): 2, the current; 1, the first (for before/after tables). */
+    'model-version': { type: 'string', default: '2' },
+    /** Trials per training iteration; unset: the family's number of conditions. */
+    batch: { type: 'string', default: '' },
     lr: { type: 'string', default: '3e-3' },
     epsilon: { type: 'string', default: '0.015' },
     cap: { type: 'string', default: '10000' },
@@ -94,7 +98,20 @@ for (const p of parts)
 const families = parts.includes('ablation') ? list('families', flags.families) : [];
 const baselineFamilies = parts.includes('baselines') ? list('baseline-families', flags['baseline-families']) : [];
 const out = resolve(flags.out);
-const common = ['--hidden', flags.hidden, '--lr', flags.lr, '--epsilon', flags.epsilon, '--quiet'];
+const modelVersion = posInt('model-version', flags['model-version']);
+const common = [
+  '--hidden',
+  flags.hidden,
+  '--lr',
+  flags.lr,
+  '--epsilon',
+  flags.epsilon,
+  '--quiet',
+  // Version 2 is the CLI's default: the flag is passed only for another version, so that commands and
+  // folders of earlier studies stay as they were.
+  ...(modelVersion === 2 ? [] : ['--model-version', String(modelVersion)]),
+  ...(flags.batch === '' ? [] : ['--batch', String(posInt('batch', flags.batch))]),
+];
 
 if (!existsSync(CLI)) fail(`${CLI} is missing: run 'npm run build' first`);
 
