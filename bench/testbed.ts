@@ -15,11 +15,11 @@
  * The summary goes to <out>/summary.md and <out>/summary.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   calibrationBatch,
-  createRunLearner,
+  createLearner,
   failureFreeMetrics,
   parseProtocol,
   runSeeds,
@@ -28,12 +28,20 @@ import {
   spikingNetworkState,
   type TaskResult,
 } from '@ip2/l2l';
-import { FusedEngine, rateHz, type NetworkConfigInput, type TrialBatch } from '@ip2/snn';
+import {
+  FusedEngine,
+  parsePropertyKeys,
+  rateHz,
+  type NetworkConfigInput,
+  type PropertyKey,
+  type TrialBatch,
+} from '@ip2/snn';
 import { createInstance, FAMILY_IDS, heldOutBatch } from '@ip2/tasks';
 
 const { values: flags } = parseArgs({
   options: {
     parts: { type: 'string', default: 'firing,control' },
+    // also: 'before' (version-1 runs of claims 1–2) and 'compare' (their table against --after)
     families: { type: 'string', default: 'dms,sma' },
     sizes: { type: 'string', default: '64,100' },
     seeds: { type: 'string', default: '1,2,3' },
@@ -42,11 +50,19 @@ const { values: flags } = parseArgs({
     lr: { type: 'string', default: '3e-3' },
     epsilon: { type: 'string', default: '0.015' },
     out: { type: 'string', default: 'results/testbed' },
+    /** The 'before' part: model version 1 at its own protocol (batch 1), the masks its searches chose. */
+    'before-masks': { type: 'string', default: 'dms:tauS+theta;cddms:theta;gng2:tauD+theta;gng4:tauD+theta' },
+    'before-tasks': { type: 'string', default: '12' },
+    'before-hidden': { type: 'string', default: '64' },
+    /** The 'compare' part: a study:reproduction output folder at model version 2. */
+    after: { type: 'string', default: 'results/reproduction-v2' },
     help: { type: 'boolean', default: false },
   },
 });
 if (flags.help) {
-  console.log('npm run study:testbed -- [--parts firing,control] [--families dms,sma] [--sizes 64,100] [--seeds 1,2,3]');
+  console.log(
+    'npm run study:testbed -- [--parts firing,control] [--families dms,sma] [--sizes 64,100] [--seeds 1,2,3]',
+  );
   process.exit(0);
 }
 
@@ -59,7 +75,8 @@ const numbers = (s: string, flag: string) =>
   });
 const parts = list(flags.parts);
 const families = list(flags.families);
-for (const f of families) if (!FAMILY_IDS.includes(f as never)) throw new RangeError(`--families: unknown family '${f}'`);
+for (const f of families)
+  if (!FAMILY_IDS.includes(f as never)) throw new RangeError(`--families: unknown family '${f}'`);
 const sizes = numbers(flags.sizes, 'sizes');
 const seeds = numbers(flags.seeds, 'seeds');
 const tasks = numbers(flags.tasks, 'tasks')[0]!;
@@ -135,28 +152,66 @@ interface ControlRun {
   readonly wallS: number;
 }
 
-async function controlRun(family: string, hidden: number, seed: number): Promise<ControlRun> {
-  const file = join(out, 'control', `${family}-${hidden}-s${seed}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ControlRun;
-  const protocol = parseProtocol({ tasks, cap, epsilon, window: 50, dt: DT });
-  const learner = await createRunLearner({
+interface SequenceSpec {
+  readonly file: string;
+  readonly family: string;
+  readonly hidden: number;
+  readonly seed: number;
+  readonly model: string;
+  readonly mask: readonly PropertyKey[];
+  readonly tasks: number;
+  readonly batchSize?: number;
+  readonly network?: NetworkConfigInput;
+  readonly label: string;
+}
+
+function controlRun(family: string, hidden: number, seed: number): Promise<ControlRun> {
+  return sequenceRun({
+    file: join(out, 'control', `${family}-${hidden}-s${seed}.json`),
     family,
+    hidden,
     seed,
     model: 'rsnn-noip',
-    space: [...SPACE],
     mask: [],
-    hidden,
-    lr,
-    loss: 'mse',
-    dt: DT,
+    tasks,
+    label: 'control',
   });
+}
+
+/** One sequence of the study, or its stored result when it already ran. */
+async function sequenceRun(spec: SequenceSpec): Promise<ControlRun> {
+  const { file, family, hidden, seed } = spec;
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ControlRun;
+  mkdirSync(dirname(file), { recursive: true });
+  const protocol = parseProtocol({
+    tasks: spec.tasks,
+    cap,
+    epsilon,
+    window: 50,
+    dt: DT,
+    ...(spec.batchSize === undefined ? {} : { batchSize: spec.batchSize }),
+  });
+  const instance = createInstance(family, 0, 0);
+  const learner = await createLearner(
+    {
+      model: spec.model,
+      nIn: instance.nIn,
+      nOut: instance.nOut,
+      hidden,
+      dt: DT,
+      seed: runSeeds(seed).network,
+      loss: 'mse',
+      lr,
+    },
+    { family, space: [...SPACE], mask: [...spec.mask], ...(spec.network ? { network: spec.network } : {}) },
+  );
   const started = performance.now();
   const results: TaskResult[] = [];
   for await (const step of runSequence({ family, seed, protocol, learner })) {
     const r = step.result;
     results.push(r);
     console.log(
-      `control ${family} ${hidden} s${seed} task ${r.taskIndex}: ${r.totalIterations} it, ${r.converged ? 'converged' : 'failed'}, acc ${r.accuracy.toFixed(2)}, ${rateHz(r.firingRate, DT).toFixed(1)} Hz`,
+      `${spec.label} ${family} ${spec.model} ${hidden} s${seed} task ${r.taskIndex}: ${r.totalIterations} it, ${r.converged ? 'converged' : 'failed'}, acc ${r.accuracy.toFixed(2)}, ${rateHz(r.firingRate, DT).toFixed(1)} Hz`,
     );
   }
   learner.dispose();
@@ -198,10 +253,7 @@ if (parts.includes('control')) {
   for (const family of families) {
     for (const hidden of sizes) for (const seed of seeds) runs.push(await controlRun(family, hidden, seed));
   }
-  md.push(
-    `## rsnn-noip at the defaults (${tasks} tasks, cap ${cap}, lr ${lr}, ε ${epsilon}, batch = conditions)`,
-    '',
-  );
+  md.push(`## rsnn-noip at the defaults (${tasks} tasks, cap ${cap}, lr ${lr}, ε ${epsilon}, batch = conditions)`, '');
   md.push(
     '| family | neurons | seed | converged | held-out acc. after converged tasks | final efficiency (censored) | failure-free final eff. | speed-up | Hz at the last task | active at the last task | wall s |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -230,13 +282,136 @@ if (parts.includes('control')) {
       });
     }
   }
-  md.push('', '| family | neurons | runs | tasks converged | held-out accuracy after converged tasks |', '|---|---|---|---|---|');
+  md.push(
+    '',
+    '| family | neurons | runs | tasks converged | held-out accuracy after converged tasks |',
+    '|---|---|---|---|---|',
+  );
   for (const g of groups) {
     md.push(
       `| ${String(g.family)} | ${String(g.hidden)} | ${String(g.runs)} | ${((g.convergedShare as number) * 100).toFixed(0)}% | ${((g.heldOutAccuracyAfterConverged as number) * 100).toFixed(1)}% |`,
     );
   }
   summary.control = { groups, runs: runs.map((r) => ({ ...r, tasks: r.tasks })) };
+}
+
+const MODELS = ['ip2', 'ip-inner', 'rsnn-noip'] as const;
+const beforeMasks = new Map(
+  list(flags['before-masks'].replaceAll(';', ',')).map((entry) => {
+    const [family, keys = ''] = entry.split(':');
+    return [family!, parsePropertyKeys(keys.split('+').filter((k) => k !== ''))] as const;
+  }),
+);
+const beforeTasks = numbers(flags['before-tasks'], 'before-tasks')[0]!;
+const beforeHidden = numbers(flags['before-hidden'], 'before-hidden')[0]!;
+const beforeFamilies = [...beforeMasks.keys()];
+
+async function beforeRuns(): Promise<Map<string, ControlRun[]>> {
+  const byCell = new Map<string, ControlRun[]>();
+  for (const family of beforeFamilies) {
+    for (const model of MODELS) {
+      const runs: ControlRun[] = [];
+      for (const seed of seeds) {
+        runs.push(
+          await sequenceRun({
+            file: join(out, 'before', family, model, `seed-${seed}.json`),
+            family,
+            hidden: beforeHidden,
+            seed,
+            model,
+            mask: model === 'ip2' ? beforeMasks.get(family)! : [],
+            tasks: beforeTasks,
+            batchSize: 1,
+            network: { modelVersion: 1 },
+            label: 'before',
+          }),
+        );
+      }
+      byCell.set(`${family}/${model}`, runs);
+    }
+  }
+  return byCell;
+}
+
+/** The version-2 runs of a study:reproduction folder, in the same cells. */
+function afterRuns(): Map<string, { mask: string; runs: { tasks: TaskResult[] }[] }> {
+  const byCell = new Map<string, { mask: string; runs: { tasks: TaskResult[] }[] }>();
+  for (const family of beforeFamilies) {
+    const fixed = join(flags.after, family, 'search', 'fixed-config.json');
+    if (!existsSync(fixed)) continue;
+    const mask = (JSON.parse(readFileSync(fixed, 'utf8')) as { mask: { keys: string[] } }).mask.keys;
+    for (const model of MODELS) {
+      const runs = seeds
+        .map((seed) => join(flags.after, family, 'l2l', model, `seed-${seed}`, 'results.json'))
+        .filter((f) => existsSync(f))
+        .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { tasks: TaskResult[] });
+      byCell.set(`${family}/${model}`, { mask: `[${mask.join(', ')}]`, runs });
+    }
+  }
+  return byCell;
+}
+
+interface CellSummary {
+  readonly runs: number;
+  readonly failures: number;
+  readonly converged: number;
+  readonly finalEfficiency: number;
+  readonly failureFreeFinalEfficiency: number;
+  readonly speedUp: number;
+  readonly slope: number;
+  readonly accuracy: number;
+}
+
+function cell(runs: readonly { tasks: readonly TaskResult[] }[]): CellSummary {
+  const m = runs.map((r) => sequenceMetrics(r.tasks));
+  const ff = runs.map((r) => failureFreeMetrics(r.tasks));
+  const all = runs.flatMap((r) => r.tasks);
+  return {
+    runs: runs.length,
+    failures: mean(m.map((x) => x.failures)),
+    converged: all.filter((t) => t.converged).length / Math.max(1, all.length),
+    finalEfficiency: mean(m.map((x) => x.finalEfficiency)),
+    failureFreeFinalEfficiency: mean(ff.map((x) => x.finalEfficiency).filter(Number.isFinite)),
+    speedUp: mean(m.map((x) => x.speedUp)),
+    slope: mean(m.map((x) => x.l2lSlope)),
+    accuracy: mean(all.map((t) => t.accuracy)),
+  };
+}
+
+if (parts.includes('before') || parts.includes('compare')) {
+  const before = await beforeRuns();
+  const after = afterRuns();
+  md.push(
+    '',
+    `## Claims 1 and 2 before and after (version 1: batch 1; version 2: balanced batches; ${beforeHidden} neurons, ${beforeTasks} tasks, cap ${cap}, lr ${lr}, ε ${epsilon}, seeds ${seeds.join(', ')})`,
+    '',
+    'Iterations per task are iterations − window for every task (a failed task counts at cap − window); final efficiency and speed-up over max(10%, 3) tasks; the failure-free final efficiency over converged tasks only.',
+    '',
+    '| family | model | version | mask | failures (mean of ' +
+      beforeTasks +
+      ') | tasks converged | final efficiency | failure-free final eff. | speed-up | L2L slope | held-out accuracy |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  const rows: Record<string, unknown>[] = [];
+  for (const family of beforeFamilies) {
+    for (const model of MODELS) {
+      const key = `${family}/${model}`;
+      const b = before.get(key)!;
+      const a = after.get(key);
+      const variants: [string, string, readonly { tasks: readonly TaskResult[] }[]][] = [
+        ['1', model === 'ip2' ? `[${beforeMasks.get(family)!.join(', ')}]` : '', b],
+      ];
+      if (a && a.runs.length > 0) variants.push(['2', model === 'ip2' ? a.mask : '', a.runs]);
+      for (const [version, mask, runs] of variants) {
+        const c = cell(runs);
+        rows.push({ family, model, version, mask, ...c });
+        md.push(
+          `| ${family} | ${model} | ${version} | ${mask || (model === 'ip-inner' ? 'all' : 'none')} | ${f1(c.failures)} | ${(100 * c.converged).toFixed(0)}% | ${f1(c.finalEfficiency)} | ${f1(c.failureFreeFinalEfficiency)} | ${f2(c.speedUp)}× | ${f2(c.slope)} | ${(100 * c.accuracy).toFixed(1)}% |`,
+        );
+      }
+    }
+  }
+  summary.beforeAfter = rows;
 }
 
 writeFileSync(join(out, 'summary.md'), md.join('\n') + '\n');

@@ -2,6 +2,7 @@ import { createInstance, getFamily, heldOutBatch, inputDrive } from '@ip2/tasks'
 import {
   calibrateFiringRate,
   createEngine,
+  CURRENT_MODEL_VERSION,
   deriveSeed,
   deserializeState,
   initNetwork,
@@ -127,7 +128,8 @@ export function spikingNetworkState(spec: LearnerSpec, options: SpikingOptions =
   const family = options.family;
   const fresh = initNetwork({
     ...options.network,
-    ...(family === undefined
+    // Version 1 scaled W_in by all input channels; from version 2 on, by the family's input norm.
+    ...(family === undefined || (options.network?.modelVersion ?? CURRENT_MODEL_VERSION) < 2
       ? {}
       : { weights: { inputNorm: inputDrive(family, spec.dt), ...options.network?.weights } }),
     nIn: spec.nIn,
