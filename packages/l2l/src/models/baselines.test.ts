@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { LearnerSpec } from '../learner.js';
 import { BASELINE_MODELS, createBaselineLearner } from './baselines.js';
 import { createLearner, getModel } from './registry.js';
-import type { FusedRnnLearner } from './rnn-fused.js';
+import type { FusedBaselineLearner } from './fused-baseline.js';
 import type { BaselineLearner } from './tf-learner.js';
 
 const tiny = (model: string, over: Partial<LearnerSpec> = {}): LearnerSpec => ({
@@ -38,7 +38,7 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Total loss at the learner's current parameters (a gradients() call, whose gradients are ignored). */
-const lossOf = (l: BaselineLearner | FusedRnnLearner, b: TrialBatch) => l.gradients(b).loss;
+const lossOf = (l: BaselineLearner | FusedBaselineLearner, b: TrialBatch) => l.gradients(b).loss;
 
 describe.each(BASELINE_MODELS)('%s', (model) => {
   it('is registered with a description', () => {

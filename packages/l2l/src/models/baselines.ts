@@ -3,6 +3,8 @@ import type { LearnerSpec } from '../learner.js';
 import { attention } from './attention.js';
 import { gru, lstm } from './gated.js';
 import { rnn } from './rnn.js';
+import type { FusedBaselineLearner } from './fused-baseline.js';
+import { FusedGruLearner, FusedLstmLearner } from './gated-fused.js';
 import { FusedRnnLearner } from './rnn-fused.js';
 import { BaselineLearner, type Architecture, type BaselineOptionsInput } from './tf-learner.js';
 
@@ -23,8 +25,17 @@ export function baselineDescription(model: BaselineModel): string {
   return ARCHITECTURES[model].description;
 }
 
+type FusedFactory = (spec: LearnerSpec, options: BaselineOptionsInput, saved?: Uint8Array) => FusedBaselineLearner;
+
+/** The fused (WebAssembly, hand-derived) engine of each baseline that has one besides TensorFlow.js. */
+const FUSED: Partial<Record<BaselineModel, FusedFactory>> = {
+  rnn: FusedRnnLearner.create,
+  lstm: FusedLstmLearner.create,
+  gru: FusedGruLearner.create,
+};
+
 /** Baselines with a fused (typed-array, hand-derived) engine besides the TensorFlow.js one. */
-export const FUSED_BASELINES: readonly BaselineModel[] = ['rnn'];
+export const FUSED_BASELINES = BASELINE_MODELS.filter((m) => FUSED[m] !== undefined);
 
 /**
  * Builds (or, with `saved`, restores) the baseline named by `spec.model`. Engine: `engine`, else
@@ -37,7 +48,7 @@ export async function createBaselineLearner(
   options: BaselineOptionsInput = {},
   saved?: Uint8Array,
   engine?: EngineName,
-): Promise<BaselineLearner | FusedRnnLearner> {
+): Promise<BaselineLearner | FusedBaselineLearner> {
   if (!(BASELINE_MODELS as readonly string[]).includes(spec.model)) {
     throw new RangeError(`unknown baseline '${spec.model}'; valid: ${BASELINE_MODELS.join(', ')}`);
   }
@@ -46,6 +57,7 @@ export async function createBaselineLearner(
   if (!(ENGINE_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(`unknown engine '${name}'; valid: ${ENGINE_NAMES.join(', ')}`);
   }
-  if (name === 'fused' && FUSED_BASELINES.includes(model)) return FusedRnnLearner.create(spec, options, saved);
+  const fused = FUSED[model];
+  if (name === 'fused' && fused) return fused(spec, options, saved);
   return BaselineLearner.create(ARCHITECTURES[model].arch, spec, options, saved);
 }

@@ -6,7 +6,7 @@ import { parseProtocol, runSequence, type TaskResult } from '../protocol.js';
 import { createLearner } from './registry.js';
 import { rnnAlpha } from './rnn.js';
 import type { FusedRnnLearner } from './rnn-fused.js';
-import type { BaselineConfig, BaselineLearner } from './tf-learner.js';
+import { lossPenalty, type BaselineConfig, type BaselineLearner } from './tf-learner.js';
 
 type RnnLearner = BaselineLearner | FusedRnnLearner;
 
@@ -53,8 +53,8 @@ function reference(c: BaselineConfig, p: Params64, batch: TrialBatch, keep?: Flo
     }
   }
   task /= c.loss === 'mse' ? scored * nOut : scored;
-  const loss =
-    task + c.lambdaIn * meanSquare(p.wIn!) + c.lambdaRec * meanSquare(p.wRec!) + c.lambdaOut * meanSquare(p.wOut!);
+  const pen = lossPenalty(c);
+  const loss = task + pen.in * meanSquare(p.wIn!) + pen.rec * meanSquare(p.wRec!) + pen.out * meanSquare(p.wOut!);
   return { loss, task, y };
 }
 
@@ -74,9 +74,13 @@ const to64 = (p: Record<string, Float32Array>): Params64 =>
   Object.fromEntries(Object.entries(p).map(([k, a]) => [k, Float64Array.from(a)]));
 
 describe.each(['fused', 'tfjs'] as const)('rnn (%s engine) against a float64 reference', (engine) => {
-  for (const loss of ['mse', 'xent'] as const) {
-    it(`${loss}: loss equals the reference, gradients equal its central differences`, async () => {
-      const l = (await createLearner(spec({ loss }), { engine })) as RnnLearner;
+  for (const [loss, mode] of [
+    ['mse', 'decoupled'],
+    ['xent', 'decoupled'],
+    ['mse', 'loss'],
+  ] as const) {
+    it(`${loss}, weight penalty ${mode}: loss equals the reference, gradients equal its central differences`, async () => {
+      const l = (await createLearner(spec({ loss }), { engine, baseline: { weightDecay: { mode } } })) as RnnLearner;
       expect(l.info.engine).toBe(engine);
       const batch = randomBatch({ steps: 7, batch: 2, nIn: 3, nOut: 3, scored: 0.7, seed: 3 });
       l.trainStep(batch);

@@ -81,7 +81,10 @@ export interface AdamSnapshot {
   readonly v: Readonly<Record<string, Float32Array>>;
 }
 
-/** Adam over a dictionary of variables, its moments held as variables so an update never leaves the backend. */
+/**
+ * Adam over a dictionary of variables, its moments held as variables so an update never leaves the
+ * backend. `decay` gives variables a decoupled weight-decay rate λ: w ← w − lr·λ·w before the step.
+ */
 export class Adam {
   private step: number;
   private readonly m: Record<string, tf.Variable> = {};
@@ -91,6 +94,7 @@ export class Adam {
     private readonly vars: Readonly<Record<string, tf.Variable>>,
     private readonly settings: AdamSettings,
     saved?: AdamSnapshot,
+    private readonly decay: Readonly<Record<string, number>> = {},
   ) {
     this.step = saved?.step ?? 0;
     for (const [k, x] of Object.entries(vars)) {
@@ -123,7 +127,9 @@ export class Adam {
       m.assign(tf.add(tf.mul(b1, m), tf.mul(1 - b1, g)));
       v.assign(tf.add(tf.mul(b2, v), tf.mul(1 - b2, tf.square(g))));
       const x = this.vars[k]!;
-      x.assign(tf.sub(x, tf.mul(lr, tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps)))));
+      const lambda = this.decay[k] ?? 0;
+      const w = lambda === 0 ? x : tf.add(x, tf.mul(-lr * lambda, x));
+      x.assign(tf.sub(w, tf.mul(lr, tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps)))));
     }
     return norm;
   }

@@ -27,6 +27,21 @@ export const baselineOptionsSchema = z
     gain: z.number().finite().min(0).default(1.5),
     /** attn-*: MLP width as a multiple of the model width. */
     mlpRatio: z.number().int().min(1).max(16).default(4),
+    /**
+     * The weight penalty, as the spiking network's (SCIENCE.md §4): 'decoupled' (AdamW-style,
+     * w ← w − lr·λ·w before the optimiser's step, outside Adam's normalisation, with the rates
+     * `in`, `rec`, `out` per L2 group) or 'loss' (λ_in, λ_rec, λ_out · mean(W²) inside the loss
+     * and so inside the gradient Adam normalises; the only form before decoupled decay existed).
+     */
+    weightDecay: z
+      .object({
+        mode: z.enum(['decoupled', 'loss']).default('decoupled'),
+        in: z.number().finite().min(0).default(1e-2),
+        rec: z.number().finite().min(0).default(1e-2),
+        out: z.number().finite().min(0).default(1e-2),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -43,6 +58,18 @@ export interface ParamInit {
   readonly shape: readonly number[];
   readonly values: Float32Array;
   readonly l2?: L2Group;
+}
+
+/** λ of each L2 group inside the loss (0 everywhere under decoupled decay). */
+export function lossPenalty(c: BaselineConfig): Record<L2Group, number> {
+  if (c.weightDecay.mode !== 'loss') return { in: 0, rec: 0, out: 0 };
+  return { in: c.lambdaIn, rec: c.lambdaRec, out: c.lambdaOut };
+}
+
+/** Decoupled decay rate λ of each L2 group (0 everywhere when the penalty is in the loss). */
+export function decayRates(c: BaselineConfig): Record<L2Group, number> {
+  if (c.weightDecay.mode !== 'decoupled') return { in: 0, rec: 0, out: 0 };
+  return { in: c.weightDecay.in, rec: c.weightDecay.rec, out: c.weightDecay.out };
 }
 
 /** A baseline's architecture: its parameters and its forward pass; the learner does the rest. */
@@ -108,12 +135,15 @@ export function readSavedBaseline(
     throw new RangeError(`saved state is of model '${String(stored?.model)}', not '${spec.model}'`);
   }
   const { model, nIn, nOut, hidden, dt, seed, loss, lr, ...rest } = stored;
-  return { config: baselineConfig({ model, nIn, nOut, hidden, dt, seed, loss, lr }, rest), adamStep, arrays };
+  // A state saved before decoupled decay existed was trained with the penalty in the loss.
+  const options: BaselineOptionsInput = { weightDecay: { mode: 'loss' }, ...(rest as BaselineOptionsInput) };
+  return { config: baselineConfig({ model, nIn, nOut, hidden, dt, seed, loss, lr }, options), adamStep, arrays };
 }
 
 /**
- * A baseline trained like the spiking models: loss = task loss + Σ_g λ_g Σ_{W ∈ g} mean(W²), Adam
- * with global-norm clipping, one update per `trainStep`. Non-spiking: `meanU2`, `firingRate` and `activeNeurons`
+ * A baseline trained like the spiking models: loss = task loss (+ Σ_g λ_g Σ_{W ∈ g} mean(W²) when
+ * the penalty is in the loss), Adam with global-norm clipping after decoupled weight decay (when
+ * decoupled), one update per `trainStep`. Non-spiking: `meanU2`, `firingRate` and `activeNeurons`
  * are NaN and `firstConvergence` does nothing.
  */
 export class BaselineLearner implements Learner {
@@ -139,7 +169,9 @@ export class BaselineLearner implements Learner {
       Object.entries(layout).map(([k, p]) => [k, tf.tidy(() => tf.variable(tf.tensor(p.values, [...p.shape]), true))]),
     );
     this.l2 = Object.entries(layout).flatMap(([k, p]) => (p.l2 ? [[k, p.l2] as const] : []));
-    this.adam = new Adam(this.vars, config, adam);
+    const rates = decayRates(config);
+    const decay = Object.fromEntries(this.l2.map(([k, g]) => [k, rates[g]]));
+    this.adam = new Adam(this.vars, config, adam, decay);
     const rec = arch.recurrent;
     if (rec) {
       this.recurrentWeights = () => {
@@ -198,7 +230,7 @@ export class BaselineLearner implements Learner {
     const c = this.config;
     const outputs = this.arch.forward(c, this.vars, x, keep);
     const task = taskLoss(c.loss, batch, outputs);
-    const lambda: Record<L2Group, number> = { in: c.lambdaIn, rec: c.lambdaRec, out: c.lambdaOut };
+    const lambda = lossPenalty(c);
     const terms: tf.Tensor[] = [task];
     for (const [k, g] of this.l2) {
       if (lambda[g] > 0) terms.push(tf.mul(lambda[g], tf.mean(tf.square(this.vars[k]!))));

@@ -1,0 +1,312 @@
+import { randomBatch, type TrialBatch } from '@ip2/snn';
+import { createInstance, trainingBatch } from '@ip2/tasks';
+import { describe, expect, it } from 'vitest';
+import type { LearnerSpec } from '../learner.js';
+import { createBaselineLearner, FUSED_BASELINES, type BaselineModel } from './baselines.js';
+import { FusedBaselineLearner } from './fused-baseline.js';
+import { rnnAlpha } from './rnn.js';
+import { BaselineLearner, lossPenalty, type BaselineConfig, type BaselineOptionsInput } from './tf-learner.js';
+
+const spec = (model: string, over: Partial<LearnerSpec> = {}): LearnerSpec => ({
+  model,
+  nIn: 4,
+  nOut: 3,
+  hidden: 8,
+  dt: 20,
+  seed: 5,
+  loss: 'mse',
+  lr: 5e-3,
+  ...over,
+});
+
+const batch = (seed: number, over: { steps?: number; batch?: number; nIn?: number } = {}): TrialBatch =>
+  randomBatch({ steps: over.steps ?? 9, batch: over.batch ?? 3, nIn: over.nIn ?? 4, nOut: 3, scored: 0.7, seed });
+
+/** ‖a − b‖ / ‖b‖. */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-300));
+}
+
+async function pair(s: LearnerSpec, options: BaselineOptionsInput = {}) {
+  const fused = await createBaselineLearner(s, options, undefined, 'fused');
+  const tf = await createBaselineLearner(s, options, undefined, 'tfjs');
+  expect(fused).toBeInstanceOf(FusedBaselineLearner);
+  expect(fused.info).toEqual({ engine: 'fused', backend: 'wasm-simd' });
+  expect(tf).toBeInstanceOf(BaselineLearner);
+  return { fused: fused as FusedBaselineLearner, tf: tf as BaselineLearner };
+}
+
+type Params64 = Record<string, Float64Array>;
+const sig = (z: number) => 1 / (1 + Math.exp(-z));
+const softplus = (z: number) => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+
+/** h[t] of one trial from h[t−1] and the input x[t], in float64 (the models of rnn.ts and gated.ts). */
+type Cell = (c: BaselineConfig, p: Params64, x: ArrayLike<number>, state: Float64Array[]) => Float64Array;
+
+/** x W + b for a row vector x and W [k][m]. */
+function affine(x: ArrayLike<number>, w: Float64Array, b: Float64Array | null, m: number): Float64Array {
+  const out = b ? Float64Array.from(b) : new Float64Array(m);
+  for (let i = 0; i < x.length; i++) for (let j = 0; j < m; j++) out[j] = out[j]! + x[i]! * w[i * m + j]!;
+  return out;
+}
+
+const CELLS: Record<string, { readonly cell: Cell; readonly states: number }> = {
+  rnn: {
+    states: 1,
+    cell(c, p, x, [h]) {
+      const n = c.hidden;
+      const a = rnnAlpha(c.dt, c.tau);
+      const z = affine(x, p.wIn!, p.b!, n);
+      const rec = affine(h!, p.wRec!, null, n);
+      for (let j = 0; j < n; j++) h![j] = (1 - a) * h![j]! + a * softplus(z[j]! + rec[j]!);
+      return h!;
+    },
+  },
+  lstm: {
+    states: 2,
+    cell(c, p, x, [h, cell]) {
+      const n = c.hidden;
+      const z = affine(x, p.wIn!, p.b!, 4 * n);
+      const rec = affine(h!, p.wRec!, null, 4 * n);
+      for (let j = 0; j < n; j++) {
+        const g = (k: number) => z[k * n + j]! + rec[k * n + j]!;
+        cell![j] = sig(g(1)) * cell![j]! + sig(g(0)) * Math.tanh(g(2));
+        h![j] = sig(g(3)) * Math.tanh(cell![j]!);
+      }
+      return h!;
+    },
+  },
+  gru: {
+    states: 1,
+    cell(c, p, x, [h]) {
+      const n = c.hidden;
+      const d = affine(x, p.wIn!, p.b!, 3 * n);
+      const q = affine(h!, p.wRec!, null, 3 * n);
+      for (let j = 0; j < n; j++) {
+        const r = sig(d[j]! + q[j]!);
+        const u = sig(d[n + j]! + q[n + j]!);
+        const cand = Math.tanh(d[2 * n + j]! + r * (q[2 * n + j]! + p.bRec![j]!));
+        h![j] = (1 - u) * cand + u * h![j]!;
+      }
+      return h!;
+    },
+  },
+};
+
+/** The model and its loss written out in float64, independently of both engines. */
+function reference(model: string, c: BaselineConfig, p: Params64, b: TrialBatch): number {
+  const { steps: T, batch: B, nIn, nOut } = b;
+  const { cell, states } = CELLS[model]!;
+  const y = new Float64Array(T * B * nOut);
+  for (let trial = 0; trial < B; trial++) {
+    const state = Array.from({ length: states }, () => new Float64Array(c.hidden));
+    for (let t = 0; t < T; t++) {
+      const s = t * B + trial;
+      const h = cell(c, p, b.inputs.subarray(s * nIn, (s + 1) * nIn), state);
+      y.set(affine(h, p.wOut!, p.bOut!, nOut), s * nOut);
+    }
+  }
+  let scored = 0;
+  let task = 0;
+  for (let s = 0; s < T * B; s++) {
+    const m = b.mask[s]!;
+    scored += m;
+    const row = y.subarray(s * nOut, (s + 1) * nOut);
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((acc, v) => acc + Math.exp(v - max), 0));
+    for (let o = 0; o < nOut; o++) {
+      const target = b.targets[s * nOut + o]!;
+      task += c.loss === 'mse' ? m * (row[o]! - target) ** 2 : -m * target * (row[o]! - lse);
+    }
+  }
+  task /= c.loss === 'mse' ? scored * nOut : scored;
+  const pen = lossPenalty(c);
+  const meanSq = (a: Float64Array) => a.reduce((acc, v) => acc + v * v, 0) / a.length;
+  return task + pen.in * meanSq(p.wIn!) + pen.rec * meanSq(p.wRec!) + pen.out * meanSq(p.wOut!);
+}
+
+const MODELS = FUSED_BASELINES as readonly BaselineModel[];
+
+describe.each(MODELS)('fused %s against the TensorFlow.js autodiff', (model) => {
+  // Random networks: several seeds, both losses, both weight penalties, the rnn's gain and τ other
+  // than the defaults, and parameters moved off their initial values (biases non-zero) by a few
+  // Adam steps of the fused engine; then its state is copied into the TensorFlow.js one.
+  const cases: { seed: number; loss: 'mse' | 'xent'; options: BaselineOptionsInput }[] = [
+    { seed: 1, loss: 'mse', options: {} },
+    { seed: 2, loss: 'xent', options: {} },
+    {
+      seed: 3,
+      loss: 'mse',
+      options: { weightDecay: { mode: 'loss' }, ...(model === 'rnn' ? { gain: 2.5, tau: 50 } : {}) },
+    },
+    {
+      seed: 4,
+      loss: 'xent',
+      options: { weightDecay: { mode: 'loss' }, lambdaOut: 0, ...(model === 'rnn' ? { tau: 300 } : {}) },
+    },
+  ];
+  for (const c of cases) {
+    it(`seed ${c.seed}, ${c.loss}, ${JSON.stringify(c.options)}: same init, loss within 1e-5, every gradient within 1e-4`, async () => {
+      const { fused, tf } = await pair(spec(model, { seed: c.seed, loss: c.loss }), c.options);
+      for (const [k, a] of Object.entries(tf.parameters())) expect(fused.parameters()[k], k).toEqual(a);
+      for (let i = 0; i < 3; i++) fused.trainStep(batch(100 + i));
+      for (const [k, a] of Object.entries(fused.parameters())) tf.setParameter(k, a);
+      for (const seed of [10 + c.seed, 20 + c.seed]) {
+        const b = batch(seed);
+        const f = fused.gradients(b);
+        const t = tf.gradients(b);
+        expect(Math.abs(f.loss - t.loss) / t.loss).toBeLessThan(1e-5);
+        expect(Math.abs(f.taskLoss - t.taskLoss) / t.taskLoss).toBeLessThan(1e-5);
+        expect(Object.keys(f.grads)).toEqual(Object.keys(t.grads));
+        for (const [k, g] of Object.entries(t.grads)) expect(relError(f.grads[k]!, g), k).toBeLessThan(1e-4);
+        expect(relError(fused.evaluate(b).outputs, tf.evaluate(b).outputs)).toBeLessThan(1e-5);
+        const lesion = Uint8Array.from({ length: 8 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+        expect(relError(fused.evaluate(b, lesion).outputs, tf.evaluate(b, lesion).outputs)).toBeLessThan(1e-5);
+      }
+      fused.dispose();
+      tf.dispose();
+    });
+  }
+
+  it('on task batches (sparse inputs, two batch shapes): the same loss and gradients', async () => {
+    const instance = createInstance('sma', 1, 0);
+    const s = spec(model, { nIn: instance.nIn, nOut: instance.nOut, dt: 40, seed: 6 });
+    const { fused, tf } = await pair(s);
+    for (const [i, size] of [2, 1, 2].entries()) {
+      const b = trainingBatch(instance, 1, i, size, 40);
+      const f = fused.gradients(b);
+      const t = tf.gradients(b);
+      expect(Math.abs(f.loss - t.loss) / t.loss).toBeLessThan(1e-5);
+      for (const [k, g] of Object.entries(t.grads)) expect(relError(f.grads[k]!, g), k).toBeLessThan(1e-4);
+      expect(fused.trainStep(b).loss).toBeCloseTo(tf.trainStep(b).loss, 5);
+    }
+    fused.dispose();
+    tf.dispose();
+  });
+
+  it('clipped Adam with decoupled decay: the same trajectory over 20 steps and a task reset', async () => {
+    const options = { clipNorm: 0.05, weightDecay: { in: 0.5, rec: 1, out: 2 } };
+    const { fused, tf } = await pair(spec(model, { seed: 9, lr: 2e-2 }), options);
+    for (let i = 0; i < 20; i++) {
+      if (i === 10) {
+        fused.startTask();
+        tf.startTask();
+      }
+      const b = batch(200 + i);
+      const sf = fused.trainStep(b);
+      const st = tf.trainStep(b);
+      expect(Math.abs(sf.loss - st.loss) / st.loss).toBeLessThan(1e-4);
+    }
+    for (const [k, a] of Object.entries(tf.parameters()))
+      expect(relError(fused.parameters()[k]!, a), k).toBeLessThan(1e-4);
+    fused.dispose();
+    tf.dispose();
+  });
+
+  for (const loss of ['mse', 'xent'] as const) {
+    it(`${loss}: the loss equals a float64 reference and every gradient its central differences`, async () => {
+      const l = (await createBaselineLearner(
+        spec(model, { loss, hidden: 5, nIn: 3 }),
+        { weightDecay: { mode: 'loss' } },
+        undefined,
+        'fused',
+      )) as FusedBaselineLearner;
+      const b = randomBatch({ steps: 7, batch: 2, nIn: 3, nOut: 3, scored: 0.7, seed: 3 });
+      l.trainStep(b);
+      l.trainStep(b);
+      const p = Object.fromEntries(Object.entries(l.parameters()).map(([k, a]) => [k, Float64Array.from(a)]));
+      const { loss: value, grads } = l.gradients(b);
+      expect(Math.abs(value - reference(model, l.config, p, b)) / value).toBeLessThan(1e-5);
+      for (const [k, g] of Object.entries(grads)) {
+        const fd = Float64Array.from(g, (_, i) => {
+          const x = p[k]![i]!;
+          const h = 1e-6 * Math.max(1, Math.abs(x));
+          p[k]![i] = x + h;
+          const up = reference(model, l.config, p, b);
+          p[k]![i] = x - h;
+          const down = reference(model, l.config, p, b);
+          p[k]![i] = x;
+          return (up - down) / (2 * h);
+        });
+        expect(relError(g, fd), k).toBeLessThan(1e-5);
+      }
+      l.dispose();
+    });
+  }
+});
+
+describe.each(MODELS)('fused %s state', (model) => {
+  it('save and restore continue byte-identically', async () => {
+    const s = spec(model, { seed: 12 });
+    const a = await createBaselineLearner(s, {}, undefined, 'fused');
+    for (let i = 0; i < 5; i++) a.trainStep(batch(300 + i));
+    const b = await createBaselineLearner(s, {}, a.save(), 'fused');
+    expect(b.save()).toEqual(a.save());
+    for (let i = 5; i < 12; i++) {
+      if (i === 8) {
+        a.startTask();
+        b.startTask();
+      }
+      // A batch of another shape in between makes the workspace grow.
+      const x = batch(300 + i, i === 9 ? { steps: 40, batch: 5 } : {});
+      expect(b.trainStep(x)).toEqual(a.trainStep(x));
+    }
+    expect(b.save()).toEqual(a.save());
+    a.dispose();
+    b.dispose();
+  });
+
+  it('reads the TensorFlow.js engine’s state and the other way round', async () => {
+    const s = spec(model, { seed: 13 });
+    const tf = await createBaselineLearner(s, { clipNorm: 0.5 }, undefined, 'tfjs');
+    tf.trainStep(batch(400));
+    const fused = await createBaselineLearner(s, {}, tf.save(), 'fused');
+    expect(fused.config.clipNorm).toBe(0.5);
+    expect(fused.save()).toEqual(tf.save());
+    const back = await createBaselineLearner(s, {}, fused.save(), 'tfjs');
+    expect(back.save()).toEqual(tf.save());
+    tf.dispose();
+    back.dispose();
+    fused.dispose();
+  });
+
+  it('a state saved before decoupled decay existed restores with the penalty in the loss', async () => {
+    const s = spec(model, { seed: 14 });
+    const tf = (await createBaselineLearner(
+      s,
+      { weightDecay: { mode: 'loss' } },
+      undefined,
+      'tfjs',
+    )) as BaselineLearner;
+    const { weightDecay: _, ...old } = tf.config;
+    const { meta, arrays } = await import('./tf-common.js').then((m) => m.unpackArrays(tf.save()));
+    const bytes = (await import('./tf-common.js')).packArrays({ ...(meta as object), config: old }, arrays);
+    for (const engine of ['fused', 'tfjs'] as const) {
+      const l = await createBaselineLearner(s, {}, bytes, engine);
+      expect(l.config.weightDecay.mode).toBe('loss');
+      l.dispose();
+    }
+    tf.dispose();
+  });
+
+  it('rejects bad state, shapes and lesions with a message naming them', async () => {
+    const s = spec(model);
+    const other = model === 'rnn' ? 'gru' : 'rnn';
+    await expect(createBaselineLearner(s, {}, new Uint8Array(3), 'fused')).rejects.toThrow(/short/);
+    const foreign = await createBaselineLearner(spec(other), {}, undefined, 'fused');
+    await expect(createBaselineLearner(s, {}, foreign.save(), 'fused')).rejects.toThrow(/saved state is of model/);
+    await expect(createBaselineLearner({ ...s, hidden: 0 }, {}, undefined, 'fused')).rejects.toThrow(/hidden/);
+    const l = await createBaselineLearner(s, {}, undefined, 'fused');
+    expect(() => l.trainStep(batch(1, { nIn: 5 }))).toThrow(/inputs/);
+    if (model === 'rnn') expect(() => l.evaluate(batch(1), new Uint8Array(4))).toThrow(/lesion/);
+    l.dispose();
+    expect(() => l.trainStep(batch(1))).toThrow(/disposed/);
+    foreign.dispose();
+  });
+});
