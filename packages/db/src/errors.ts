@@ -42,6 +42,21 @@ export class NotFoundError extends DbError {
   }
 }
 
+/**
+ * The owner already has `limit` unfinished (queued or running) searches, so a new one is refused; counted
+ * and refused under a per-owner lock in the database, so that it holds across every process.
+ */
+export class ActiveLimitError extends DbError {
+  constructor(
+    readonly owner: string,
+    readonly active: number,
+    readonly limit: number,
+  ) {
+    super(`owner ${owner} has ${active} unfinished searches, the limit of ${limit}`);
+    this.name = 'ActiveLimitError';
+  }
+}
+
 /** The database cannot be reached or refused the connection for now. */
 export class UnavailableError extends DbError {
   constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {

@@ -3,6 +3,7 @@ export { API_KEY_PREFIX, ApiKeyRepository, type ApiKeyInfo, type CreatedApiKey }
 export { createClient, DEFAULT_DATABASE_URL, type ClientOptions, type DbClient } from './client.js';
 export { ControllerRepository, type CandidateUpdate } from './controller.js';
 export {
+  ActiveLimitError,
   ClaimLostError,
   ConflictError,
   DbError,

@@ -16,7 +16,7 @@ import {
 } from '@ip2/search';
 import { createTestDatabase, type TestDatabase } from '@ip2/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, openStore, type Store } from './index.js';
+import { ActiveLimitError, ConflictError, NotFoundError, openStore, type Store } from './index.js';
 
 let tdb: TestDatabase;
 let store: Store;
@@ -112,6 +112,46 @@ describe('create', () => {
     const bobs = await store.searches.create('bob', { definition: small, idempotencyKey: 'k1' });
     expect(bobs.created).toBe(true);
     expect(bobs.search.id).not.toBe(first.search.id);
+  });
+
+  it('maxActive: parallel creations through two clients (two pools) cannot pass the limit', async () => {
+    const other = openStore({ url: tdb.url, poolSize: 4 });
+    try {
+      const stores = [store, other];
+      const tries = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          stores[i % 2]!.searches.create('pat', { definition: small, idempotencyKey: `p${i}`, maxActive: 2 }),
+        ),
+      );
+      const made = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+      const refused = tries.flatMap((t) => (t.status === 'rejected' ? [t.reason as unknown] : []));
+      expect(made).toHaveLength(2);
+      expect(refused).toHaveLength(6);
+      for (const e of refused) expect(e).toMatchObject({ name: 'ActiveLimitError', active: 2, limit: 2 });
+      expect(await store.searches.activeCount('pat')).toBe(2);
+      // A retry of a created one is answered through either client, at the limit; a refused one stays refused.
+      const key = made[0]!.search.idempotencyKey!;
+      for (const s of stores) {
+        expect(await s.searches.create('pat', { definition: small, idempotencyKey: key, maxActive: 2 })).toEqual({
+          search: made[0]!.search,
+          created: false,
+        });
+      }
+      const refusedKey = [0, 1, 2, 3, 4, 5, 6, 7]
+        .map((i) => `p${i}`)
+        .find((k) => !made.some((m) => m.search.idempotencyKey === k))!;
+      await expect(
+        other.searches.create('pat', { definition: small, idempotencyKey: refusedKey, maxActive: 2 }),
+      ).rejects.toBeInstanceOf(ActiveLimitError);
+      // A finished search no longer counts.
+      await store.searches.cancel('pat', made[1]!.search.id);
+      expect((await other.searches.create('pat', { definition: small, maxActive: 2 })).created).toBe(true);
+      await expect(store.searches.create('pat', { definition: small, maxActive: 2 })).rejects.toBeInstanceOf(
+        ActiveLimitError,
+      );
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import {
   type SearchDefinition,
 } from '@ip2/search';
 import type { DbClient } from './client.js';
-import { ConflictError, NotFoundError, mapped, mappedTransaction, toDbError } from './errors.js';
+import { ActiveLimitError, ConflictError, NotFoundError, mapped, mappedTransaction, toDbError } from './errors.js';
 import { Prisma, type Search } from './generated/client.js';
 import { checkOwner, isId } from './ids.js';
 import { candidateRecords, searchRecord } from './records.js';
@@ -27,6 +27,13 @@ export interface CreateSearchInput {
   readonly definition: unknown;
   /** The same (owner, key) returns the search created first, as long as the definition is the same. */
   readonly idempotencyKey?: string;
+  /**
+   * Refuse the search (ActiveLimitError) when the owner already has this many unfinished ones. The count
+   * and the insert run under a transaction-scoped advisory lock on the owner, so that submissions through
+   * any number of processes cannot together pass the limit; a retry with an idempotency key the owner
+   * already used returns that search and is never refused.
+   */
+  readonly maxActive?: number;
 }
 
 export interface CreatedSearch {
@@ -61,6 +68,8 @@ export interface ListOptions {
 }
 
 const MAX_KEY_LENGTH = 200;
+/** First key of the advisory lock that serialises an owner's submissions (the second is hashtext(owner)). */
+const OWNER_LOCK = 0x1932;
 
 /**
  * Searches as their owner sees them: every read and write takes the owner, and another owner's search
@@ -85,9 +94,27 @@ export class SearchRepository {
       const existing = await this.byKey(owner, key, hash);
       if (existing) return { search: existing, created: false };
     }
+    const limit = input.maxActive;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new TypeError('maxActive must be a non-negative integer');
+    }
     try {
-      const search = await this.db.$transaction(
+      const { row: search, created } = await this.db.$transaction(
         async (tx) => {
+          if (limit !== undefined) {
+            // Held until commit or rollback: one submission per owner at a time, across every process.
+            await tx.$executeRaw`SELECT pg_advisory_xact_lock(${OWNER_LOCK}::int, hashtext(${owner}))`;
+            if (key !== undefined) {
+              const row = await tx.search.findUnique({
+                where: { owner_idempotencyKey: { owner, idempotencyKey: key } },
+              });
+              if (row) return { row, created: false };
+            }
+            const active = await tx.search.count({
+              where: { owner, state: { notIn: [...TERMINAL_SEARCH_STATES] } },
+            });
+            if (active >= limit) throw new ActiveLimitError(owner, active, limit);
+          }
           const id = randomUUID();
           await tx.$executeRaw`${insertSearch(id, owner, key, definition, hash)}`;
           const row = await tx.search.findUniqueOrThrow({ where: { id } });
@@ -110,11 +137,11 @@ export class SearchRepository {
               seeds.map((seed, seedIndex) => ({ candidateId, seedIndex, seed: BigInt(seed) })),
             ),
           });
-          return row;
+          return { row, created: true };
         },
         { timeout: 30_000, maxWait: 10_000 },
       );
-      return { search: searchRecord(search), created: true };
+      return { search: created ? searchRecord(search) : sameDefinition(search, key!, hash), created };
     } catch (e) {
       const mapped = toDbError(e);
       // Two requests with the same key at once: the loser returns what the winner created.
@@ -270,14 +297,18 @@ export class SearchRepository {
     const row = await mapped(() =>
       this.db.search.findUnique({ where: { owner_idempotencyKey: { owner, idempotencyKey: key } } }),
     );
-    if (!row) return undefined;
-    if (row.definitionHash !== hash) {
-      throw new ConflictError(`idempotency key '${key}' was used for search ${row.id} with another definition`, {
-        constraint: 'owner,idempotencyKey',
-      });
-    }
-    return searchRecord(row);
+    return row ? sameDefinition(row, key, hash) : undefined;
   }
+}
+
+/** The search an idempotency key was used for, when it was used with the same definition (else a ConflictError). */
+function sameDefinition(row: Search, key: string, hash: string): SearchRecord {
+  if (row.definitionHash !== hash) {
+    throw new ConflictError(`idempotency key '${key}' was used for search ${row.id} with another definition`, {
+      constraint: 'owner,idempotencyKey',
+    });
+  }
+  return searchRecord(row);
 }
 
 function notFound(id: string): NotFoundError {

@@ -1,4 +1,4 @@
-import { NotFoundError, type SearchRecord } from '@ip2/db';
+import { ActiveLimitError, NotFoundError, type SearchRecord } from '@ip2/db';
 import { parseSearchDefinition, plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
 import { FAMILY_IDS, isFamilyId } from '@ip2/tasks';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -49,39 +49,16 @@ export function checkLimits(d: SearchDefinition, limits: ApiLimits): void {
   }
 }
 
-/** Runs fn after every earlier call for the same owner has finished (this process's submissions, in order). */
-function serialPerOwner(): <T>(owner: string, fn: () => Promise<T>) => Promise<T> {
-  const tails = new Map<string, Promise<unknown>>();
-  return async (owner, fn) => {
-    const previous = tails.get(owner) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    tails.set(owner, tail);
-    try {
-      return await run;
-    } finally {
-      if (tails.get(owner) === tail) tails.delete(owner);
-    }
-  };
-}
-
 export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (app, { ctx }) => {
   const { store } = ctx;
-  const serial = serialPerOwner();
 
-  /** Refuses a new search when the owner already has maxActiveSearches unfinished ones (429). */
-  async function checkActive(owner: string, idempotencyKey: string | undefined): Promise<void> {
-    // A retried submission of an existing search creates nothing, so it is never refused.
-    if (idempotencyKey !== undefined && (await store.searches.hasIdempotencyKey(owner, idempotencyKey))) return;
-    const active = await store.searches.activeCount(owner);
-    if (active >= ctx.limits.maxActiveSearches) {
-      throw new HttpProblem(
-        429,
-        `this key's owner has ${active} unfinished searches, this server's limit (MAX_ACTIVE_SEARCHES = ${ctx.limits.maxActiveSearches}); cancel one or wait for one to finish`,
-        [{ path: 'headers.authorization', message: 'too many unfinished searches for this key' }],
-      );
-    }
-  }
+  /** The 429 of a submission beyond the owner's MAX_ACTIVE_SEARCHES. */
+  const tooMany = (e: ActiveLimitError) =>
+    new HttpProblem(
+      429,
+      `this key's owner has ${e.active} unfinished searches, this server's limit (MAX_ACTIVE_SEARCHES = ${e.limit}); cancel one or wait for one to finish`,
+      [{ path: 'headers.authorization', message: 'too many unfinished searches for this key' }],
+    );
 
   app.post(
     '/v1/searches',
@@ -112,12 +89,18 @@ export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
       const definition = parseSearchDefinition(request.body);
       checkLimits(definition, ctx.limits);
       const key = request.headers['idempotency-key'];
-      // The count and the insert run one at a time per owner, so that parallel submissions cannot
-      // all pass the check (within this API process; each replica enforces the limit on its own).
-      const { search, created } = await serial(owner, async () => {
-        await checkActive(owner, key);
-        return store.searches.create(owner, { definition, ...(key === undefined ? {} : { idempotencyKey: key }) });
-      });
+      // The count and the insert run under a per-owner lock in PostgreSQL, so that parallel submissions
+      // through any number of API processes cannot together pass the limit; a retry of an existing
+      // submission (same Idempotency-Key) creates nothing and is never refused.
+      const { search, created } = await store.searches
+        .create(owner, {
+          definition,
+          maxActive: ctx.limits.maxActiveSearches,
+          ...(key === undefined ? {} : { idempotencyKey: key }),
+        })
+        .catch((e: unknown) => {
+          throw e instanceof ActiveLimitError ? tooMany(e) : e;
+        });
       await notify(ctx, search, request.log);
       return reply
         .code(created ? 201 : 200)
