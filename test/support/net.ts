@@ -78,6 +78,91 @@ export class TcpProxy {
 }
 
 /**
+ * A load balancer in miniature (node:net, loopback): each new connection goes to the next of `targets`
+ * in turn; a target that refuses the connection is skipped for the next one, as a balancer's health
+ * check would (the client sees a refusal only when every target refuses). A connection stays with its
+ * target until either side closes it. `accepted[i]` counts the connections handed to target i.
+ */
+export class RoundRobinProxy {
+  private readonly sockets = new Set<Socket>();
+  private next = 0;
+  private pinned: number | null = null;
+  readonly accepted: number[];
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    readonly targets: readonly { host: string; port: number }[],
+  ) {
+    this.accepted = targets.map(() => 0);
+  }
+
+  static async start(targets: readonly { host: string; port: number }[]): Promise<RoundRobinProxy> {
+    const server = createServer();
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', () => ok());
+    });
+    const proxy = new RoundRobinProxy(server, (server.address() as { port: number }).port, targets);
+    server.on('connection', (client) => proxy.forward(client));
+    return proxy;
+  }
+
+  /**
+   * Sends new connections to target i only (as a balancer does while the others are drained), or
+   * round-robin again with null. Open connections stay where they are.
+   */
+  pin(i: number | null): void {
+    this.pinned = i;
+  }
+
+  /** The proxy's base URL (http://127.0.0.1:port). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private forward(client: Socket): void {
+    client.pause();
+    client.on('error', () => undefined);
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    const first = this.pinned ?? this.next;
+    const tries = this.pinned === null ? this.targets.length : 1;
+    this.next = (this.next + 1) % this.targets.length;
+    const attempt = (k: number) => {
+      if (k === tries || client.destroyed) {
+        client.destroy();
+        return;
+      }
+      const i = (first + k) % this.targets.length;
+      const upstream = createConnection(this.targets[i]!);
+      upstream.once('error', () => attempt(k + 1));
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => undefined);
+        this.accepted[i]!++;
+        this.sockets.add(upstream);
+        upstream.on('close', () => {
+          this.sockets.delete(upstream);
+          client.destroy();
+        });
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    };
+    attempt(0);
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await closed;
+  }
+}
+
+/**
  * A redis-server of the test's own, on a free port, with append-only persistence (fsync at every
  * write) in a temporary folder: it can be killed and started again with the same data.
  */
