@@ -17,7 +17,7 @@ function causalMask(T: number): Float32Array {
 }
 
 /** Sinusoidal position code [T, d] (Vaswani et al. 2017): any trial length, no parameters. */
-function positions(T: number, d: number): Float32Array {
+export function positions(T: number, d: number): Float32Array {
   const key = `${T}x${d}`;
   let pe = encodings.get(key);
   if (!pe) {
@@ -33,9 +33,13 @@ function positions(T: number, d: number): Float32Array {
   return pe;
 }
 
+/** The constants of GELU's tanh form: tanh(GELU_C (x + GELU_A x³)). */
+export const GELU_C = Math.sqrt(2 / Math.PI);
+export const GELU_A = 0.044715;
+
 /** GELU, tanh form (Hendrycks & Gimpel 2016): smooth, so the loss is differentiable everywhere. */
 function gelu(x: tf.Tensor2D): tf.Tensor2D {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  const inner = tf.mul(GELU_C, tf.add(x, tf.mul(GELU_A, tf.pow(x, 3))));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 

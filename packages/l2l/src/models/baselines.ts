@@ -3,6 +3,7 @@ import type { LearnerSpec } from '../learner.js';
 import { attention } from './attention.js';
 import { gru, lstm } from './gated.js';
 import { rnn } from './rnn.js';
+import { FusedAttentionLearner } from './attention-fused.js';
 import type { FusedBaselineLearner } from './fused-baseline.js';
 import { FusedGruLearner, FusedLstmLearner } from './gated-fused.js';
 import { FusedRnnLearner } from './rnn-fused.js';
@@ -32,6 +33,9 @@ const FUSED: Partial<Record<BaselineModel, FusedFactory>> = {
   rnn: FusedRnnLearner.create,
   lstm: FusedLstmLearner.create,
   gru: FusedGruLearner.create,
+  'attn-h1': FusedAttentionLearner.create,
+  'attn-h2': FusedAttentionLearner.create,
+  'attn-h4': FusedAttentionLearner.create,
 };
 
 /** Baselines with a fused (typed-array, hand-derived) engine besides the TensorFlow.js one. */

@@ -53,8 +53,11 @@ export function taskLoss(kind: 'mse' | 'xent', batch: TrialBatch, outputs: tf.Te
   return tf.div(tf.neg(tf.sum(tf.mul(mask, tf.mul(targets, tf.logSoftmax(outputs))))), total);
 }
 
+/** ε of the layer normalisation: (x − mean) / √(variance + ε). */
+export const LAYER_NORM_EPS = 1e-5;
+
 /** Layer normalisation over the last axis, with gain and bias. */
-export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = 1e-5): tf.Tensor {
+export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = LAYER_NORM_EPS): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gain), bias);
 }
