@@ -3,8 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, Stack } from '../support/stack.js';
+import { RoundRobinProxy } from '../support/net.js';
+import { freePort, ROOT, Stack, tinyDefinition } from '../support/stack.js';
 
 /*
  * The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against the
@@ -20,6 +22,7 @@ let stack: Stack;
 let browser: Browser;
 let page: Page;
 let base: string;
+let base2: string;
 let key: string;
 const outDir = mkdtempSync(join(tmpdir(), 'ip2-dashboard-'));
 
@@ -54,6 +57,9 @@ beforeAll(async () => {
   stack.start('api', 'api', {
     env: { PORT: String(port), DASHBOARD_DIR: outDir, MAX_HIDDEN: String(MAX_HIDDEN) },
   });
+  // A second api process on the same database, for the failover case at the end.
+  base2 = `http://127.0.0.1:${await freePort()}`;
+  stack.start('api2', 'api', { env: { PORT: new URL(base2).port, DASHBOARD_DIR: outDir } });
   stack.start('controller', 'controller');
   stack.start('worker', 'worker');
   const launching = chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
@@ -191,4 +197,127 @@ describe('dashboard', () => {
     expect(await page.textContent('#configs tbody tr td:nth-child(2)')).toBe(fixed!.bits);
     await shot('07-configs');
   }, 90_000);
+});
+
+/** What the page's event-stream fetches received: per connection, the Last-Event-ID sent and the text. */
+interface Recorded {
+  readonly last: string | null;
+  readonly text: string;
+}
+
+/** The task events' ids of one connection's text, as a fresh parser (a new connection) dispatches them. */
+function taskIds(text: string): string[] {
+  const ids: string[] = [];
+  const parser = createParser({ onEvent: (e) => void (e.event === 'task' && ids.push(e.id ?? '')) });
+  parser.feed(text);
+  return ids;
+}
+
+/** Open progress streams of the api process at `url` (its /metrics). */
+async function streams(url: string): Promise<number> {
+  const text = await fetch(`${url}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  return Number(/^ip2_api_event_streams (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+describe('dashboard behind a round-robin balancer over two api processes', () => {
+  it('the search page follows the stream to the other process when its process dies: every task event once', async () => {
+    await stack.until('api2 to answer', async () => (await fetch(`${base2}/healthz`).catch(() => null))?.ok, 30_000);
+    const proxy = await RoundRobinProxy.start(
+      [base, base2].map((b) => ({ host: '127.0.0.1', port: Number(new URL(b).port) })),
+    );
+    try {
+      // A search long enough to be running when the page has its first events (see test/faults/replicas).
+      const tiny = tinyDefinition({ kind: 'exhaustive' }, 5);
+      const definition = {
+        ...tiny,
+        protocol: { ...tiny.protocol, tasks: 6, iterationCap: 400, criterion: { window: 10, epsilon: 1e-6 } },
+      };
+      const res = await fetch(`${proxy.url}/v1/searches`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(definition),
+      });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+
+      // The page, loaded through the balancer (pinned to the first process for now), with its key, and
+      // every event-stream response it reads recorded next to the dashboard's own reader.
+      proxy.pin(0);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      await context.addInitScript((k: string) => {
+        sessionStorage.setItem('ip2.apiKey', k);
+        const w = window as unknown as { __streams: { last: string | null; text: string }[] };
+        w.__streams = [];
+        const original = window.fetch.bind(window);
+        window.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+          const response = await original(input, init);
+          const headers = new Headers(init?.headers);
+          if (headers.get('accept') !== 'text/event-stream' || response.body === null) return response;
+          const rec = { last: headers.get('last-event-id'), text: '' };
+          w.__streams.push(rec);
+          const [mine, copy] = response.body.tee();
+          void (async () => {
+            const reader = copy.pipeThrough(new TextDecoderStream()).getReader();
+            try {
+              for (;;) {
+                const { value, done } = await reader.read();
+                if (done) break;
+                rec.text += value;
+              }
+            } catch {
+              // the connection broke: what arrived is recorded
+            }
+          })();
+          return new Response(mine, {
+            status: response.status,
+            statusText: response.statusText,
+            headers: response.headers,
+          });
+        };
+      }, key);
+      const failover = await context.newPage();
+      await failover.goto(`${proxy.url}/dashboard/#/searches/${id}`);
+      const recorded = () => failover.evaluate(() => (window as unknown as { __streams: Recorded[] }).__streams);
+      await stack.until(
+        'task events in the page',
+        async () => (await recorded()).some((r) => taskIds(r.text).length > 0),
+        45_000,
+      );
+      expect((await stack.store.controller.search(id)).state).not.toBe('COMPLETE');
+      expect([await streams(base), await streams(base2)]).toEqual([1, 0]);
+
+      // Back to round-robin; the process holding the page's stream dies.
+      proxy.pin(null);
+      await stack.stop('api', 'SIGKILL');
+      await stack.until('the page streaming from api2', async () => (await streams(base2)) === 1, 30_000);
+      stack.restart('api');
+      await failover.locator('#decision .verdict').waitFor({ timeout: 60_000 });
+      await expect.poll(() => failover.textContent('#stream-status'), { timeout: 10_000 }).toContain('closed');
+      await failover.screenshot({ path: join(SHOTS, '08-failover.png'), fullPage: true });
+
+      // Each connection resumed after the last complete event of the one before, and together they
+      // carried task events 1..N, each once, N being every task result of the search.
+      const connections = await recorded();
+      expect(connections.length).toBeGreaterThanOrEqual(2);
+      expect(connections[0]!.last).toBeNull();
+      const ids: string[] = [];
+      for (const [i, c] of connections.entries()) {
+        if (i > 0) expect(c.last).toBe(ids.at(-1) ?? null);
+        ids.push(...taskIds(c.text));
+      }
+      const runs = await stack.store.runs.list(id);
+      const total = (await Promise.all(runs.map((r) => stack.store.runs.results(r.id)))).flat().length;
+      expect(total).toBe(4 * 2 * 6);
+      expect(ids).toEqual(Array.from({ length: total }, (_, i) => String(i + 1)));
+      // Events reached the page after the move too, and the page counted each result once.
+      expect(taskIds(connections.at(-1)!.text).length).toBeGreaterThan(0);
+      const cells = await failover.locator('#candidates tbody tr td:nth-child(6)').allTextContents();
+      expect(cells.reduce((n, c) => n + Number(c), 0)).toBe(total);
+      await context.close();
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 });

@@ -73,6 +73,29 @@ describe('openEventStream', () => {
     expect(statuses).toEqual(['open', 'reconnecting', 'open', 'closed']);
   });
 
+  it('a connection cut in the middle of an event: the event is dropped, not counted, and comes again', async () => {
+    const requests: (string | undefined)[] = [];
+    const url = await listen((req, res) => {
+      requests.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (requests.length === 1) {
+        res.write('retry: 20\n\nid: 1\nevent: task\ndata: 1\n\nid: 2\nevent: task\ndata: {"par');
+        setTimeout(() => res.socket?.destroy(), 50);
+      } else {
+        res.end('id: 2\nevent: task\ndata: 2\n\nid: 3\nevent: task\ndata: 3\n\nevent: end\ndata: {}\n\n');
+      }
+    });
+    const events: string[] = [];
+    await new Promise<void>((done) => {
+      openEventStream(url, {
+        onEvent: (e) => events.push(`${e.id}:${e.event}:${e.data}`),
+        onStatus: (s) => s === 'closed' && done(),
+      });
+    });
+    expect(requests).toEqual([undefined, '1']);
+    expect(events).toEqual(['1:task:1', '2:task:2', '3:task:3', '3:end:{}']);
+  });
+
   it('gives up on a 4xx answer with its problem detail, without reconnecting', async () => {
     let calls = 0;
     const url = await listen((_req, res) => {

@@ -16,12 +16,16 @@ export interface StreamOptions {
 
 /**
  * Reads lines of a text/event-stream body and dispatches its events (the WHATWG rules: `event`,
- * `data` lines joined with newlines, `id`, `retry`, comments ignored).
+ * `data` lines joined with newlines, `id`, `retry`, comments ignored). As in the standard, an `id` takes
+ * effect when its event is complete (the blank line after it): an event cut off by a dropped connection
+ * neither counts nor moves `lastId`, and `reset()` drops what is left of it before the next connection.
  */
 export class EventStreamParser {
   private buffer = '';
   private event = '';
   private data: string[] = [];
+  private idBuffer: string | null = null;
+  /** The id of the last complete event: what a reconnection sends as Last-Event-ID. */
   lastId: string | null = null;
   retryMs: number | null = null;
 
@@ -34,8 +38,17 @@ export class EventStreamParser {
     for (const line of lines) this.line(line);
   }
 
+  /** Forgets a partly received event (a new connection starts at an event boundary). */
+  reset(): void {
+    this.buffer = '';
+    this.event = '';
+    this.data = [];
+    this.idBuffer = this.lastId;
+  }
+
   private line(line: string): void {
     if (line === '') {
+      this.lastId = this.idBuffer;
       if (this.data.length > 0) {
         this.dispatch({ event: this.event || 'message', data: this.data.join('\n'), id: this.lastId });
       }
@@ -50,7 +63,7 @@ export class EventStreamParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'event') this.event = value;
     else if (field === 'data') this.data.push(value);
-    else if (field === 'id' && !value.includes('\0')) this.lastId = value;
+    else if (field === 'id' && !value.includes('\0')) this.idBuffer = value;
     else if (field === 'retry' && /^\d+$/.test(value)) this.retryMs = Number(value);
   }
 }
@@ -73,6 +86,7 @@ export function openEventStream(path: string, options: StreamOptions): () => voi
     let failures = 0;
     while (!ended && !controller.signal.aborted) {
       try {
+        parser.reset();
         const headers = authHeaders({ accept: 'text/event-stream' });
         if (parser.lastId !== null) headers['last-event-id'] = parser.lastId;
         const res = await fetch(path, { headers, signal: controller.signal, cache: 'no-store' });
