@@ -1,7 +1,7 @@
 import { matvec } from '@ip2/snn';
 import type { LearnerSpec } from '../learner.js';
 import { attention, GELU_A, GELU_C, positions } from './attention.js';
-import { FusedBaselineLearner, fusedState, sumRows, type FusedState } from './fused-baseline.js';
+import { FusedBaselineLearner, fusedState, sumRows, tanh, type FusedState } from './fused-baseline.js';
 import { LAYER_NORM_EPS } from './tf-common.js';
 import type { BaselineOptionsInput } from './tf-learner.js';
 
@@ -126,8 +126,12 @@ export class FusedAttentionLearner extends FusedBaselineLearner {
           let max = -Infinity;
           for (let s = 0; s <= t; s++) max = Math.max(max, p[row + s]! * scale);
           let sum = 0;
-          for (let s = 0; s <= t; s++) sum += Math.exp(p[row + s]! * scale - max);
-          for (let s = 0; s <= t; s++) p[row + s] = Math.exp(p[row + s]! * scale - max) / sum;
+          for (let s = 0; s <= t; s++) {
+            const x = Math.exp(p[row + s]! * scale - max);
+            p[row + s] = x;
+            sum += x;
+          }
+          for (let s = 0; s <= t; s++) p[row + s] = p[row + s]! / sum;
           p.fill(0, row + t + 1, row + T);
         }
         // o[t] = Σ_s P[t][s] v[s], into the head's columns of the trial's rows.
@@ -146,9 +150,9 @@ export class FusedAttentionLearner extends FusedBaselineLearner {
     addBias(u, R, m, P.b1!);
     for (let i = 0; i < R * m; i++) {
       const x = u[i]!;
-      const tanh = Math.tanh(GELU_C * (x + GELU_A * x * x * x));
-      th[i] = tanh;
-      gu[i] = 0.5 * x * (1 + tanh);
+      const t = tanh(GELU_C * (x + GELU_A * x * x * x));
+      th[i] = t;
+      gu[i] = 0.5 * x * (1 + t);
     }
     K.proj(at.gu!, m * 4, 0, pa.w2!, at.r!, 0, 1, R, m, d);
     const r = w.r!;
@@ -179,8 +183,8 @@ export class FusedAttentionLearner extends FusedBaselineLearner {
     const th = w.th!;
     for (let i = 0; i < R * m; i++) {
       const x = u[i]!;
-      const tanh = th[i]!;
-      const slope = 0.5 * (1 + tanh) + 0.5 * x * (1 - tanh * tanh) * GELU_C * (1 + 3 * GELU_A * x * x);
+      const t = th[i]!;
+      const slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x);
       du[i] = du[i]! * slope;
     }
     K.gemm_tn(at.h1!, d * 4, 0, at.du!, 0, 1, R, d, m, ga.w1!);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { randomBatch, Rng, type TrialBatch } from '@ip2/snn';
 import { describe, expect, it } from 'vitest';
 import type { LearnerSpec } from '../learner.js';
-import { BASELINE_MODELS, createBaselineLearner } from './baselines.js';
+import { BASELINE_MODELS, baselineParameters, createBaselineLearner, hiddenForParameters } from './baselines.js';
 import { createLearner, getModel } from './registry.js';
 import type { FusedBaselineLearner } from './fused-baseline.js';
 import type { BaselineLearner } from './tf-learner.js';
@@ -148,6 +148,33 @@ describe.each(BASELINE_MODELS)('%s', (model) => {
     const s = l.trainStep(batches(1)[0]!);
     expect(Number.isFinite(s.taskLoss) && s.taskLoss > 0).toBe(true);
     l.dispose();
+  });
+});
+
+describe('parameter counts', () => {
+  it('baselineParameters counts every parameter the model creates', async () => {
+    for (const model of BASELINE_MODELS) {
+      for (const hidden of [4, 8, 12]) {
+        const l = await createBaselineLearner(tiny(model, { hidden }), { mlpRatio: 3 });
+        const sizes = Object.values(l.parameters()).reduce((n, a) => n + a.length, 0);
+        expect(baselineParameters(model, 3, 2, hidden, 3), `${model} ${hidden}`).toBe(sizes);
+        l.dispose();
+      }
+    }
+  });
+
+  it('hiddenForParameters picks the size whose count is nearest, a multiple of the heads for attention', () => {
+    for (const model of BASELINE_MODELS) {
+      const step = model.startsWith('attn') ? Number(model.slice(-1)) : 1;
+      for (const target of [1, 500, 12_345, 41_000, 1_000_000]) {
+        const got = hiddenForParameters(model, target, 11, 3);
+        expect(got % step).toBe(0);
+        const miss = (h: number) => Math.abs(baselineParameters(model, 11, 3, h) - target);
+        for (let h = step; h <= 2000; h += step)
+          expect(miss(got), `${model} ${target}: ${got} vs ${h}`).toBeLessThanOrEqual(miss(h));
+      }
+    }
+    expect(() => hiddenForParameters('lstm', 0, 11, 3)).toThrow(/parameter count/);
   });
 });
 

@@ -26,6 +26,53 @@ export function baselineDescription(model: BaselineModel): string {
   return ARCHITECTURES[model].description;
 }
 
+/**
+ * Parameters of a baseline with `hidden` units (model width for attention; its MLP `mlpRatio` times
+ * wider): every weight, bias and layer-norm gain and shift that its initialiser creates.
+ */
+export function baselineParameters(
+  model: BaselineModel,
+  nIn: number,
+  nOut: number,
+  hidden: number,
+  mlpRatio = 4,
+): number {
+  const n = hidden;
+  const readout = n * nOut + nOut;
+  if (model.startsWith('attn')) {
+    const m = mlpRatio * n;
+    return nIn * n + n + 3 * n * n + 3 * n + n * n + n + 2 * n + n * m + m + m * n + n + 2 * n + readout;
+  }
+  const gates = model === 'lstm' ? 4 : model === 'gru' ? 3 : 1;
+  return gates * (nIn * n + n * n + n) + (model === 'gru' ? n : 0) + readout;
+}
+
+/**
+ * The hidden size whose parameter count is nearest `target` (the smaller one on a tie); attention
+ * models only take widths their heads divide. RangeError when no size fits.
+ */
+export function hiddenForParameters(
+  model: BaselineModel,
+  target: number,
+  nIn: number,
+  nOut: number,
+  mlpRatio = 4,
+): number {
+  if (!(Number.isFinite(target) && target > 0)) throw new RangeError(`parameter count must be positive, got ${target}`);
+  const step = model.startsWith('attn') ? Number(model.slice('attn-h'.length)) : 1;
+  const count = (h: number) => baselineParameters(model, nIn, nOut, h, mlpRatio);
+  // The count grows with the size: find the last size at or below the target, then compare with the next.
+  let lo = step;
+  while (count(2 * lo) <= target) lo *= 2;
+  let hi = 2 * lo;
+  while (hi - lo > step) {
+    const mid = lo + Math.floor((hi - lo) / (2 * step)) * step;
+    if (count(mid) <= target) lo = mid;
+    else hi = mid;
+  }
+  return Math.abs(count(hi) - target) < Math.abs(target - count(lo)) ? hi : lo;
+}
+
 type FusedFactory = (spec: LearnerSpec, options: BaselineOptionsInput, saved?: Uint8Array) => FusedBaselineLearner;
 
 /** The fused (WebAssembly, hand-derived) engine of each baseline that has one besides TensorFlow.js. */

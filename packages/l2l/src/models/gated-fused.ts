@@ -1,6 +1,6 @@
 import { matvec } from '@ip2/snn';
 import type { LearnerSpec } from '../learner.js';
-import { FusedBaselineLearner, fusedState, sigmoid, sumRows } from './fused-baseline.js';
+import { FusedBaselineLearner, fusedState, sigmoid, sumRows, tanh } from './fused-baseline.js';
 import { gru, lstm } from './gated.js';
 import type { BaselineOptionsInput } from './tf-learner.js';
 
@@ -54,14 +54,14 @@ export class FusedLstmLearner extends FusedBaselineLearner {
         for (let j = 0; j < n; j++) {
           const i = sigmoid(gates[z + j]! + bias[j]!);
           const f = sigmoid(gates[z + n + j]! + bias[n + j]!);
-          const g = Math.tanh(gates[z + 2 * n + j]! + bias[2 * n + j]!);
+          const g = tanh(gates[z + 2 * n + j]! + bias[2 * n + j]!);
           const o = sigmoid(gates[z + 3 * n + j]! + bias[3 * n + j]!);
           gates[z + j] = i;
           gates[z + n + j] = f;
           gates[z + 2 * n + j] = g;
           gates[z + 3 * n + j] = o;
           const cell = f * c[prev + j]! + i * g;
-          const th = Math.tanh(cell);
+          const th = tanh(cell);
           c[prev + row + j] = cell;
           tc[prev + j] = th;
           h[prev + row + j] = o * th;
@@ -155,7 +155,7 @@ export class FusedGruLearner extends FusedBaselineLearner {
           const r = sigmoid(drive[z + j]! + bias[j]! + rec[z + j]!);
           const u = sigmoid(drive[z + n + j]! + bias[n + j]! + rec[z + n + j]!);
           const a = rec[z + 2 * n + j]! + bRec[j]!;
-          const cand = Math.tanh(drive[z + 2 * n + j]! + bias[2 * n + j]! + r * a);
+          const cand = tanh(drive[z + 2 * n + j]! + bias[2 * n + j]! + r * a);
           drive[z + j] = r;
           drive[z + n + j] = u;
           drive[z + 2 * n + j] = cand;

@@ -3,7 +3,14 @@ import { BASELINE_MODELS, baselineDescription, createBaselineLearner } from './b
 import { createSpikingLearner, SPIKING_MODELS, type SpikingOptions } from './spiking.js';
 import type { BaselineOptionsInput } from './tf-learner.js';
 
-export { BASELINE_MODELS, type BaselineModel } from './baselines.js';
+export {
+  BASELINE_MODELS,
+  baselineParameters,
+  createBaselineLearner,
+  hiddenForParameters,
+  type BaselineModel,
+} from './baselines.js';
+export type { FusedBaselineLearner } from './fused-baseline.js';
 export { BaselineLearner, type BaselineOptions, type BaselineOptionsInput } from './tf-learner.js';
 
 /** Options of every model: the spiking models read the SpikingOptions fields, the baselines `baseline`. */
