@@ -10,8 +10,10 @@
  * speed states); each round runs ≈ 30 ms of iterations per engine after 3 warm-up iterations.
  * Every engine trains the same network (the TensorFlow.js initialisation, which the fused engine
  * shares and PyTorch loads) on the same batch: one training batch of an sma instance, batch 1,
- * 100 steps of 20 ms. Reported: median and quartiles, ratios to the fused engine, dense-equivalent
- * GFLOP/s (the same count for every engine), peak RSS and the first iteration's loss.
+ * 100 steps of 20 ms. Reported: median and quartiles of the wall time, the median of each round's
+ * CPU time per iteration (less sensitive to other work on a shared machine), ratios to the fused
+ * engine, dense-equivalent GFLOP/s (the same count for every engine, from the wall time), peak RSS
+ * and the first iteration's loss.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,12 +76,14 @@ async function child(engine: 'fused' | 'tfjs', model: string, hidden: number): P
     const [cmd, n] = line.trim().split(/\s+/);
     if (cmd === 'run') {
       const ms: number[] = [];
+      const cpu0 = process.cpuUsage();
       for (let i = 0; i < Number(n); i++) {
         const t = performance.now();
         learner.trainStep(batch);
         ms.push(performance.now() - t);
       }
-      out({ ms });
+      const cpu = process.cpuUsage(cpu0);
+      out({ ms, cpuMs: (cpu.user + cpu.system) / 1000 / Number(n) });
     } else if (cmd === 'quit') {
       out({ maxRssMiB: process.resourceUsage().maxRSS / 1024 });
       process.exit(0);
@@ -91,6 +95,8 @@ async function child(engine: 'fused' | 'tfjs', model: string, hidden: number): P
 
 class Runner {
   readonly ms: number[] = [];
+  /** CPU time per iteration of each round (less sensitive than wall time to other work on the machine). */
+  readonly cpuMs: number[] = [];
   loss0 = Number.NaN;
   warmMs = Number.NaN;
   rss = Number.NaN;
@@ -130,7 +136,9 @@ class Runner {
 
   async run(n: number): Promise<void> {
     this.proc.stdin!.write(`run ${n}\n`);
-    this.ms.push(...((await this.next()).ms as number[]));
+    const r = await this.next();
+    this.ms.push(...(r.ms as number[]));
+    this.cpuMs.push(r.cpuMs as number);
   }
 
   async quit(): Promise<void> {
@@ -209,9 +217,9 @@ async function parent(): Promise<void> {
   );
   console.log();
   console.log(
-    '| model | hidden | parameters | engine | median ms (q1–q3) | vs fused | GFLOP/s | peak RSS MiB | first-iteration loss |',
+    '| model | hidden | parameters | engine | median ms (q1–q3) | vs fused | CPU ms | vs fused (CPU) | GFLOP/s | peak RSS MiB | first-iteration loss |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   try {
     for (const model of models) {
       for (const hidden of sizes) {
@@ -228,17 +236,19 @@ async function parent(): Promise<void> {
         for (const r of runners) r.proc.kill();
         const count = baselineParameters(model as BaselineModel, batch.nIn, batch.nOut, hidden);
         const fused = quantile(runners[0]!.ms, 0.5);
+        const fusedCpu = quantile(runners[0]!.cpuMs, 0.5);
         const f = flops(model, hidden);
         for (const r of runners) {
           const head = `| ${model} | ${hidden} | ${count} | ${r.label}`;
           if (r.error) {
-            console.log(`${head} | skipped: ${r.error} | | | | |`);
+            console.log(`${head} | skipped: ${r.error} | | | | | | |`);
             continue;
           }
           const med = quantile(r.ms, 0.5);
-          const fmt = (x: number) => x.toFixed(med < 10 ? 3 : 1);
+          const cpu = quantile(r.cpuMs, 0.5);
+          const fmt = (x: number) => x.toFixed(x < 10 ? 3 : 1);
           console.log(
-            `${head} | ${fmt(med)} (${fmt(quantile(r.ms, 0.25))}–${fmt(quantile(r.ms, 0.75))}) | ${(med / fused).toFixed(1)}× | ${(f / med / 1e6).toFixed(2)} | ${r.rss.toFixed(0)} | ${r.loss0.toPrecision(6)} |`,
+            `${head} | ${fmt(med)} (${fmt(quantile(r.ms, 0.25))}–${fmt(quantile(r.ms, 0.75))}) | ${(med / fused).toFixed(1)}× | ${fmt(cpu)} | ${(cpu / fusedCpu).toFixed(1)}× | ${(f / med / 1e6).toFixed(2)} | ${r.rss.toFixed(0)} | ${r.loss0.toPrecision(6)} |`,
           );
         }
       }

@@ -3,7 +3,7 @@
 Reads a network's initial parameters and a batch written by the benchmark (a JSON header with the
 baseline's config and a float32 blob), then serves timing requests on stdin, one per line, so that
 the benchmark can interleave engines:
-  run <n>   -> one JSON line: {"ms": [...]}
+  run <n>   -> one JSON line: {"ms": [...], "cpuMs": CPU time per iteration}
   quit      -> one JSON line: {"maxRssMiB": ...}
 The models mirror packages/l2l/src/models (rnn.ts, gated.ts, attention.ts): lstm and gru are
 torch.nn.LSTM / torch.nn.GRU (the same gate order; the recurrent biases that the TensorFlow.js models
@@ -149,11 +149,13 @@ def main() -> None:
             continue
         if cmd[0] == "run":
             ms = []
+            cpu0 = time.process_time()
             for _ in range(int(cmd[1])):
                 t = time.perf_counter()
                 iteration()
                 ms.append((time.perf_counter() - t) * 1e3)
-            print(json.dumps({"ms": ms}), flush=True)
+            cpu = (time.process_time() - cpu0) * 1e3 / int(cmd[1])
+            print(json.dumps({"ms": ms, "cpuMs": cpu}), flush=True)
         elif cmd[0] == "quit":
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(json.dumps({"maxRssMiB": rss}), flush=True)
