@@ -52,6 +52,7 @@ export function buildProgram(): Command {
     .option('--tasks <n>', 'tasks in the sequence (default: from the preset)')
     .option('--seed <n>', 'run seed: task instances, trials and initialisation derive from it', '1')
     .option('--hidden <n>', 'hidden units / neurons (default: from the preset)')
+    .option('--params <n>', 'baselines: the hidden size whose parameter count is nearest n (instead of --hidden)')
     .option('--cap <n>', 'iteration cap per task; reaching it is a failure (default: from the preset)')
     .option('--window <n>', 'convergence window in iterations (default: from the preset)')
     .option('--epsilon <x>', 'convergence threshold on the mean task loss over the window (default: from the preset)')

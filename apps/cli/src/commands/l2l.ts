@@ -8,8 +8,11 @@ import {
   type FixedConfig,
 } from '@ip2/search';
 import {
+  BASELINE_MODELS,
+  hiddenForParameters,
   SPIKING_MODELS,
   runSeeds,
+  type BaselineModel,
   spikingMask,
   type SpikingModel,
   createRunLearner,
@@ -23,7 +26,7 @@ import {
 } from '@ip2/l2l';
 import { adaptationCurveSpec, isNearSilent, renderSvg, TASK_COLUMNS } from '@ip2/report';
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
-import { FAMILY_IDS, getFamily } from '@ip2/tasks';
+import { createInstance, FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { modelSettingsFromFlags, type ModelFlags } from '../definition.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
 import { readDefinitionFile, readJsonFile } from '../config-file.js';
@@ -41,6 +44,7 @@ export interface L2lFlags extends ModelFlags {
   out: string;
   preset: string;
   hidden?: string;
+  params?: string;
   cap?: string;
   window?: string;
   epsilon?: string;
@@ -156,7 +160,7 @@ export function flagsFromConfig(f: L2lFlags, given: (flag: string) => boolean): 
     space: pick('space', d.space.join(',')),
     tasks: pick('tasks', String(p.tasks)),
     seed: pick('seed', String(p.baseSeed)),
-    hidden: pick('hidden', String(p.network.hidden)),
+    ...(given('params') ? {} : { hidden: pick('hidden', String(p.network.hidden)) }),
     cap: pick('cap', String(p.iterationCap)),
     window: pick('window', String(p.criterion.window)),
     epsilon: pick('epsilon', String(p.criterion.epsilon)),
@@ -203,7 +207,7 @@ export function planL2l(f: L2lFlags): L2lPlan {
     space,
     mask,
     seed: nonNegativeInt('--seed', f.seed) ?? 1,
-    hidden: positiveInt('--hidden', f.hidden, 8192) ?? p.hidden,
+    hidden: hiddenOf(f, model, family) ?? p.hidden,
     lr: positiveNumber('--lr', f.lr) ?? p.lr,
     loss: oneOf('--loss', f.loss, ['mse', 'xent'] as const) ?? 'mse',
     network: modelSettingsFromFlags(f),
@@ -212,6 +216,18 @@ export function planL2l(f: L2lFlags): L2lPlan {
     out: f.out,
     preset,
   };
+}
+
+/** --hidden, or for a baseline with --params the hidden size whose parameter count is nearest. */
+function hiddenOf(f: L2lFlags, model: string, family: string): number | undefined {
+  const params = positiveInt('--params', f.params, 1e9);
+  if (params === undefined) return positiveInt('--hidden', f.hidden, 8192);
+  if (f.hidden !== undefined) throw new UsageError('--params: give --params or --hidden, not both');
+  if (!(BASELINE_MODELS as readonly string[]).includes(model)) {
+    throw new UsageError(`--params: only the baselines (${BASELINE_MODELS.join(', ')}) take a parameter count`);
+  }
+  const { nIn, nOut } = createInstance(family, 0, 0);
+  return Math.min(8192, hiddenForParameters(model as BaselineModel, params, nIn, nOut));
 }
 
 export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean = () => false): Promise<void> {
@@ -304,13 +320,17 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
       results.map((r) => ({ taskIndex: r.taskIndex, wallMs: r.wallMs.toFixed(1) })),
     ),
   );
-  writeAtomic(join(out, 'results.json'), toJson({ definition, engine: learner.info, metrics, wallMs, tasks: results }));
+  const parameters = learner.parameterCount?.() ?? null;
+  writeAtomic(
+    join(out, 'results.json'),
+    toJson({ definition, engine: learner.info, parameters, metrics, wallMs, tasks: results }),
+  );
   writeAtomic(join(out, 'curve.svg'), svg);
   learner.dispose();
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
   process.stdout.write(
     [
-      `${label} on ${plan.family}, ${results.length} tasks, seed ${plan.seed} (${learner.info.engine}/${learner.info.backend}, ${(wallMs / 1000).toFixed(1)} s)`,
+      `${label} on ${plan.family}, ${results.length} tasks, seed ${plan.seed} (${plan.hidden} units, ${parameters ?? '?'} parameters; ${learner.info.engine}/${learner.info.backend}, ${(wallMs / 1000).toFixed(1)} s)`,
       `adaptation curve (iterations to criterion): ${results.map((r) => (r.converged ? r.iterations : `${r.iterations}✗`)).join(' ')}`,
       `failures ${metrics.failures} · final efficiency ${fmt(metrics.finalEfficiency)} · speed-up ${fmt(metrics.speedUp)}× · L2L slope ${fmt(metrics.l2lSlope)} · AUC ${metrics.auc}`,
       `wrote ${join(out, 'results.json')}, tasks.csv, timings.csv, curve.svg`,
