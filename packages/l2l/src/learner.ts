@@ -44,6 +44,11 @@ export interface Learner {
   intrinsic?(): Record<string, Float64Array>;
   /** Recurrent weight matrix [pre][post], for network analyses. */
   recurrentWeights?(): { readonly n: number; readonly w: Float32Array };
+  /**
+   * Values the optimiser updates: every weight, bias and gain of a baseline; the weights and the
+   * learnable intrinsic properties of a spiking network.
+   */
+  parameterCount?(): number;
   dispose(): void;
 }
 

@@ -155,12 +155,25 @@ describe('parameter counts', () => {
   it('baselineParameters counts every parameter the model creates', async () => {
     for (const model of BASELINE_MODELS) {
       for (const hidden of [4, 8, 12]) {
-        const l = await createBaselineLearner(tiny(model, { hidden }), { mlpRatio: 3 });
-        const sizes = Object.values(l.parameters()).reduce((n, a) => n + a.length, 0);
-        expect(baselineParameters(model, 3, 2, hidden, 3), `${model} ${hidden}`).toBe(sizes);
-        l.dispose();
+        for (const engine of ['fused', 'tfjs'] as const) {
+          const l = await createBaselineLearner(tiny(model, { hidden }), { mlpRatio: 3 }, undefined, engine);
+          const sizes = Object.values(l.parameters()).reduce((n, a) => n + a.length, 0);
+          expect(baselineParameters(model, 3, 2, hidden, 3), `${model} ${hidden}`).toBe(sizes);
+          expect(l.parameterCount()).toBe(sizes);
+          l.dispose();
+        }
       }
     }
+  });
+
+  it('a spiking network counts its weights and its learnable intrinsic properties', async () => {
+    const weights = 3 * 4 + 4 * 4 + 4 + 4 * 2 + 2;
+    const noip = await createLearner(tiny('rsnn-noip'));
+    expect(noip.parameterCount!()).toBe(weights);
+    const inner = await createLearner(tiny('ip-inner'), { space: ['tauD', 'theta'] });
+    expect(inner.parameterCount!()).toBe(weights + 2 * 4);
+    noip.dispose();
+    inner.dispose();
   });
 
   it('hiddenForParameters picks the size whose count is nearest, a multiple of the heads for attention', () => {

@@ -409,6 +409,10 @@ export abstract class FusedBaselineLearner implements Learner {
     return Object.fromEntries(this.keys.map((k) => [k, this.P[k]!.slice()]));
   }
 
+  parameterCount(): number {
+    return this.keys.reduce((n, k) => n + this.sizes[k]!, 0);
+  }
+
   /** Overwrites one parameter (for checks and analyses). */
   setParameter(name: string, values: Float32Array): void {
     this.assertLive();

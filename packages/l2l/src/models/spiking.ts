@@ -7,10 +7,12 @@ import {
   deserializeState,
   initNetwork,
   intrinsicValues,
+  paramSizes,
   PAPER_SPACE,
   PROPERTY_KEYS,
   Rng,
   serializeState,
+  trainableKeys,
   type Engine,
   type EngineName,
   type NetworkConfigInput,
@@ -113,6 +115,11 @@ class SpikingLearner implements Learner {
 
   recurrentWeights() {
     return { n: this.engine.config.nRec, w: this.engine.snapshot().params.wRec };
+  }
+
+  parameterCount(): number {
+    const sizes = paramSizes(this.engine.config);
+    return trainableKeys(this.engine.config).reduce((n, k) => n + sizes[k], 0);
   }
 
   dispose(): void {

@@ -327,6 +327,10 @@ export class BaselineLearner implements Learner {
     return readAll(this.vars);
   }
 
+  parameterCount(): number {
+    return Object.values(this.vars).reduce((n, v) => n + v.size, 0);
+  }
+
   /** Overwrites one parameter (for checks and analyses). */
   setParameter(name: string, values: Float32Array): void {
     this.assertLive();
