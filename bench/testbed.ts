@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   calibrationBatch,
+  convergedShareByTask,
   createLearner,
   failureFreeMetrics,
   parseProtocol,
@@ -36,6 +37,7 @@ import {
   type PropertyKey,
   type TrialBatch,
 } from '@ip2/snn';
+import { bandPanelsSpec, renderSvg, survivalCurveSpec, type BandSeries, type SurvivalSeries } from '@ip2/report';
 import { createInstance, FAMILY_IDS, heldOutBatch } from '@ip2/tasks';
 
 const { values: flags } = parseArgs({
@@ -56,6 +58,10 @@ const { values: flags } = parseArgs({
     'before-hidden': { type: 'string', default: '64' },
     /** The 'compare' part: a study:reproduction output folder at model version 2. */
     after: { type: 'string', default: 'results/reproduction-v2' },
+    /** The 'figures' part writes its SVGs here. */
+    figures: { type: 'string', default: 'docs/images' },
+    /** The 'fresh' part: version-2 runs on these seeds (disjoint from the searches'). */
+    'fresh-seeds': { type: 'string', default: '4,5,6' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -412,6 +418,135 @@ if (parts.includes('before') || parts.includes('compare')) {
     }
   }
   summary.beforeAfter = rows;
+}
+
+if (parts.includes('fresh')) {
+  // Out of sample: the version-2 searched mask, ip-inner and rsnn-noip on seeds the search never saw.
+  const fresh = numbers(flags['fresh-seeds'], 'fresh-seeds');
+  const after = afterRuns();
+  md.push(
+    '',
+    `## Version 2 on fresh seeds ${fresh.join(', ')} (not seen by the searches; same protocol as above)`,
+    '',
+    'AUC: iterations summed over the tasks (a failed task at cap − window). Paired differences: per seed, the searched mask minus the other model, on the same task instances; mean and range over seeds.',
+    '',
+    '| family | model | mask | failures (mean) | tasks converged | AUC (mean, per seed) | final efficiency | speed-up | held-out accuracy | searched − this model: AUC per seed |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  const rows: Record<string, unknown>[] = [];
+  for (const family of beforeFamilies) {
+    const fixed = join(flags.after, family, 'search', 'fixed-config.json');
+    if (!existsSync(fixed)) continue;
+    const mask = parsePropertyKeys((JSON.parse(readFileSync(fixed, 'utf8')) as { mask: { keys: string[] } }).mask.keys);
+    const full = mask.length === SPACE.length;
+    const byModel = new Map<string, ControlRun[]>();
+    for (const model of MODELS) {
+      if (model === 'ip2' && full) continue; // the searched mask is ip-inner's
+      const runs: ControlRun[] = [];
+      for (const seed of fresh) {
+        runs.push(
+          await sequenceRun({
+            file: join(out, 'fresh', family, model, `seed-${seed}.json`),
+            family,
+            hidden: beforeHidden,
+            seed,
+            model,
+            mask: model === 'ip2' ? mask : [],
+            tasks: beforeTasks,
+            label: 'fresh',
+          }),
+        );
+      }
+      byModel.set(model, runs);
+    }
+    const searched = byModel.get(full ? 'ip-inner' : 'ip2')!;
+    const aucOf = (r: ControlRun) => r.tasks.reduce((a, t) => a + t.iterations, 0);
+    for (const [model, runs] of byModel) {
+      const c = cell(runs);
+      const aucs = runs.map(aucOf);
+      const diffs = runs.map((r, i) => aucOf(searched[i]!) - aucOf(r));
+      const isSearched = runs === searched;
+      rows.push({ family, model, mask: isSearched ? mask : null, ...c, aucs, diffs });
+      md.push(
+        `| ${family} | ${model} | ${isSearched ? `[${mask.join(', ')}] (searched)` : model === 'ip-inner' ? 'all' : 'none'} | ${f1(c.failures)} | ${(100 * c.converged).toFixed(0)}% | ${mean(aucs).toFixed(0)} (${aucs.join(', ')}) | ${f1(c.finalEfficiency)} | ${f2(c.speedUp)}× | ${(100 * c.accuracy).toFixed(1)}% | ${isSearched ? '–' : `${mean(diffs).toFixed(0)} (${diffs.join(', ')})`} |`,
+      );
+    }
+  }
+  summary.fresh = rows;
+}
+
+/** Median, quartiles and range across runs of the iterations at each task. */
+function bands(label: string, runs: readonly { tasks: readonly TaskResult[] }[]): BandSeries {
+  const n = Math.min(...runs.map((r) => r.tasks.length));
+  const q = (xs: number[], f: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const at = f * (s.length - 1);
+    const lo = Math.floor(at);
+    return s[lo]! + (s[Math.ceil(at)]! - s[lo]!) * (at - lo);
+  };
+  return {
+    label,
+    points: Array.from({ length: n }, (_, task) => {
+      const xs = runs.map((r) => Math.max(1, r.tasks[task]!.iterations));
+      return { task, median: q(xs, 0.5), lo: q(xs, 0), hi: q(xs, 1), q1: q(xs, 0.25), q3: q(xs, 0.75) };
+    }),
+  };
+}
+
+if (parts.includes('figures')) {
+  // Adaptation-speed curves (median and range across seeds) of version 1 and 2 per family, and the
+  // share of runs converged by task, written as SVG into --figures.
+  const before = await beforeRuns();
+  const after = afterRuns();
+  mkdirSync(flags.figures, { recursive: true });
+  const survival: SurvivalSeries[] = [];
+  for (const family of beforeFamilies) {
+    const series: BandSeries[] = [];
+    for (const model of MODELS) {
+      const key = `${family}/${model}`;
+      const a = after.get(key);
+      const name = model === 'ip2' ? `ip2 ${a?.mask ?? ''}`.trim() : model;
+      if (a && a.runs.length > 0) series.push(bands(`v2 ${name}`, a.runs));
+      series.push(
+        bands(`v1 ${model === 'ip2' ? `ip2 [${beforeMasks.get(family)!.join(', ')}]` : model}`, before.get(key)!),
+      );
+      if (model === 'rsnn-noip') {
+        for (const [v, runs] of [
+          ['v1', before.get(key)!],
+          ['v2', a?.runs ?? []],
+        ] as const) {
+          if (runs.length === 0) continue;
+          survival.push({
+            label: `${family} rsnn-noip ${v}`,
+            points: convergedShareByTask(runs.map((r) => r.tasks)).map((p) => ({
+              task: p.task,
+              share: p.share,
+              runs: p.runs,
+            })),
+          });
+        }
+      }
+    }
+    const file = join(flags.figures, `testbed-${family}.svg`);
+    writeFileSync(
+      file,
+      await renderSvg(
+        bandPanelsSpec(series, {
+          title: `${family}: iterations to criterion per task (median, quartiles, range over seeds ${seeds.join(', ')}), model version 1 vs 2`,
+          columns: 2,
+        }),
+      ),
+    );
+    console.log(`wrote ${file}`);
+  }
+  const file = join(flags.figures, 'testbed-noip-survival.svg');
+  writeFileSync(
+    file,
+    await renderSvg(
+      survivalCurveSpec(survival, { title: 'rsnn-noip: share of runs converged by task, version 1 vs 2' }),
+    ),
+  );
+  console.log(`wrote ${file}`);
 }
 
 writeFileSync(join(out, 'summary.md'), md.join('\n') + '\n');
