@@ -205,6 +205,39 @@ interface Recorded {
   readonly text: string;
 }
 
+/**
+ * A script for the page, run before its own: the key in sessionStorage, and fetch wrapped so that each
+ * event-stream response is read by the dashboard as usual while a copy of it (tee) is recorded with the
+ * Last-Event-ID the request carried, in `window.__streams`.
+ */
+function recordStreams(key: string): string {
+  return `
+    sessionStorage.setItem('ip2.apiKey', ${JSON.stringify(key)});
+    window.__streams = [];
+    const original = window.fetch.bind(window);
+    window.fetch = async (input, init) => {
+      const response = await original(input, init);
+      const headers = new Headers(init && init.headers);
+      if (headers.get('accept') !== 'text/event-stream' || response.body === null) return response;
+      const rec = { last: headers.get('last-event-id'), text: '' };
+      window.__streams.push(rec);
+      const [mine, copy] = response.body.tee();
+      (async () => {
+        const reader = copy.pipeThrough(new TextDecoderStream()).getReader();
+        try {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            rec.text += value;
+          }
+        } catch {
+          // the connection broke: what arrived is recorded
+        }
+      })();
+      return new Response(mine, { status: response.status, statusText: response.statusText, headers: response.headers });
+    };`;
+}
+
 /** The task events' ids of one connection's text, as a fresh parser (a new connection) dispatches them. */
 function taskIds(text: string): string[] {
   const ids: string[] = [];
@@ -246,40 +279,10 @@ describe('dashboard behind a round-robin balancer over two api processes', () =>
       // every event-stream response it reads recorded next to the dashboard's own reader.
       proxy.pin(0);
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      await context.addInitScript((k: string) => {
-        sessionStorage.setItem('ip2.apiKey', k);
-        const w = window as unknown as { __streams: { last: string | null; text: string }[] };
-        w.__streams = [];
-        const original = window.fetch.bind(window);
-        window.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-          const response = await original(input, init);
-          const headers = new Headers(init?.headers);
-          if (headers.get('accept') !== 'text/event-stream' || response.body === null) return response;
-          const rec = { last: headers.get('last-event-id'), text: '' };
-          w.__streams.push(rec);
-          const [mine, copy] = response.body.tee();
-          void (async () => {
-            const reader = copy.pipeThrough(new TextDecoderStream()).getReader();
-            try {
-              for (;;) {
-                const { value, done } = await reader.read();
-                if (done) break;
-                rec.text += value;
-              }
-            } catch {
-              // the connection broke: what arrived is recorded
-            }
-          })();
-          return new Response(mine, {
-            status: response.status,
-            statusText: response.statusText,
-            headers: response.headers,
-          });
-        };
-      }, key);
+      await context.addInitScript({ content: recordStreams(key) });
       const failover = await context.newPage();
       await failover.goto(`${proxy.url}/dashboard/#/searches/${id}`);
-      const recorded = () => failover.evaluate(() => (window as unknown as { __streams: Recorded[] }).__streams);
+      const recorded = async () => (await failover.evaluate('window.__streams')) as Recorded[];
       await stack.until(
         'task events in the page',
         async () => (await recorded()).some((r) => taskIds(r.text).length > 0),
