@@ -187,6 +187,10 @@ export interface StackOptions {
   readonly redisUrl?: string;
   /** Environment given to every process (heartbeat, stale and tick periods are short by default). */
   readonly env?: Record<string, string>;
+  /** The PostgreSQL server the fresh database is made on (default: the shared one; see @ip2/testing). */
+  readonly serverUrl?: string;
+  /** A database to use instead of a fresh one (it is dropped by close()). */
+  readonly database?: TestDatabase;
 }
 
 export interface StartOptions {
@@ -215,7 +219,9 @@ export class Stack {
   }
 
   static async create(options: StackOptions = {}): Promise<Stack> {
-    const db = await createTestDatabase();
+    const db =
+      options.database ??
+      (await createTestDatabase(options.serverUrl === undefined ? {} : { serverUrl: options.serverUrl }));
     return new Stack(db, options.redisUrl ?? SHARED_REDIS_URL, options.env ?? {});
   }
 
