@@ -3,7 +3,7 @@ import { ApiClient } from '../../apps/cli/src/server/client.js';
 import { followEvents as cliFollow } from '../../apps/cli/src/server/follow.js';
 import { RoundRobinProxy } from '../support/net.js';
 import { followEvents, type FollowResult } from '../support/sse.js';
-import { localReference, Stack, tinyDefinition } from '../support/stack.js';
+import { duplicateKeys, Stack, tinyDefinition } from '../support/stack.js';
 
 /*
  * Two API processes on one database, as behind a load balancer: the per-owner limit on unfinished
@@ -14,11 +14,12 @@ import { localReference, Stack, tinyDefinition } from '../support/stack.js';
 
 const LIMIT = 2;
 // Long enough that the search still runs when both clients have their first events (the API holds
-// events back for 2 s): eight tasks per run, each trained to a cap of 600 iterations (ε out of reach).
+// events back for 2 s): six tasks per run, each trained to a cap of 400 iterations (ε out of reach).
 const tiny = tinyDefinition({ kind: 'exhaustive' }, 11);
+const TASKS = 6;
 const long = {
   ...tiny,
-  protocol: { ...tiny.protocol, tasks: 8, iterationCap: 600, criterion: { window: 10, epsilon: 1e-6 } },
+  protocol: { ...tiny.protocol, tasks: TASKS, iterationCap: 400, criterion: { window: 10, epsilon: 1e-6 } },
 };
 
 let stack: Stack;
@@ -32,7 +33,6 @@ beforeAll(async () => {
   // Loaded while the first test runs; they have nothing to do before the second.
   stack.start('controller', 'controller');
   stack.start('w1', 'worker', { env: { WORKER_ID: 'w1' } });
-  stack.start('w2', 'worker', { env: { WORKER_ID: 'w2' } });
   apis = await starting;
   proxy = await RoundRobinProxy.start(apis.map((b) => ({ host: '127.0.0.1', port: Number(new URL(b).port) })));
 });
@@ -100,7 +100,6 @@ describe('two API processes on one database', { timeout: 120_000 }, () => {
 
   it('clients following events through a round-robin proxy carry on at the other process when theirs dies', async () => {
     const { key } = await stack.store.apiKeys.create('fay', 'replicas');
-    const expecting = localReference(long);
     const res = await submit(proxy.url, key, long);
     expect(res.status).toBe(201);
     const id = res.body.id!;
@@ -137,12 +136,16 @@ describe('two API processes on one database', { timeout: 120_000 }, () => {
 
     const [ended, followed] = await Promise.all([cliDone, sse]);
     expect(ended.state).toBe('COMPLETE');
-    const expected = await stack.expectLikeReference(id, expecting);
+    // Every task result once in the database (the search itself is compared with the local mode by
+    // the other fault tests): 4 masks × 2 seeds × TASKS.
+    const stored = await stack.outcome(id);
+    expect(duplicateKeys(stored.results)).toEqual([]);
+    expect(stored.results).toHaveLength(4 * 2 * TASKS);
     await stack.apiReady(apis[0]!);
 
     // A full replay after the search, through the proxy: ids 1..N, one per task result.
     const replay = taskEvents(await followEvents(url, auth));
-    expect(replay).toHaveLength(expected.results.length);
+    expect(replay.map((e) => e.task).sort()).toEqual(stored.results.map((r) => r.key).sort());
     expect(replay.map((e) => e.id)).toEqual(replay.map((_, i) => String(i + 1)));
     // Each client got exactly the replay's task events, none missed, none twice, having resumed at
     // api2 from where it was, and events kept coming there (the search was not over at the move).
