@@ -26,7 +26,12 @@ const FLAGS = [
   ['--cap', '150'],
   ['--window', '10'],
   ['--epsilon', '0.05'],
+  ['--validation-seeds', '1'],
 ].flat();
+
+/** Task trainings of the search (4 masks × 2 seeds × 3 tasks) and at most of its validation (4 masks × 1 seed × 3). */
+const SEARCH_TRAININGS = 24;
+const PLANNED = SEARCH_TRAININGS + 4 * 3;
 
 let stack: Stack;
 let server: string;
@@ -96,8 +101,6 @@ describe('ip2 submit / watch / report against the service', () => {
     const [localCode, submitCode] = await Promise.all([local, remote]);
     expect(localCode).toBe(0);
     expect(submitCode, io.stderr + stack.dump()).toBe(0);
-    expect(io.stderr).toContain('24/24 task trainings');
-    expect(io.stderr).not.toMatch(/\b(2[5-9]|[3-9]\d)\/24 task trainings/);
     searchId = UUID.exec(io.stdout)![0];
     expect(io.stdout).toContain(`${server}/v1/searches/${searchId}/report`);
     expect((await stack.store.controller.search(searchId)).state).toBe('COMPLETE');
@@ -119,16 +122,24 @@ describe('ip2 submit / watch / report against the service', () => {
         return { key: key(r.candidate, r.seedIndex, r.result.taskIndex), ...rest };
       })
       .sort((a, b) => a.key.localeCompare(b.key));
-    expect(stored).toHaveLength(4 * 2 * 3);
-    expect(stored).toEqual(expected);
     const localFixed = JSON.parse(readFileSync(join(localDir, 'fixed-config.json'), 'utf8')) as FixedConfig;
     const storedFixed = (await stack.store.fixedConfigs.bySearch(searchId))!.record;
+    // The search's runs, then the validation's: one fresh seed for each validated mask.
+    const total = SEARCH_TRAININGS + storedFixed.validation!.candidates.length * 3;
+    expect(stored).toHaveLength(total);
+    expect(stored.filter((r) => r.key.endsWith('/2/0'))).toHaveLength(storedFixed.validation!.candidates.length);
+    expect(stored).toEqual(expected);
+    expect(io.stderr).toContain(`${total}/${PLANNED} task trainings`);
+    expect(io.stderr).not.toMatch(new RegExp(`\\b(${total + 1}|${total + 2}|${total + 3})/${PLANNED} task trainings`));
     expect(decision(storedFixed)).toEqual(decision(localFixed));
     expect(storedFixed.createdFrom).toEqual({ ...localFixed.createdFrom, searchId });
 
-    // --watch ended at the decision and printed it, as ip2 search does.
-    const chosen = `chosen mask: ${localFixed.mask.bits} = [${localFixed.mask.keys.join(', ') || 'none'}]`;
+    // --watch ended at the decision and printed it with its verdict and the importance table, as ip2 search does.
+    const chosen = `fixed mask: ${localFixed.mask.bits} = [${localFixed.mask.keys.join(', ') || 'none'}]`;
     expect(io.stdout.split(chosen)).toHaveLength(3);
+    const verdict = `validation on 1 fresh seed × 3 tasks (cap 150): ${localFixed.validation!.verdict.toUpperCase()}`;
+    expect(io.stdout.split(verdict)).toHaveLength(3);
+    expect(io.stdout.split('property importance (every mask on its first 3 tasks × 2 seeds')).toHaveLength(3);
 
     // ip2 report downloads the files the local mode wrote: byte-identical task files, the same decision.
     const out = dir();
@@ -177,8 +188,9 @@ describe('ip2 submit / watch / report against the service', () => {
   it('ip2 watch on a finished search replays its stream and prints the decision', async () => {
     expect(await ip2('watch', searchId, ...as(alice)), io.stderr).toBe(0);
     expect(io.stderr).toContain(`following search ${searchId}`);
-    expect(io.stderr).toContain('24/24 task trainings');
-    expect(io.stdout).toMatch(/chosen mask: [01]{2} = \[/);
+    expect(io.stderr).toMatch(new RegExp(`\\b\\d+/${PLANNED} task trainings`));
+    expect(io.stdout).toMatch(/fixed mask: [01]{2} = \[/);
+    expect(io.stdout).toMatch(/validation on 1 fresh seed × 3 tasks \(cap 150\): (CONFIRMED|TIE|OVERTURNED)/);
     expect(io.stdout).toContain(`ip2 report ${searchId}`);
   });
 

@@ -1,5 +1,5 @@
 import { parseTasksJson, searchReport, taskFiles } from '@ip2/report';
-import { parseSearchDefinition } from '@ip2/search';
+import { parseSearchDefinition, propertyImportance, tableFromRows } from '@ip2/search';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auth, createHarness, recordResults, smallSearch, type Harness } from './test-harness.js';
 
@@ -162,8 +162,35 @@ describe('GET /v1/searches/{id}/report', () => {
   });
 });
 
+describe('GET /v1/searches/{id}/importance', () => {
+  it('gives the main effects and the interaction from the factorial over masks, as @ip2/search computes them', async () => {
+    const r = await h.app.inject({ url: `/v1/searches/${complete}/importance`, headers: auth(h.alice) });
+    expect(r.statusCode).toBe(200);
+    const body = r.json();
+    const definition = parseSearchDefinition(smallSearch({ strategy: { kind: 'exhaustive' } }));
+    const expected = propertyImportance(definition, tableFromRows(await h.store.runs.resultTable(complete)));
+    expect(body).toEqual({ searchId: complete, state: 'COMPLETE', importance: expected, unavailable: null });
+    expect(body.importance.main.map((e: { keys: string[] }) => e.keys)).toEqual([['tauD'], ['theta']]);
+    expect(body.importance.interactions.map((e: { keys: string[] }) => e.keys)).toEqual([['tauD', 'theta']]);
+    expect(body.importance).toMatchObject({ metric: 'restricted-mean', direction: 'lower', tasks: 4, seeds: 2 });
+  });
+
+  it('says why there is none while the first rung is not measured', async () => {
+    const r = await h.app.inject({ url: `/v1/searches/${running}/importance`, headers: auth(h.alice) });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({
+      importance: null,
+      unavailable: 'not every mask has its first 4 tasks on every seed yet',
+    });
+  });
+});
+
 describe('outputs: errors and isolation', () => {
-  const routes = (id: string) => [`/v1/searches/${id}/report`, `/v1/searches/${id}/results?format=csv`];
+  const routes = (id: string) => [
+    `/v1/searches/${id}/report`,
+    `/v1/searches/${id}/results?format=csv`,
+    `/v1/searches/${id}/importance`,
+  ];
 
   it("another key's search is a 404 problem, never its content", async () => {
     for (const url of routes(complete)) {
@@ -195,8 +222,10 @@ describe('outputs: errors and isolation', () => {
     expect(extra.json().detail).toMatch(/unknown query parameter\(s\) 'x'/);
   });
 
-  it('both routes are in the OpenAPI document, and a search links to them', async () => {
+  it('the routes are in the OpenAPI document, and a search links to them', async () => {
     const doc = (await h.app.inject({ url: '/docs/json' })).json();
+    expect(doc.paths['/v1/searches/{id}/importance'].get.responses['200']).toBeDefined();
+    expect(doc.components.schemas).toHaveProperty('PropertyImportance');
     expect(doc.paths['/v1/searches/{id}/report'].get.responses).toHaveProperty('409');
     expect(doc.paths['/v1/searches/{id}/results'].get.parameters.map((p: { name: string }) => p.name)).toContain(
       'format',
@@ -204,5 +233,6 @@ describe('outputs: errors and isolation', () => {
     const s = (await h.app.inject({ url: `/v1/searches/${complete}`, headers: auth(h.alice) })).json();
     expect(s.links.report).toBe(`/v1/searches/${complete}/report`);
     expect(s.links.results).toBe(`/v1/searches/${complete}/results`);
+    expect(s.links.importance).toBe(`/v1/searches/${complete}/importance`);
   });
 });

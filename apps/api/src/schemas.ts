@@ -1,5 +1,5 @@
 import { SEARCH_STATES } from '@ip2/db';
-import { MODEL_VERSIONS, searchDefinitionSchema } from '@ip2/search';
+import { MODEL_VERSIONS, searchDefinitionSchema, VERDICTS } from '@ip2/search';
 import { z } from 'zod';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -141,6 +141,7 @@ export const searchViewSchema = z
       events: z.string(),
       report: z.string(),
       results: z.string(),
+      importance: z.string(),
     }),
   })
   .meta({ id: 'Search' });
@@ -227,6 +228,11 @@ export const fixedConfigViewSchema = z
         "The version of the model's defaults the configuration was measured under (1 for records that name none)",
       ),
     bits: z.string(),
+    verdict: z
+      .enum(VERDICTS)
+      .describe(
+        "The validation of the search's choice on fresh seeds: confirmed, tie, overturned (the configuration then fixes the runner-up), or unvalidated (validation.seeds 0, or a record fixed before validation existed)",
+      ),
     hash: z.string(),
     searchId: z.string().nullable(),
     createdAt: time,
@@ -235,3 +241,39 @@ export const fixedConfigViewSchema = z
   .meta({ id: 'FixedConfig' });
 
 export const fixedConfigListSchema = z.object({ family: z.string(), items: z.array(fixedConfigViewSchema) });
+
+const intervalSchema = z.object({ mean: num, lo: num, hi: num });
+
+const effectSchema = z.object({
+  keys: z.array(z.string()).describe('The property (main effect) or the pair (interaction)'),
+  effect: intervalSchema.describe('Mean over seeds with its bootstrap interval'),
+  reading: z
+    .enum(['helps', 'hurts', 'unclear'])
+    .describe('helps: the interval lies on the better side of 0; hurts: on the worse side; unclear: it contains 0'),
+});
+
+export const importanceViewSchema = z
+  .object({
+    searchId: z.string(),
+    state: searchStateSchema,
+    importance: z
+      .object({
+        metric: z.string().describe('The score the effects are on (the search definition’s score.metric)'),
+        direction: z.enum(['lower', 'higher']).describe('Which way the score is better'),
+        tasks: z.number().describe("The prefix of tasks every mask was measured on (the first rung's)"),
+        seeds: z.number(),
+        level: z.number(),
+        main: z
+          .array(effectSchema)
+          .describe('Per property: mean score of the masks where it is learnable minus the mean where it is not'),
+        interactions: z
+          .array(effectSchema)
+          .describe(
+            'Per pair (k, l): the main effect of k among the masks where l is learnable minus among those where it is not',
+          ),
+      })
+      .nullable()
+      .describe('Null while not every mask has its first rung, or when the strategy does not measure every mask'),
+    unavailable: z.string().nullable().describe('Why there is no importance (yet); null when there is'),
+  })
+  .meta({ id: 'PropertyImportance' });

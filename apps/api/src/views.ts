@@ -1,5 +1,5 @@
 import type { CandidateRecord, SearchRecord, StoredFixedConfig, TaskFields } from '@ip2/db';
-import { plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
+import { fixedConfigVerdict, plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
 
 /** JSON has no NaN or ±∞: they are sent as null. */
 export function finite(x: number | null | undefined): number | null {
@@ -15,6 +15,7 @@ export function searchLinks(id: string) {
     events: `/v1/searches/${id}/events`,
     report: `/v1/searches/${id}/report`,
     results: `/v1/searches/${id}/results`,
+    importance: `/v1/searches/${id}/importance`,
   };
 }
 
@@ -105,6 +106,7 @@ export function fixedConfigView(c: StoredFixedConfig) {
     version: c.version,
     modelVersion: c.modelVersion,
     bits: c.bits,
+    verdict: fixedConfigVerdict(c.record),
     hash: c.hash,
     searchId: c.searchId,
     createdAt: c.createdAt.toISOString(),

@@ -69,6 +69,7 @@ const FLAG_PATHS: Record<string, readonly string[]> = {
   propertyLr: ['protocol', 'network', 'propertyLr'],
   readout: ['protocol', 'network', 'readout'],
   score: ['score', 'metric'],
+  validationSeeds: ['validation', 'seeds'],
 };
 
 type Json = Record<string, unknown>;

@@ -5,6 +5,7 @@ import {
   MODEL_VERSIONS,
   PROPERTY_OPTIMIZERS,
   READOUTS,
+  DEFAULT_SCORE_METRIC,
   SCORE_METRICS,
   STRATEGY_KINDS,
   type ModelVersion,
@@ -37,6 +38,7 @@ export interface DefinitionFlags extends ModelFlags {
   lr?: string;
   loss?: string;
   score?: string;
+  validationSeeds?: string;
   /** --config: a JSON file with a search definition; the flags given explicitly override it. */
   config?: string;
   /** The flags given on the command line (set by addDefinitionOptions' hook). */
@@ -78,11 +80,16 @@ export function addDefinitionOptions(cmd: Command): Command {
     .option('--batch <n>', "trials per training iteration (default: the family's number of conditions)")
     .option('--lr <x>', 'learning rate of the weights (default: from the preset)')
     .option('--loss <kind>', 'task loss: mse or xent', 'mse');
-  return addModelOptions(cmd).option(
-    '--score <metric>',
-    `ranking metric: ${SCORE_METRICS.join(', ')}`,
-    'final-efficiency',
-  );
+  return addModelOptions(cmd)
+    .option(
+      '--score <metric>',
+      `ranking metric: ${SCORE_METRICS.join(', ')} (restricted-mean: mean iterations per task, a failure at the cap; failures-first: fewest failures, then failure-free efficiency)`,
+      DEFAULT_SCORE_METRIC,
+    )
+    .option(
+      '--validation-seeds <n>',
+      'after the decision, train the chosen mask, the runner-up and both controls on this many fresh seeds and record the verdict (confirmed, tie, overturned); 0: no validation (default: from the preset)',
+    );
 }
 
 /** The flags of the model's settings: the same for ip2 search, submit and l2l. */
@@ -153,7 +160,7 @@ export const propertiesHelp = () => PROPERTY_KEYS.map((k) => `  ${k.padEnd(10)} 
 export const presetsHelp = () =>
   PRESET_NAMES.map((p) => {
     const x = PRESETS[p];
-    return `  ${p.padEnd(10)} ${x.description} (hidden ${x.hidden}, tasks ${x.tasks}, cap ${x.cap}, window ${x.window}, ε ${x.epsilon})`;
+    return `  ${p.padEnd(10)} ${x.description} (hidden ${x.hidden}, tasks ${x.tasks}, cap ${x.cap}, window ${x.window}, ε ${x.epsilon}, validation seeds ${x.validationSeeds})`;
   }).join('\n');
 
 /** The search definition of the flags, over the --config file if one is given (validated; names the flag on error). */
@@ -211,6 +218,7 @@ function flagsDefinition(f: DefinitionFlags): SearchDefinitionInput {
         ...modelSettingsFromFlags(f),
       },
     },
-    score: { metric: oneOf('--score', f.score, SCORE_METRICS) ?? 'final-efficiency' },
+    score: { metric: oneOf('--score', f.score, SCORE_METRICS) ?? DEFAULT_SCORE_METRIC },
+    validation: { seeds: nonNegativeInt('--validation-seeds', f.validationSeeds, 1000) ?? p.validationSeeds },
   };
 }

@@ -19,7 +19,15 @@ export interface Preset {
   readonly seeds: number;
   /** Shortest rung of successive halving. */
   readonly minTasks: number;
+  /** Fresh seeds of the validation stage (validation.seeds; 0: none). */
+  readonly validationSeeds: number;
 }
+
+/**
+ * Validation seeds of the quick preset (and so of `npm run quickstart`): the fewest that still give a paired
+ * interval (one seed gives a point), keeping the quick start about a minute on two cores (docs/local-mode.md).
+ */
+export const QUICK_VALIDATION_SEEDS = 2;
 
 export const PRESETS = {
   tiny: {
@@ -33,6 +41,7 @@ export const PRESETS = {
     lr: 3e-3,
     seeds: 2,
     minTasks: 2,
+    validationSeeds: 2,
   },
   quick: {
     description: 'a quick look: 40 neurons, 12-task sequences, minutes',
@@ -45,6 +54,7 @@ export const PRESETS = {
     lr: 3e-3,
     seeds: 3,
     minTasks: 4,
+    validationSeeds: QUICK_VALIDATION_SEEDS,
   },
   paper: {
     description: 'paper scale: 100 neurons, ε = 0.005, cap 20000',
@@ -57,6 +67,7 @@ export const PRESETS = {
     lr: 2e-3,
     seeds: 5,
     minTasks: 10,
+    validationSeeds: 3,
   },
 } as const satisfies Record<string, Preset>;
 

@@ -2,6 +2,8 @@ import cliProgress from 'cli-progress';
 
 export interface Progress {
   update(value: number, payload?: Record<string, string | number>): void;
+  /** A new total (the validation's cost is known once the decision is made). */
+  setTotal(total: number): void;
   log(line: string): void;
   stop(): void;
 }
@@ -15,6 +17,7 @@ export function progressBar(total: number, format: string, quiet = false): Progr
   if (!tty) {
     return {
       update: () => {},
+      setTotal: () => {},
       log: (line) => {
         if (!quiet) process.stderr.write(line + '\n');
       },
@@ -28,6 +31,7 @@ export function progressBar(total: number, format: string, quiet = false): Progr
   const bar = multi.create(total, 0, {});
   return {
     update: (value, payload) => bar.update(value, payload ?? {}),
+    setTotal: (n) => bar.setTotal(n),
     log: (line) => multi.log(line + '\n'),
     stop: () => multi.stop(),
   };

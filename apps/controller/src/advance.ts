@@ -54,14 +54,25 @@ export async function advanceSearch(ctx: ControllerContext, searchId: string): P
   }
 
   if (state.done) {
+    // Fixed only now: after the decision and its validation on fresh seeds (the validation's runs are in `table`).
     const fixed = fixConfiguration(definition, table, { searchId });
     await store.fixedConfigs.save(fixed, { searchId });
+    // Every candidate's score on the same prefix of tasks (the common footing: the first rung's under
+    // successive halving), so that the scores the API and the dashboard list side by side are comparable.
     for (const c of aggregate(definition, table)) {
       const finished = state.progress.find((p) => p.id === c.id)?.state === 'finished';
       await store.controller.updateCandidate(searchId, c.id, {
         score: { mean: c.score.mean, lo: c.score.lo, hi: c.score.hi },
         ...(finished ? { state: 'COMPLETE' } : {}),
       });
+    }
+    // A control validated without being a candidate of the search (a random search that did not draw it).
+    const measured = new Set(state.candidates.map((c) => c.id));
+    for (const t of state.validation.targets) {
+      const c = candidates.get(t.id);
+      if (!measured.has(t.id) && c !== undefined && c.state !== 'COMPLETE') {
+        await store.controller.updateCandidate(searchId, t.id, { state: 'COMPLETE' });
+      }
     }
     const analysisSeeds = ctx.analysisSeeds ?? DEFAULT_ANALYSIS_SEEDS;
     if (analysisSeeds > 0) {
@@ -75,9 +86,32 @@ export async function advanceSearch(ctx: ControllerContext, searchId: string): P
     return { enqueued: 0, done: true };
   }
 
-  const runs = new Map<string, RunSummary>(
+  let runs = new Map<string, RunSummary>(
     (await store.runs.list(searchId)).map((r) => [runKey(r.candidate, r.seedIndex), r]),
   );
+  // The validation's runs are known once the decision is made: they are made then, as ordinary WAITING runs.
+  const missing = state.actions.filter(
+    (a): a is TrainAction =>
+      a.kind === 'train' && a.stage === 'validation' && !runs.has(runKey(a.candidate, a.seedIndex)),
+  );
+  if (missing.length > 0) {
+    const all = new Map(state.validation.targets.map((t) => [t.id, t]));
+    const made = await store.controller.ensureRuns(
+      searchId,
+      missing.map((a) => ({
+        bits: a.candidate,
+        keys: [...a.keys],
+        role: all.get(a.candidate)?.role ?? 'ip-masked',
+        seedIndex: a.seedIndex,
+        seed: a.seed,
+      })),
+    );
+    if (made > 0)
+      log(`search ${searchId}: decided; validating on ${definition.validation.seeds} fresh seeds (${made} runs)`);
+    runs = new Map<string, RunSummary>(
+      (await store.runs.list(searchId)).map((r) => [runKey(r.candidate, r.seedIndex), r]),
+    );
+  }
   let enqueued = 0;
   for (const a of state.actions) {
     if (a.kind !== 'train') continue;

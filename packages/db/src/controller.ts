@@ -29,6 +29,17 @@ export interface CandidateUpdate {
   readonly score?: ScoreInterval | null;
 }
 
+/** A run the controller makes when a search asks for it (a validation run, on a fresh seed). */
+export interface NewRun {
+  /** Mask label of its candidate; the candidate is made too when the search has none (a control a random search did not draw). */
+  readonly bits: string;
+  readonly keys: readonly string[];
+  readonly role: string;
+  readonly seedIndex: number;
+  /** The run seed (uint32). */
+  readonly seed: number;
+}
+
 /**
  * What the controller reads and writes: any owner's search by id (the controller acts for every
  * owner), state transitions, candidate rungs, states and scores.
@@ -102,6 +113,43 @@ export class ControllerRepository {
           });
         }
         return searchRecord(row);
+      }),
+    );
+  }
+
+  /**
+   * Makes the runs (and the candidates they belong to) that do not exist yet, as WAITING runs like any
+   * other: the validation runs of a search, which are known only once its decision is made. Runs and
+   * candidates that exist are left as they are, so asking twice (two controllers, a restart) is harmless.
+   * Returns how many runs were made.
+   */
+  async ensureRuns(searchId: string, runs: readonly NewRun[]): Promise<number> {
+    if (!isId(searchId)) throw new NotFoundError(`no search ${searchId}`);
+    for (const r of runs) {
+      if (!Number.isInteger(r.seedIndex) || r.seedIndex < 0)
+        throw new RangeError('seedIndex must be a non-negative integer');
+      if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) throw new RangeError('seed must be a uint32');
+    }
+    if (runs.length === 0) return 0;
+    return mapped(() =>
+      this.db.$transaction(async (tx) => {
+        const search = await tx.search.findUnique({ where: { id: searchId }, select: { id: true } });
+        if (!search) throw new NotFoundError(`no search ${searchId}`);
+        const byBits = new Map(runs.map((r) => [r.bits, r]));
+        await tx.candidate.createMany({
+          data: [...byBits.values()].map((r) => ({ searchId, bits: r.bits, keys: [...r.keys], role: r.role })),
+          skipDuplicates: true,
+        });
+        const candidates = await tx.candidate.findMany({
+          where: { searchId, bits: { in: [...byBits.keys()] } },
+          select: { id: true, bits: true },
+        });
+        const idOf = new Map(candidates.map((c) => [c.bits, c.id]));
+        const made = await tx.run.createMany({
+          data: runs.map((r) => ({ candidateId: idOf.get(r.bits)!, seedIndex: r.seedIndex, seed: BigInt(r.seed) })),
+          skipDuplicates: true,
+        });
+        return made.count;
       }),
     );
   }

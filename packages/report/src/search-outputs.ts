@@ -2,13 +2,18 @@ import type { TaskResult } from '@ip2/l2l';
 import {
   aggregate,
   fixConfiguration,
+  importanceOfState,
   searchState,
+  standings as standingsOf,
   tableFromRows,
   type CandidateAggregate,
   type FixedConfig,
+  type ImportanceUnavailable,
+  type PropertyImportance,
   type ResultRow,
   type ResultTable,
   type SearchDefinition,
+  type Standing,
 } from '@ip2/search';
 import { analyseConfiguration, type AnalysisOptions, type ConfigurationAnalysis } from './configuration-analysis.js';
 import { searchReportHtml } from './search-report.js';
@@ -126,7 +131,12 @@ export function parseTasksJson(text: string): ResultRow[] {
 
 export interface SearchReport {
   readonly fixed: FixedConfig;
+  /** Every candidate on the common footing (the prefix all reached: aggregate()'s default). */
   readonly candidates: CandidateAggregate[];
+  /** The candidates on common footings, with where each stopped (standings of @ip2/search). */
+  readonly standings: { readonly all: Standing; readonly finalists: Standing | null };
+  /** Property importance from the factorial design, or why there is none. */
+  readonly importance: PropertyImportance | ImportanceUnavailable;
   readonly html: string;
   /** The analyses of the chosen configuration, when asked for (`analyse`). */
   readonly analysis?: ConfigurationAnalysis;
@@ -163,6 +173,8 @@ export async function searchReport(
   );
   const candidates = aggregate(definition, table);
   const state = searchState(definition, table);
+  const standings = standingsOf(definition, table);
+  const importance = importanceOfState(state);
   const analysis =
     options.analysis ??
     (options.analyse
@@ -172,11 +184,13 @@ export async function searchReport(
     definition,
     fixed,
     candidates,
+    standings,
+    importance,
     state,
     results: rows,
     ...(options.wallSeconds === undefined ? {} : { wallSeconds: options.wallSeconds }),
     ...(analysis ? { analysis } : {}),
     ...(options.analysisNote === undefined ? {} : { analysisNote: options.analysisNote }),
   });
-  return { fixed, candidates, html, ...(analysis ? { analysis } : {}) };
+  return { fixed, candidates, standings, importance, html, ...(analysis ? { analysis } : {}) };
 }

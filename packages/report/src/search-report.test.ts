@@ -5,7 +5,9 @@ import {
   fixConfiguration,
   modelDefaultsHash,
   parseSearchDefinition,
+  propertyImportance,
   searchState,
+  standings,
   type TrainAction,
 } from '@ip2/search';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +32,7 @@ const definition = parseSearchDefinition({
     network: { hidden: 10, dt: 20, lr: 3e-3, loss: 'mse' },
   },
   score: { metric: 'final-efficiency' },
+  validation: { seeds: 2 },
 });
 
 interface Rec {
@@ -65,11 +68,16 @@ beforeAll(async () => {
     definition,
     fixed,
     candidates: aggregate(definition, table()),
+    standings: standings(definition, table()),
+    importance: propertyImportance(definition, table()),
     state,
     results: records,
     analysis,
   });
 }, 120_000);
+
+/** The search's own runs (the validation's have seed indices from protocol.seeds on). */
+const searchRecords = () => records.filter((r) => r.seedIndex < definition.protocol.seeds);
 
 const text = (s: string) => s.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
 /** The rows of the table with the given class, as lists of cell texts. */
@@ -86,6 +94,8 @@ describe('the HTML report of a small real search', () => {
     for (const h of [
       'Decision',
       'Candidates',
+      'Validation on fresh seeds',
+      'Property importance',
       'Adaptation speed',
       'Successive-halving bracket',
       'Analyses of the chosen configuration',
@@ -95,8 +105,8 @@ describe('the HTML report of a small real search', () => {
     ]) {
       expect(html).toMatch(new RegExp(`<h[23]>${h}</h[23]>`));
     }
-    // Medians, panels, bracket, intrinsic bands, lesion bars, scatter.
-    expect(html.match(/<svg[\s>]/g)!.length).toBeGreaterThanOrEqual(6);
+    // Validation, importance, medians, panels, bracket, intrinsic bands, lesion bars, scatter.
+    expect(html.match(/<svg[\s>]/g)!.length).toBeGreaterThanOrEqual(8);
     // Only in-document references (clip paths: url(#…)); nothing to load.
     expect(html.match(/<script|<link|<img|<iframe|@import|url\((?!#)/gi)).toBeNull();
     expect(html.match(/(src|href)="(https?:)?\/\//gi)).toBeNull();
@@ -119,6 +129,8 @@ describe('the HTML report of a small real search', () => {
       definition: v1,
       fixed: old as typeof fixed,
       candidates: aggregate(v1, table()),
+      standings: standings(v1, table()),
+      importance: propertyImportance(v1, table()),
       state,
       results: records,
     });
@@ -129,12 +141,12 @@ describe('the HTML report of a small real search', () => {
 
   it('shows the median and range across seeds of every task from the stored results', () => {
     const rows = rowsOf('curves');
-    const candidates = [...new Set(records.map((r) => r.candidate))].sort();
+    const candidates = [...new Set(searchRecords().map((r) => r.candidate))].sort();
     expect(rows.map((r) => r[0]!.split(' ')[0])).toEqual(candidates);
     for (const row of rows) {
       const id = row[0]!.split(' ')[0]!;
       for (let t = 0; t < definition.protocol.tasks; t++) {
-        const xs = records
+        const xs = searchRecords()
           .filter((r) => r.candidate === id && r.result.taskIndex === t)
           .map((r) => (r.result.converged ? r.result.iterations : definition.protocol.iterationCap))
           .sort((a, b) => a - b);
@@ -146,6 +158,36 @@ describe('the HTML report of a small real search', () => {
         expect(row[t + 1]).toBe(`${median.toFixed(0)} [${xs[0]}, ${xs[xs.length - 1]}]`);
       }
     }
+  });
+
+  it('the candidate table: every candidate on the same tasks, with where it stopped', () => {
+    const { all, finalists } = standings(definition, table());
+    const rows = rowsOf('candidates');
+    // Successive halving 4 → 2: every candidate on the first rung's 2 tasks, then the finalists on 3.
+    expect(all.tasks).toBe(2);
+    expect(finalists!.tasks).toBe(3);
+    const tables = [...html.matchAll(/<table class="candidates">/g)];
+    expect(tables).toHaveLength(2);
+    expect(rows.map((r) => r[2])).toEqual(all.candidates.map(() => '2'));
+    for (const c of all.candidates) {
+      const row = rows.find((r) => r[0] === c.id)!;
+      if (c.stop.state === 'pruned') expect(row[13]).toBe('pruned after rung 1 (2 tasks)');
+      else if (c.id === fixed.evidence.best.id) expect(row[13]).toBe('chosen at rung 2 (3 tasks)');
+      else expect(row[13]).toBe('finished rung 2 (3 tasks)');
+    }
+    expect(text(html)).toContain('Finalists on the full protocol (3 tasks × 2 seeds)');
+  });
+
+  it('the validation section gives the verdict and its intervals; the importance section every effect', () => {
+    const v = fixed.validation!;
+    expect(['confirmed', 'tie', 'overturned']).toContain(v.verdict);
+    expect(text(html)).toContain(`Verdict: ${v.verdict.toUpperCase()}`);
+    expect(rowsOf('validation').map((r) => r[0])).toEqual(v.candidates.map((c) => c.id));
+    expect(rowsOf('validation-versus')).toHaveLength(v.versus.length);
+    const imp = propertyImportance(definition, table());
+    if ('unavailable' in imp) throw new Error(imp.unavailable);
+    expect(rowsOf('importance').map((r) => r[0])).toEqual(['tauS', 'theta', 'tauS × theta']);
+    expect(rowsOf('importance')[0]![2]).toBe(imp.main[0]!.reading);
   });
 
   it('the candidate table shows the failure-free metrics and the converged share beside the censored ones', () => {
@@ -169,7 +211,7 @@ describe('the HTML report of a small real search', () => {
     for (const row of rows) {
       const id = row[0]!.split(' ')[0]!;
       for (let t = 0; t < definition.protocol.tasks; t++) {
-        const at = records.filter((r) => r.candidate === id && r.result.taskIndex === t);
+        const at = searchRecords().filter((r) => r.candidate === id && r.result.taskIndex === t);
         if (at.length === 0) continue;
         const ok = at.filter((r) => r.result.converged && Number.isFinite(r.result.finalLoss)).length;
         expect(row[t + 1]).toBe(`${((100 * ok) / at.length).toFixed(0)}% of ${at.length}`);

@@ -1,15 +1,20 @@
 import { convergedShareByTask, quantileSorted, type TaskResult } from '@ip2/l2l';
 import {
   fixedConfigModelVersion,
+  fixedConfigVerdict,
   isFailure,
   modelSettings,
   type CandidateAggregate,
   type FixedConfig,
+  type ImportanceUnavailable,
+  type PropertyImportance,
   type SearchDefinition,
   type SearchState,
+  type Standing,
 } from '@ip2/search';
 import type { TopLevelSpec } from 'vega-lite';
 import { analysisSectionHtml } from './analysis-section.js';
+import { importanceSectionHtml, validationSectionHtml } from './evidence.js';
 import type { ConfigurationAnalysis } from './configuration-analysis.js';
 import { firingSectionHtml } from './firing.js';
 import { escapeHtml, num, sig } from './format.js';
@@ -28,6 +33,9 @@ export interface SearchReportInput {
   readonly definition: SearchDefinition;
   readonly fixed: FixedConfig;
   readonly candidates: readonly CandidateAggregate[];
+  /** The candidates on common footings (standings of @ip2/search): the candidate tables are these. */
+  readonly standings: { readonly all: Standing; readonly finalists: Standing | null };
+  readonly importance: PropertyImportance | ImportanceUnavailable;
   readonly state: SearchState;
   readonly results: readonly { readonly candidate: string; readonly seedIndex: number; readonly result: TaskResult }[];
   readonly wallSeconds?: number;
@@ -334,15 +342,45 @@ function modelLine(d: SearchDefinition, fixed: FixedConfig): string {
   return `${fixedConfigModelVersion(fixed)} (${defaults}): ${m.readout} readout; the intrinsic properties learn by ${m.propertyOptimizer}, η = ${sig(m.propertyLr)}.`;
 }
 
+/** Where a candidate's measurement stopped, for the candidate tables. */
+function stopText(stop: Standing['candidates'][number]['stop'], chosen: boolean): string {
+  const where = `rung ${stop.rung + 1} (${stop.tasks} tasks)`;
+  if (stop.state === 'pruned') return `pruned after ${where}`;
+  if (stop.state === 'finished') return chosen ? `chosen at ${where}` : `finished ${where}`;
+  return `in ${where}`;
+}
+
+/** One candidate table: every row over the same prefix of tasks (a Standing). */
+function candidateTable(standing: Standing, best: string): string {
+  const rows = [...standing.candidates]
+    .sort((a, b) => Number(b.id === best) - Number(a.id === best))
+    .map((c) => {
+      const cls = c.id === best ? 'chosen' : c.stop.state === 'pruned' ? 'pruned' : '';
+      return (
+        `<tr class="${cls}"><td><code>${c.id}</code></td><td>${escapeHtml(c.keys.join(', ') || '∅')} <span class="muted">${c.role === 'ip-masked' ? '' : `(${c.role})`}</span></td>` +
+        `<td>${c.tasks}</td><td>${stacked(c.score)}</td>` +
+        `<td>${stacked(c.finalEfficiency)}</td><td class="ff">${freeCell(c.failureFreeFinalEfficiency, c.failureFreeSeeds.finalEfficiency, c.seeds.length)}</td>` +
+        `<td>${stacked(c.speedUp, 2)}</td><td class="ff">${freeCell(c.failureFreeSpeedUp, c.failureFreeSeeds.speedUp, c.seeds.length, 2)}</td>` +
+        `<td>${stacked(c.l2lSlope, 2)}</td><td class="ff">${freeCell(c.failureFreeL2lSlope, c.failureFreeSeeds.l2lSlope, c.seeds.length, 2)}</td>` +
+        `<td>${stacked(c.auc, 0)}</td><td>${stacked(c.failures, 2)}</td><td>${stacked(percent(c.convergedShare), 0)}</td><td>${escapeHtml(stopText(c.stop, c.id === best))}</td></tr>`
+      );
+    })
+    .join('\n');
+  return `<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th class="ff">converged only</th><th>speed-up</th><th class="ff">converged only</th><th>L2L slope</th><th class="ff">converged only</th><th>AUC</th><th>failures</th><th>converged (%)</th><th>stopped</th></tr></thead>
+<tbody>${rows}</tbody></table></div>`;
+}
+
 /** A self-contained HTML report of a finished search: no script, no network, opens from a file. */
 export async function searchReportHtml(input: SearchReportInput): Promise<string> {
-  const { definition: d, fixed, candidates, state } = input;
+  const { definition: d, fixed, candidates, state, standings } = input;
   const ev = fixed.evidence;
   const better = ev.rule.metric === 'speed-up' ? 'higher' : 'lower';
   const keysOf = new Map(candidates.map((c) => [c.id, c.keys as readonly string[]]));
   const ranked = rankForDisplay(candidates, ev.best.id, better);
   const order = ranked.map((c) => c.id);
-  const bands = curveBands(input);
+  // The search's own runs: the validation's (seed index ≥ protocol.seeds) have their own section.
+  const search = { ...input, results: input.results.filter((r) => r.seedIndex < d.protocol.seeds) };
+  const bands = curveBands(search);
   const chosenLabel = label(ev.best.id, keysOf.get(ev.best.id) ?? []);
   const medians = await renderSvg(
     adaptationCurveSpec(
@@ -363,26 +401,18 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
       { highlight: chosenLabel, columns: 4 },
     ),
   );
-  const survival = convergedSeries(input);
+  const survival = convergedSeries(search);
   const survivalSvg = await renderSvg(survivalCurveSpec(survival, { highlight: chosenLabel }));
   const halving = d.strategy.kind === 'successive-halving' && state.rungs.length > 0;
   const bracket = halving ? await renderSvg(bracketSpec(state, keysOf, ev.best.id, order)) : '';
-  const prog = new Map(state.progress.map((p) => [p.id, p]));
-  const rows = ranked
-    .map((c) => {
-      const p = prog.get(c.id);
-      const st =
-        c.id === ev.best.id ? 'chosen' : p?.state === 'pruned' ? `pruned after rung ${p.rung + 1}` : (p?.state ?? '');
-      return (
-        `<tr class="${c.id === ev.best.id ? 'chosen' : p?.state === 'pruned' ? 'pruned' : ''}"><td><code>${c.id}</code></td><td>${escapeHtml(c.keys.join(', ') || '∅')} <span class="muted">${c.role === 'ip-masked' ? '' : `(${c.role})`}</span></td>` +
-        `<td>${c.tasks}</td><td>${stacked(c.score)}</td>` +
-        `<td>${stacked(c.finalEfficiency)}</td><td class="ff">${freeCell(c.failureFreeFinalEfficiency, c.failureFreeSeeds.finalEfficiency, c.seeds.length)}</td>` +
-        `<td>${stacked(c.speedUp, 2)}</td><td class="ff">${freeCell(c.failureFreeSpeedUp, c.failureFreeSeeds.speedUp, c.seeds.length, 2)}</td>` +
-        `<td>${stacked(c.l2lSlope, 2)}</td><td class="ff">${freeCell(c.failureFreeL2lSlope, c.failureFreeSeeds.l2lSlope, c.seeds.length, 2)}</td>` +
-        `<td>${stacked(c.auc, 0)}</td><td>${stacked(c.failures, 2)}</td><td>${stacked(percent(c.convergedShare), 0)}</td><td>${escapeHtml(st)}</td></tr>`
-      );
-    })
-    .join('\n');
+  const level = Math.round(ev.bootstrap.level * 100);
+  const allTable = candidateTable(standings.all, ev.best.id);
+  const finalistTable = standings.finalists === null ? '' : candidateTable(standings.finalists, ev.best.id);
+  const validation = fixed.validation;
+  const verdict = fixedConfigVerdict(fixed);
+  const overturned = validation !== undefined && validation.better.bits !== ev.best.id;
+  const validationSection = await validationSectionHtml(validation, ev.rule, ev.bootstrap.level);
+  const importanceSection = await importanceSectionHtml(input.importance);
   const versus = (k: 'rsnn-noip' | 'ip-inner') => {
     const c = ev.versus[k];
     if (!c) return `<li>${k}: not measured to the end (pruned or not a candidate)</li>`;
@@ -418,7 +448,8 @@ ${input.wallSeconds !== undefined ? ` · ${input.wallSeconds.toFixed(0)} s` : ''
 
 <h2>Decision</h2>
 <div class="decision">
-<p>Learnable intrinsic properties for <b>${escapeHtml(d.family)}</b>: <b>${escapeHtml(fixed.mask.keys.join(', ') || 'none')}</b> (mask <code>${fixed.mask.bits}</code>), ranked by ${escapeHtml(ev.rule.metric)} (${better} is better; failures penalised by ${num(ev.rule.failurePenalty, 1)} each).</p>
+<p>Learnable intrinsic properties for <b>${escapeHtml(d.family)}</b>: <b>${escapeHtml(fixed.mask.keys.join(', ') || 'none')}</b> (mask <code>${fixed.mask.bits}</code>)${overturned ? ` — <span class="warn">the runner-up: the search chose <code>${ev.best.id}</code>, and the validation on fresh seeds overturned it</span>` : ''}, ranked by ${escapeHtml(ev.rule.metric)} (${better} is better; failures penalised by ${num(ev.rule.failurePenalty, 1)} each), decided on the full protocol (${ev.tasks} tasks at cap ${d.protocol.iterationCap}, ${ev.seeds} seeds).</p>
+<p>Validation verdict: <b class="${verdict === 'confirmed' ? 'ok' : verdict === 'unvalidated' ? 'muted' : 'warn'}">${verdict}</b>${validation === undefined ? '' : ` — ${escapeHtml(validation.statement)}`}</p>
 ${ev.separable ? `<p>Its ${Math.round(ev.bootstrap.level * 100)}% interval does not overlap the runner-up's.</p>` : `<p class="warn">Not separable from the runner-up at ${Math.round(ev.bootstrap.level * 100)}% confidence: the choice is provisional; add seeds or tasks.</p>`}
 <ul>${ev.runnerUp ? `<li>runner-up <code>${ev.runnerUp.id}</code> [${escapeHtml(ev.runnerUp.keys.join(', ') || '∅')}]: ${interval(ev.runnerUp.score)} against ${interval(ev.best.score)}</li>` : ''}
 ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
@@ -427,13 +458,20 @@ ${versus('rsnn-noip')}${versus('ip-inner')}</ul>
 </div>
 
 <h2>Candidates</h2>
-<p class="muted">Mean across seeds with ${Math.round(ev.bootstrap.level * 100)}% bootstrap intervals (${ev.bootstrap.resamples} resamples), on the tasks each candidate reached.
+<p class="muted">Every candidate on the same tasks: the first ${standings.all.tasks} of every seed, which all of them were measured on${standings.finalists === null ? '' : ` (the first rung's prefix; the finalists on the full protocol below)`}; <i>stopped</i> says where each left the search. Mean across seeds with ${level}% bootstrap intervals (${ev.bootstrap.resamples} resamples).
 Censored metrics count a failed task at the cap, so they cannot tell "learned without speeding up" from "never learned"; beside each, <i>converged only</i> is the same metric over the converged tasks alone (mean over the seeds where it is defined; — where none is), and <i>converged</i> is the share of tasks that met the criterion. Only the score ranks.</p>
-<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th class="ff">converged only</th><th>speed-up</th><th class="ff">converged only</th><th>L2L slope</th><th class="ff">converged only</th><th>AUC</th><th>failures</th><th>converged (%)</th><th>state</th></tr></thead>
-<tbody>${rows}</tbody></table></div>
+${allTable}
+${
+  standings.finalists === null
+    ? ''
+    : `<h3>Finalists on the full protocol (${standings.finalists.tasks} tasks × ${ev.seeds} seeds)</h3>
+${finalistTable}`
+}
+${validationSection}
+${importanceSection}
 
 <h2>Adaptation speed</h2>
-<p class="muted">Iterations to criterion per task (log scale; failed tasks count at the cap ${d.protocol.iterationCap} and are drawn as crosses). Panels: median across the ${d.protocol.seeds} seeds with the quartile band (dark) and the range (light); the chosen candidate in orange.</p>
+<p class="muted">Iterations to criterion per task (log scale; failed tasks count at the cap ${d.protocol.iterationCap} and are drawn as crosses), the search's ${d.protocol.seeds} seeds: at each task index every curve is over the same task instances, and a curve ends where its candidate was pruned. Panels: median across the seeds with the quartile band (dark) and the range (light); the chosen candidate in orange.</p>
 <figure>${medians}</figure>
 <figure>${panels}</figure>
 <details><summary>Data: median [min, max] across seeds</summary>${curveDataTable(bands)}</details>
@@ -441,7 +479,7 @@ Censored metrics count a failed task at the cap, so they cannot tell "learned wi
 <p class="muted">Per task index, the share of each candidate's seeds that reached the task and converged on it (survival-style; a curve ends where the candidate was pruned). The chosen candidate is drawn thicker.</p>
 <figure>${survivalSvg}</figure>
 <details><summary>Data: share converged (of the seeds that reached the task)</summary>${survivalDataTable(survival)}</details>
-${firingSectionHtml(input.results, { dtMs: d.protocol.network.dt, order, keys: keysOf })}
+${firingSectionHtml(search.results, { dtMs: d.protocol.network.dt, order, keys: keysOf })}
 ${
   halving
     ? `<h2>Successive-halving bracket</h2>

@@ -11,8 +11,13 @@ export interface TrainAction {
   readonly seed: number;
   readonly fromTask: number;
   readonly toTask: number;
-  /** The rung this training serves. */
+  /** The rung this training serves (schedule length for a validation run). */
   readonly rung: number;
+  /**
+   * 'search': a run of the search's rungs (seed index < protocol.seeds); 'validation': a run of the
+   * validation stage on a fresh seed (seed index protocol.seeds + v), after the decision.
+   */
+  readonly stage: 'search' | 'validation';
 }
 
 /** The candidate leaves the search after `rung`, having been compared on `tasks` tasks. */

@@ -1,11 +1,11 @@
 import { Rng } from '@ip2/snn';
 import { bootstrapMeanWithPlan, bootstrapPlan, type Interval } from './bootstrap.js';
-import type { Candidate, CandidateRole } from './candidates.js';
+import { compareIds, type Candidate, type CandidateRole } from './candidates.js';
 import type { SearchDefinition } from './definition.js';
 import type { RunTable } from './results.js';
 import type { ResultTable } from './results.js';
-import { runMetrics, type RunMetrics, type ScoreRule } from './score.js';
-import { searchState } from './search-state.js';
+import { compareScores, runMetrics, type RunMetrics, type ScoreRule } from './score.js';
+import { searchState, type SearchState } from './search-state.js';
 
 /** A candidate's runs on a common prefix of tasks, aggregated over seeds with bootstrap intervals. */
 export interface CandidateAggregate {
@@ -74,18 +74,22 @@ export function resamplerFor(d: SearchDefinition): Resampler {
   return new Resampler(d.protocol.baseSeed, d.bootstrap.resamples, d.bootstrap.level);
 }
 
-/** Aggregates one candidate on tasks [0, tasks) of every seed that reached that prefix. */
+/**
+ * Aggregates one candidate on tasks [0, tasks) of every seed that reached that prefix: seed indices
+ * 0 … seeds − 1 (the search's runs), or the given seed indices (the validation's).
+ */
 export function aggregateCandidate(
   rule: ScoreRule,
   table: RunTable,
   candidate: Candidate,
-  seeds: number,
+  seeds: number | readonly number[],
   tasks: number,
   resampler: Resampler,
 ): CandidateAggregate {
   const used: number[] = [];
   const runs: RunMetrics[] = [];
-  for (let s = 0; s < seeds; s++) {
+  const indices = typeof seeds === 'number' ? Array.from({ length: seeds }, (_, s) => s) : seeds;
+  for (const s of indices) {
     if (table.prefix(candidate.id, s) < tasks) continue;
     used.push(s);
     runs.push(runMetrics(rule, table.head(candidate.id, s, tasks)));
@@ -127,14 +131,14 @@ export function aggregateCandidate(
 
 export interface AggregateOptions {
   /**
-   * Score every candidate on this prefix, over the seeds that reached it. Default: each candidate on
-   * its own common prefix (the tasks all its seeds have), which makes candidates comparable only when
-   * the prefixes are equal.
+   * Score every candidate on this prefix, over the seeds that reached it. Default: the prefix every seed of
+   * every candidate of the search has reached (the common footing: the first rung's tasks once it is
+   * measured), so that every score is over the same tasks.
    */
   readonly tasks?: number;
 }
 
-/** Every candidate of the search, aggregated from the results so far (for progress reports). */
+/** Every candidate of the search on the same prefix of tasks (AggregateOptions), from the results so far. */
 export function aggregate(
   definition: SearchDefinition,
   results: ResultTable,
@@ -146,7 +150,78 @@ export function aggregate(
   if (options.tasks !== undefined && !(Number.isInteger(options.tasks) && options.tasks >= 0)) {
     throw new RangeError(`aggregate: tasks must be a non-negative integer, got ${options.tasks}`);
   }
-  return st.candidates.map((c) =>
-    aggregateCandidate(st.rule, st.table, c, seeds, options.tasks ?? st.table.commonPrefix(c.id), resampler),
+  const tasks = options.tasks ?? commonFooting(st);
+  return st.candidates.map((c) => aggregateCandidate(st.rule, st.table, c, seeds, tasks, resampler));
+}
+
+/** The prefix of tasks every search run of every candidate has reached (0 while one has none). */
+export function commonFooting(st: Pick<SearchState, 'candidates' | 'table' | 'definition'>): number {
+  let n = st.definition.protocol.tasks;
+  for (const c of st.candidates) n = Math.min(n, st.table.commonPrefix(c.id, st.definition.protocol.seeds));
+  return n;
+}
+
+/** Where a candidate's measurement stopped: pruned after a rung, on the last rung, or still going. */
+export interface Stop {
+  readonly state: 'pruned' | 'finished' | 'active';
+  /** The rung it was pruned after or finished (0-based), or the rung it is in. */
+  readonly rung: number;
+  /** The prefix of tasks it was compared on there (for an active one: the tasks all its seeds have). */
+  readonly tasks: number;
+}
+
+/** Candidates compared on the same tasks: a table in which no two scores are over different prefixes. */
+export interface Standing {
+  /** The prefix of tasks every score of the table is over. */
+  readonly tasks: number;
+  /** Best first (the ranking rule; NaN last), each with where its measurement stopped. */
+  readonly candidates: readonly (CandidateAggregate & { readonly stop: Stop })[];
+}
+
+/**
+ * The search's candidates on common footings: `all`, every candidate on the prefix all of them reached
+ * (the first rung's tasks under successive halving), and `finalists`, the last rung's candidates on the
+ * full sequence (null until the last rung is measured, and for a one-rung strategy, where `all` is already
+ * the full sequence). Every table or plot that puts candidates side by side takes one of the two.
+ */
+export function standings(
+  definition: SearchDefinition,
+  results: ResultTable,
+): { readonly all: Standing; readonly finalists: Standing | null } {
+  const st = searchState(definition, results);
+  const resampler = resamplerFor(definition);
+  const seeds = definition.protocol.seeds;
+  const stops = new Map<string, Stop>();
+  for (const p of st.progress) {
+    const prunedAt = st.rungs.find((r) => r.pruned.includes(p.id));
+    const last = st.rungs[st.rungs.length - 1];
+    stops.set(
+      p.id,
+      prunedAt !== undefined
+        ? { state: 'pruned', rung: prunedAt.rung, tasks: prunedAt.tasks }
+        : st.decided && last !== undefined
+          ? { state: 'finished', rung: last.rung, tasks: last.tasks }
+          : { state: 'active', rung: p.rung, tasks: Math.min(...p.tasks) },
+    );
+  }
+  const table = (ids: readonly string[], tasks: number): Standing => ({
+    tasks,
+    candidates: ids
+      .map((id) => st.candidates.find((c) => c.id === id)!)
+      .map((c) => ({ ...aggregateCandidate(st.rule, st.table, c, seeds, tasks, resampler), stop: stops.get(c.id)! }))
+      .sort((a, b) => compareScores(st.rule, a.score.mean, b.score.mean) || compareIds(a.id, b.id)),
+  });
+  const all = table(
+    st.candidates.map((c) => c.id),
+    commonFooting(st),
   );
+  const last = st.rungs[st.rungs.length - 1];
+  const finalists =
+    st.decided && last !== undefined && last.tasks > all.tasks
+      ? table(
+          last.ranking.map((r) => r.id),
+          last.tasks,
+        )
+      : null;
+  return { all, finalists };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregate } from './aggregate.js';
+import { aggregate, standings } from './aggregate.js';
 import { decide, SearchIncompleteError } from './decision.js';
 import { contentHash } from './canonical-json.js';
 import { parseSearchDefinition, type SearchDefinitionInput } from './definition.js';
@@ -127,5 +127,34 @@ describe('the decision rule', () => {
       const reference = JSON.stringify(decide(d, table));
       for (const seed of [1, 2, 3]) expect(JSON.stringify(decide(d, shuffled(table, seed)))).toBe(reference);
     }
+  });
+});
+
+describe('candidates on a common footing', () => {
+  it('every candidate on the prefix all reached, the finalists on the full sequence, each with where it stopped', () => {
+    const d = def({ strategy: { kind: 'successive-halving', minTasks: 2 }, validation: { seeds: 0 } });
+    const truth = powerLawTruth({ first: { '000': 3000, '111': 3000, '011': 300 }, noise: 0.1 });
+    const { table } = simulateSearch(d, truth);
+    const { all, finalists } = standings(d, table);
+    expect(all.tasks).toBe(3);
+    expect(all.candidates).toHaveLength(8);
+    expect(all.candidates.every((c) => c.tasks === 3 && c.seeds.length === 6)).toBe(true);
+    expect(all.candidates[0]!.id).toBe('011');
+    expect(all.candidates.find((c) => c.id === '000')!.stop).toEqual({ state: 'pruned', rung: 0, tasks: 3 });
+    expect(all.candidates.find((c) => c.id === '011')!.stop).toEqual({ state: 'finished', rung: 2, tasks: 20 });
+    const pruned1 = all.candidates.filter((c) => c.stop.state === 'pruned' && c.stop.rung === 1);
+    expect(pruned1.every((c) => c.stop.tasks === 7)).toBe(true);
+    expect(finalists!.tasks).toBe(20);
+    expect(finalists!.candidates.map((c) => c.id)).toEqual(decide(d, table).ranking.map((r) => r.id));
+    expect(finalists!.candidates.every((c) => c.tasks === 20)).toBe(true);
+    // aggregate() is on the same footing by default.
+    expect(aggregate(d, table).every((c) => c.tasks === 3)).toBe(true);
+    // One rung (exhaustive): the full sequence is the common footing; no separate finalists.
+    const ex = def({ validation: { seeds: 0 } });
+    const s = standings(ex, simulateSearch(ex, truth).table);
+    expect(s.all.tasks).toBe(20);
+    expect(s.finalists).toBeNull();
+    // While running: the prefix every run has reached (none yet: 0).
+    expect(standings(d, {}).all.tasks).toBe(0);
   });
 });

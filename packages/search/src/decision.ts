@@ -4,6 +4,7 @@ import type { Interval } from './bootstrap.js';
 import type { CandidateRole } from './candidates.js';
 import type { SearchDefinition } from './definition.js';
 import type { ResultTable } from './results.js';
+import { scheduleCost } from './schedule.js';
 import { advantage, ratio, type ScoreRule } from './score.js';
 import { searchState, type SearchState } from './search-state.js';
 
@@ -97,11 +98,11 @@ export function finiteOrNull(x: number): number | null {
   return Number.isFinite(x) ? x : null;
 }
 
-function intervalRecord(i: Interval): IntervalRecord {
+export function intervalRecord(i: Interval): IntervalRecord {
   return { mean: finiteOrNull(i.mean), lo: finiteOrNull(i.lo), hi: finiteOrNull(i.hi) };
 }
 
-function evidence(a: CandidateAggregate): CandidateEvidence {
+export function candidateEvidence(a: CandidateAggregate): CandidateEvidence {
   return {
     id: a.id,
     keys: a.keys,
@@ -132,7 +133,7 @@ function apart(rule: ScoreRule, a: Interval, b: Interval): boolean {
 function compare(st: SearchState, resampler: Resampler, bestId: string, otherId: string): Comparison | null {
   const { table, rule } = st;
   const seeds = st.definition.protocol.seeds;
-  const tasks = Math.min(table.commonPrefix(bestId), table.commonPrefix(otherId));
+  const tasks = Math.min(table.commonPrefix(bestId, seeds), table.commonPrefix(otherId, seeds));
   if (tasks === 0) return null;
   const byId = (id: string) => st.candidates.find((c) => c.id === id)!;
   const best = aggregateCandidate(rule, table, byId(bestId), seeds, tasks, resampler);
@@ -152,12 +153,18 @@ function compare(st: SearchState, resampler: Resampler, bestId: string, otherId:
 /**
  * The decision rule: the best candidate of the last rung (full sequences), with its interval against the
  * runner-up's, `separable` when they do not overlap, and its standing against `rsnn-noip` (empty mask)
- * and `ip-inner` (all-ones mask) where those were measured. Throws SearchIncompleteError until plan()
- * says done. The result does not depend on the order of the results.
+ * and `ip-inner` (all-ones mask) where those were measured. Made from the search's own runs as soon as
+ * every rung is measured (the validation stage that follows trains the masks it names); throws
+ * SearchIncompleteError before. The result does not depend on the order of the results.
  */
 export function decide(definition: SearchDefinition, results: ResultTable): Decision {
-  const st = searchState(definition, results);
-  if (!st.done) {
+  return decideState(searchState(definition, results));
+}
+
+/** decide() on a search state already derived. */
+export function decideState(st: SearchState): Decision {
+  const definition = st.definition;
+  if (!st.decided) {
     const missing = st.actions.reduce((n, a) => n + (a.kind === 'train' ? a.toTask - a.fromTask : 0), 0);
     throw new SearchIncompleteError(missing);
   }
@@ -182,8 +189,8 @@ export function decide(definition: SearchDefinition, results: ResultTable): Deci
     return c === undefined ? null : compare(st, resampler, best.id, c.id);
   };
   return {
-    best: evidence(best),
-    runnerUp: runnerUp === null ? null : evidence(runnerUp),
+    best: candidateEvidence(best),
+    runnerUp: runnerUp === null ? null : candidateEvidence(runnerUp),
     separable: runnerUp !== null && apart(st.rule, best.score, runnerUp.score),
     versusRunnerUp: runnerUp === null ? null : compare(st, resampler, best.id, runnerUp.id),
     versus: { 'rsnn-noip': control('rsnn-noip'), 'ip-inner': control('ip-inner') },
@@ -199,6 +206,6 @@ export function decide(definition: SearchDefinition, results: ResultTable): Deci
     seeds,
     tasks: d.protocol.tasks,
     bootstrap: { resamples: d.bootstrap.resamples, level: d.bootstrap.level },
-    taskTrainings: { measured: st.measured, planned: st.planned },
+    taskTrainings: { measured: st.searchMeasured, planned: scheduleCost(st.schedule, seeds) },
   };
 }

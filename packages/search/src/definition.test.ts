@@ -17,7 +17,7 @@ import {
 import { definitionHash } from './fixed-config.js';
 
 describe('search definition', () => {
-  it('fills the defaults: the paper space, exhaustive, final efficiency with one cap per failure', () => {
+  it('fills the defaults: the paper space, exhaustive, the restricted mean, validation on 3 fresh seeds', () => {
     const d = parseSearchDefinition({ family: 'dms' });
     expect(d).toEqual({
       family: 'dms',
@@ -32,7 +32,8 @@ describe('search definition', () => {
         network: { hidden: 100, dt: 20, lr: 1e-3, loss: 'mse', modelVersion: 2, propertyOptimizer: 'adam' },
       },
       strategy: { kind: 'exhaustive' },
-      score: { metric: 'final-efficiency', failurePenalty: 20000 },
+      score: { metric: 'restricted-mean', failurePenalty: 0 },
+      validation: { seeds: 3 },
       bootstrap: { resamples: 2000, level: 0.95 },
     });
     expect(parseSearchDefinition({ family: 'sma', strategy: { kind: 'successive-halving' } }).strategy).toEqual({
@@ -67,6 +68,17 @@ describe('search definition', () => {
     expect(p('speed-up')).toBe(1);
     expect(p('l2l-slope')).toBe(1);
     expect(p('auc', 0)).toBe(0);
+    expect(p('restricted-mean')).toBe(0);
+    // failures-first: the cap times the most seeds a mean is over (protocol.seeds 5, validation.seeds 3).
+    expect(p('failures-first')).toBe(500 * 5);
+    expect(
+      parseSearchDefinition({
+        family: 'x',
+        protocol: { iterationCap: 500, seeds: 2 },
+        validation: { seeds: 7 },
+        score: { metric: 'failures-first' },
+      }).score.failurePenalty,
+    ).toBe(500 * 7);
   });
 
   const bad: [unknown, RegExp][] = [
@@ -133,9 +145,16 @@ describe('search definition', () => {
     [{ family: 'dms', strategy: { kind: 'random', n: 9 } }, /^strategy\.n must be at most 8/],
     [{ family: 'dms', budget: { maxTaskTrainings: 0 } }, /^budget\.maxTaskTrainings must be at least 1/],
     [
-      { family: 'dms', budget: { maxTaskTrainings: 3999 } },
+      { family: 'dms', budget: { maxTaskTrainings: 3999 }, validation: { seeds: 0 } },
       /^budget\.maxTaskTrainings \(3999\) is below the 4000 task trainings/,
     ],
+    [
+      { family: 'dms', budget: { maxTaskTrainings: 4000 } },
+      /^budget\.maxTaskTrainings \(4000\) is below the 5200 task trainings the exhaustive strategy needs with its validation \(1200; validation\.seeds 0 skips it\)/,
+    ],
+    [{ family: 'dms', validation: { seeds: -1 } }, /^validation\.seeds must be at least 0/],
+    [{ family: 'dms', validation: { seeds: 2.5 } }, /^validation\.seeds must be an integer/],
+    [{ family: 'dms', validation: { folds: 2 } }, /^validation: unknown field\(s\) 'folds'/],
     [
       { family: 'dms', score: { metric: 'accuracy' } },
       /^score\.metric must be one of final-efficiency, auc, speed-up, l2l-slope/,
@@ -168,13 +187,20 @@ describe('search definition', () => {
     expect(r.error?.issues[0]?.path).toEqual(['protocol', 'tasks']);
   });
 
-  it('accepts a budget that covers the plan exactly', () => {
-    const d = parseSearchDefinition({ family: 'dms', budget: { maxTaskTrainings: 4000 } });
+  it('accepts a budget that covers the plan exactly, the validation included', () => {
+    const d = parseSearchDefinition({ family: 'dms', budget: { maxTaskTrainings: 4000 }, validation: { seeds: 0 } });
     expect(plannedTaskTrainings(d)).toBe(4000);
+    // Validation: at most 4 masks (chosen, runner-up, rsnn-noip, ip-inner) × 3 seeds × 100 tasks.
+    const v = parseSearchDefinition({ family: 'dms', budget: { maxTaskTrainings: 5200 } });
+    expect(plannedTaskTrainings(v)).toBe(4000 + 4 * 3 * 100);
+    expect(plannedTaskTrainings(parseSearchDefinition({ family: 'dms', space: ['theta'] }))).toBe(
+      2 * 5 * 100 + 2 * 3 * 100,
+    );
     const sh = parseSearchDefinition({
       family: 'dms',
       strategy: { kind: 'successive-halving' },
       budget: { maxTaskTrainings: 1470 },
+      validation: { seeds: 0 },
     });
     expect(scheduleOf(sh).map((r) => [r.candidates, r.tasks, r.keep])).toEqual([
       [8, 12, 3],
@@ -240,10 +266,14 @@ describe('model settings of a definition (protocol.network)', () => {
     expect(read.protocol.network.modelVersion).toBe(1);
     expect(read.protocol.network.propertyOptimizer).toBe('adam');
     expect(chunkJob(read, target).network).toEqual({ modelVersion: 1, propertyOptimizer: 'adam' });
+    // Stored before the validation stage: read without one.
+    expect(read.validation).toEqual({ seeds: 0 });
+    expect(parseSearchDefinition(old).validation).toEqual({ seeds: 3 });
     // Everything else keeps its stored value.
-    expect({ ...read, protocol: { ...read.protocol, network: {} } }).toEqual({
+    expect({ ...read, protocol: { ...read.protocol, network: {} }, validation: null }).toEqual({
       ...parseSearchDefinition(old),
       protocol: { ...parseSearchDefinition(old).protocol, network: {} },
+      validation: null,
     });
     // The same input as a new definition means the current version.
     expect(parseSearchDefinition(old).protocol.network.modelVersion).toBe(2);

@@ -3,8 +3,28 @@ import { z } from 'zod';
 import { halvingSchedule, scheduleCost, singleRung, type Rung } from './schedule.js';
 
 /** Ranking metrics a search can be scored by (SCIENCE.md §6); see score.ts for the exact rules. */
-export const SCORE_METRICS = ['final-efficiency', 'auc', 'speed-up', 'l2l-slope'] as const;
+export const SCORE_METRICS = [
+  'final-efficiency',
+  'auc',
+  'speed-up',
+  'l2l-slope',
+  'restricted-mean',
+  'failures-first',
+] as const;
 export type ScoreMetric = (typeof SCORE_METRICS)[number];
+
+/**
+ * The metric a definition without `score.metric` is ranked by: the restricted mean of the iterations to
+ * criterion, a failed task counted at the cap (docs/local-mode.md, "Scores": it uses every task of the
+ * sequence, has one meaning whatever fails, and is what the validation's intervals are read in).
+ */
+export const DEFAULT_SCORE_METRIC: ScoreMetric = 'restricted-mean';
+
+/** Fresh seeds the validation stage trains each validated mask on, when a definition names none. */
+export const DEFAULT_VALIDATION_SEEDS = 3;
+
+/** The validation seeds of a stored definition without `validation`: it was made before validation existed. */
+export const STORED_DEFAULT_VALIDATION_SEEDS = 0;
 
 export const STRATEGY_KINDS = ['exhaustive', 'successive-halving', 'random'] as const;
 export type StrategyKind = (typeof STRATEGY_KINDS)[number];
@@ -193,7 +213,7 @@ export const searchDefinitionSchema = z
           {
             metric: z
               .enum(SCORE_METRICS, { error: `score.metric must be one of ${SCORE_METRICS.join(', ')}` })
-              .default('final-efficiency'),
+              .default(DEFAULT_SCORE_METRIC),
             /** Penalty per failed task; the default depends on the metric (score.ts). */
             failurePenalty: z
               .number({ error: 'score.failurePenalty must be a finite number' })
@@ -201,6 +221,22 @@ export const searchDefinitionSchema = z
               .optional(),
           },
           strict('score'),
+        )
+        .strict()
+        .prefault({}),
+      /**
+       * After the decision, the chosen mask, the runner-up, `rsnn-noip` and `ip-inner` each train `seeds` more
+       * runs on fresh seeds (never one of the search's) for the full protocol; the fixed configuration records
+       * the verdict (validation.ts). 0: no validation (verdict `unvalidated`).
+       */
+      validation: z
+        .object(
+          {
+            seeds: integer('validation.seeds', 0, 1000)
+              .default(DEFAULT_VALIDATION_SEEDS)
+              .describe('Fresh seeds per validated mask after the decision (0: no validation)'),
+          },
+          strict('validation'),
         )
         .strict()
         .prefault({}),
@@ -261,12 +297,13 @@ export const searchDefinitionSchema = z
       }
     }
     if (d.budget !== undefined && !(d.strategy.kind === 'random' && d.strategy.n > masks)) {
-      const cost = scheduleCost(scheduleOf(d), d.protocol.seeds);
+      const cost = plannedTaskTrainings(d);
       if (cost > d.budget.maxTaskTrainings) {
+        const validation = validationTaskTrainings(d);
         ctx.addIssue({
           code: 'custom',
           path: ['budget', 'maxTaskTrainings'],
-          message: `budget.maxTaskTrainings (${d.budget.maxTaskTrainings}) is below the ${cost} task trainings the ${d.strategy.kind} strategy needs`,
+          message: `budget.maxTaskTrainings (${d.budget.maxTaskTrainings}) is below the ${cost} task trainings the ${d.strategy.kind} strategy needs${validation > 0 ? ` with its validation (${validation}; validation.seeds 0 skips it)` : ''}`,
         });
       }
     }
@@ -301,11 +338,24 @@ export class SearchDefinitionError extends Error {
 }
 
 /**
- * The failure penalty a metric gets when none is given: one iteration cap per failure for the metrics
- * counted in iterations, 1 for the L2L slope (added) and for the speed-up (divisor 1 + failures).
+ * The failure penalty a metric gets when none is given: one iteration cap per failure for the final
+ * efficiency and the AUC; none for the restricted mean (a failed task already counts at the cap); for
+ * `failures-first`, the cap times the most seeds any of its means is taken over (`seeds`: the larger of
+ * protocol.seeds and validation.seeds), so that one failure more over the seeds outweighs any difference
+ * in failure-free efficiency (score.ts); 1 for the L2L slope (added) and for the speed-up (divisor 1 + failures).
  */
-export function defaultFailurePenalty(metric: ScoreMetric, iterationCap: number): number {
-  return metric === 'final-efficiency' || metric === 'auc' ? iterationCap : 1;
+export function defaultFailurePenalty(metric: ScoreMetric, iterationCap: number, seeds = 1): number {
+  switch (metric) {
+    case 'final-efficiency':
+    case 'auc':
+      return iterationCap;
+    case 'restricted-mean':
+      return 0;
+    case 'failures-first':
+      return iterationCap * Math.max(1, seeds);
+    default:
+      return 1;
+  }
 }
 
 /** Validates a search definition and fills in defaults; throws SearchDefinitionError naming each bad field. */
@@ -321,7 +371,9 @@ export function parseSearchDefinition(input: unknown): SearchDefinition {
     ...d,
     score: {
       metric: d.score.metric,
-      failurePenalty: d.score.failurePenalty ?? defaultFailurePenalty(d.score.metric, d.protocol.iterationCap),
+      failurePenalty:
+        d.score.failurePenalty ??
+        defaultFailurePenalty(d.score.metric, d.protocol.iterationCap, Math.max(d.protocol.seeds, d.validation.seeds)),
     },
   };
 }
@@ -345,13 +397,17 @@ export function storedProtocol<T>(protocol: T): T {
 /**
  * A stored search definition (the Search row's, the local store's search.json) as it must be read: see
  * storedProtocol. A new definition without `protocol.network.modelVersion` means the current version;
- * a stored one means version 1, the only one that existed before the field.
+ * a stored one means version 1, the only one that existed before the field. Likewise a stored definition
+ * without `validation` was made before the validation stage and is read with `validation.seeds` 0 (its
+ * configuration is `unvalidated`), while a new one without it is validated on 3 seeds.
  */
 export function storedDefinition<T>(definition: T): T {
   if (!isObject(definition)) return definition;
   const protocol = definition.protocol;
   if (protocol !== undefined && !isObject(protocol)) return definition;
-  return { ...definition, protocol: storedProtocol(protocol ?? {}) };
+  // A definition stored before the validation stage ran without one, and is read so.
+  const validation = 'validation' in definition ? {} : { validation: { seeds: STORED_DEFAULT_VALIDATION_SEEDS } };
+  return { ...definition, protocol: storedProtocol(protocol ?? {}), ...validation };
 }
 
 /** Validates a stored search definition (storedDefinition) and fills in defaults, as parseSearchDefinition. */
@@ -373,7 +429,23 @@ export function scheduleOf(d: Pick<Parsed, 'space' | 'strategy' | 'protocol'>): 
     : singleRung(c, d.protocol.tasks);
 }
 
-/** Task trainings the whole search costs from an empty table (what `budget` is checked against). */
-export function plannedTaskTrainings(d: Pick<Parsed, 'space' | 'strategy' | 'protocol'>): number {
-  return scheduleCost(scheduleOf(d), d.protocol.seeds);
+/**
+ * Masks the validation stage trains at most: the chosen one, the runner-up, the empty and the full mask
+ * (fewer when they coincide, as in a one-property space or when a control is chosen).
+ */
+export function validationMaskBound(d: Pick<Parsed, 'space'>): number {
+  return Math.min(4, 2 ** d.space.length);
+}
+
+/** Task trainings the validation stage costs at most: validationMaskBound × validation.seeds × protocol.tasks. */
+export function validationTaskTrainings(d: Pick<Parsed, 'space' | 'protocol' | 'validation'>): number {
+  return validationMaskBound(d) * d.validation.seeds * d.protocol.tasks;
+}
+
+/**
+ * Task trainings the whole search costs from an empty table, its validation included (an upper bound
+ * there: see validationMaskBound); what `budget` is checked against.
+ */
+export function plannedTaskTrainings(d: Pick<Parsed, 'space' | 'strategy' | 'protocol' | 'validation'>): number {
+  return scheduleCost(scheduleOf(d), d.protocol.seeds) + validationTaskTrainings(d);
 }

@@ -1,8 +1,10 @@
 import { modelDefaults, type ModelVersion, type PropertyKey } from '@ip2/snn';
 import { canonicalJson, contentHash } from './canonical-json.js';
-import { decide, type Decision } from './decision.js';
+import { decideState, type Decision } from './decision.js';
 import type { SearchDefinition, SearchProtocol } from './definition.js';
 import type { ResultTable } from './results.js';
+import { searchState } from './search-state.js';
+import { validationRecord, type ValidationRecord, type Verdict } from './validation.js';
 
 export const FIXED_CONFIG_FORMAT = 'ip2.fixed-config/1';
 
@@ -27,6 +29,10 @@ export interface FixedConfig {
   readonly format: typeof FIXED_CONFIG_FORMAT;
   readonly family: string;
   readonly space: readonly PropertyKey[];
+  /**
+   * The mask fixed for the family: the search's choice, or the runner-up when the validation overturned the
+   * choice (`validation.better`; the choice stays in `evidence.best` and `validation.searchChoice`).
+   */
   readonly mask: {
     /** '101': bit i = key i of the space. */
     readonly bits: string;
@@ -41,6 +47,11 @@ export interface FixedConfig {
    */
   readonly model?: FixedConfigModel;
   readonly evidence: Decision;
+  /**
+   * The validation of the decision on fresh seeds and its verdict (validation.ts). Absent from records fixed
+   * before the validation stage existed: those are unvalidated (fixedConfigVerdict).
+   */
+  readonly validation?: ValidationRecord;
   readonly createdFrom: {
     /** definitionHash of the search definition. */
     readonly searchHash: string;
@@ -101,24 +112,37 @@ export interface FixOptions {
   readonly searchId?: string;
 }
 
-/** Decides a finished search and writes its fixed configuration record (throws while unfinished). */
+/** The validation verdict of a fixed configuration: its `validation.verdict`, `unvalidated` for an older record. */
+export function fixedConfigVerdict(record: Pick<FixedConfig, 'validation'>): Verdict {
+  return record.validation?.verdict ?? 'unvalidated';
+}
+
+/**
+ * Decides a finished search, validates the decision with the validation runs, and writes the fixed
+ * configuration record: the mask the evidence favours (the runner-up when the validation overturned the
+ * search's choice), the decision and the validation with its verdict. Throws SearchIncompleteError while a
+ * rung or a validation run is unfinished.
+ */
 export function fixConfiguration(
   definition: SearchDefinition,
   results: ResultTable,
   options: FixOptions = {},
 ): FixedConfig {
-  const evidence = decide(definition, results);
+  const st = searchState(definition, results);
+  const evidence = decideState(st);
+  const validation = validationRecord(st, evidence);
   const body: Omit<FixedConfig, 'hash'> = {
     format: FIXED_CONFIG_FORMAT,
     family: definition.family,
     space: [...definition.space],
-    mask: { bits: evidence.best.id, keys: [...evidence.best.keys] },
+    mask: { bits: validation.better.bits, keys: [...validation.better.keys] },
     protocol: definition.protocol,
     model: {
       version: definition.protocol.network.modelVersion,
       defaultsHash: modelDefaultsHash(definition.protocol.network.modelVersion),
     },
     evidence,
+    validation,
     createdFrom:
       options.searchId === undefined
         ? { searchHash: definitionHash(definition) }

@@ -11,6 +11,8 @@ export * from './results.js';
 export * from './schedule.js';
 export * from './score.js';
 export * from './search-state.js';
+export * from './importance.js';
+export * from './validation.js';
 export { strategyFor, type Strategy } from './strategies/index.js';
 export * from './testkit.js';
 export * from './chunk-job.js';

@@ -58,6 +58,8 @@ export class RunTable {
   private readonly prefixes = new Map<string, number[]>();
   /** Distinct task results in the table (task trainings done). */
   readonly measured: number;
+  /** Distinct task results per seed index. */
+  private readonly perSeed: number[];
 
   constructor(candidates: readonly Candidate[], seeds: number, tasks: number, table: ResultTable) {
     const ids = new Set(candidates.map((c) => c.id));
@@ -67,6 +69,7 @@ export class RunTable {
         Array.from({ length: seeds }, () => []),
       );
     let measured = 0;
+    this.perSeed = new Array<number>(seeds).fill(0);
     for (const id of Object.keys(table)) {
       if (!ids.has(id)) {
         throw new ResultsError(`results: unknown candidate '${id}'; this search has ${[...ids].join(', ')}`);
@@ -93,6 +96,7 @@ export class RunTable {
           run.set(r.taskIndex, r);
         }
         measured += run.size;
+        this.perSeed[s]! += run.size;
         this.runs.get(id)![s] = [...run.values()].sort((a, b) => a.taskIndex - b.taskIndex);
       }
     }
@@ -124,10 +128,29 @@ export class RunTable {
     return this.run(candidate, seedIndex).slice(0, n);
   }
 
-  /** Longest prefix every seed of the candidate has reached (0 when one has none). */
-  commonPrefix(candidate: string): number {
+  /**
+   * Longest prefix every seed of the candidate has reached (0 when one has none): of seed indices
+   * 0 … seeds − 1 when `seeds` is given (a search's own runs, without its validation runs), else of all.
+   */
+  commonPrefix(candidate: string, seeds?: number): number {
     const p = this.prefixes.get(candidate);
-    return p === undefined ? 0 : Math.min(...p);
+    if (p === undefined) return 0;
+    return Math.min(...(seeds === undefined ? p : p.slice(0, seeds)));
+  }
+
+  /** Distinct task results of seed indices [from, to). */
+  measuredIn(from: number, to: number): number {
+    let n = 0;
+    for (let s = Math.max(0, from); s < Math.min(to, this.perSeed.length); s++) n += this.perSeed[s]!;
+    return n;
+  }
+
+  /** Whether the candidate has any result at seed indices [from, to). */
+  hasResultsIn(candidate: string, from: number, to: number): boolean {
+    const runs = this.runs.get(candidate);
+    if (runs === undefined) return false;
+    for (let s = Math.max(0, from); s < Math.min(to, runs.length); s++) if (runs[s]!.length > 0) return true;
+    return false;
   }
 
   private run(candidate: string, seedIndex: number): readonly TaskRecord[] {

@@ -32,6 +32,35 @@ describe('run scores', () => {
     expect(runMetrics(rule('final-efficiency', { failurePenalty: 0 }), run).score).toBe(40);
   });
 
+  it('restricted-mean (the default): the mean over tasks with a failed task at exactly the cap, no penalty', () => {
+    const r = rule('restricted-mean');
+    expect(r).toMatchObject({ metric: 'restricted-mean', direction: 'lower', failurePenalty: 0 });
+    const m = runMetrics(r, run);
+    expect(m.score).toBe((500 + 1000 + (100 + 90 + 80 + 70 + 60 + 50 + 40 + 30)) / 10);
+    // A task that ran past the cap (a record of another cap) counts at the cap; NaN losses are failures.
+    const nan = { taskIndex: 1, iterations: 20, converged: true, finalLoss: Number.NaN };
+    expect(runMetrics(r, [ok(0, 5000), nan]).score).toBe(1000);
+    expect(runMetrics(rule('restricted-mean', { failurePenalty: 7 }), run).score).toBe(m.score + 7);
+  });
+
+  it('failures-first: fewer failures first, then the failure-free final efficiency', () => {
+    const r = rule('failures-first');
+    // The default penalty: the cap times the most seeds a mean is over (protocol 5, validation 3).
+    expect(r.failurePenalty).toBe(5000);
+    const m = runMetrics(r, run);
+    expect(m.failureFreeFinalEfficiency).toBe(40);
+    expect(m.score).toBe(40 + 5000);
+    // A run that fails everything counts the cap for its (undefined) failure-free efficiency.
+    expect(runMetrics(r, [failed(0), failed(1)]).score).toBe(1000 + 2 * 5000);
+    // Mean over 5 seeds: one failure more (on one seed) outweighs the largest efficiency gap.
+    const fast = [ok(0, 1), ok(1, 1), ok(2, 1), failed(3)];
+    const slow = [ok(0, 990), ok(1, 990), ok(2, 990), ok(3, 990)];
+    const mean = (runs: TaskRecord[][]) => runs.reduce((x, run) => x + runMetrics(r, run).score, 0) / runs.length;
+    const a = mean([fast, ...new Array(4).fill([ok(0, 1), ok(1, 1), ok(2, 1), ok(3, 1)])]);
+    const b = mean(new Array(5).fill(slow));
+    expect(compareScores(r, b, a)).toBe(-1);
+  });
+
   it('divides the speed-up and adds to the slope', () => {
     const s = runMetrics(rule('speed-up'), run);
     // first 3 tasks (500, 10 × cap, 100) against the last 3 (50, 40, 30)

@@ -6,16 +6,25 @@ import type { TaskRecord } from './results.js';
  * How runs are scored and ranked. With e = the run's iterations per task where every failed task counts
  * as the iteration cap, and f = its number of failed tasks (p = failurePenalty):
  *
- * | metric             | better | run score                 | default p     |
- * |--------------------|--------|---------------------------|---------------|
- * | `final-efficiency` | lower  | finalEfficiency(e) + p·f  | iteration cap |
- * | `auc`              | lower  | auc(e) + p·f              | iteration cap |
- * | `l2l-slope`        | lower  | l2lSlope(e) + p·f         | 1             |
- * | `speed-up`         | higher | speedUp(e) / (1 + p·f)    | 1             |
+ * | metric             | better | run score                         | default p                |
+ * |--------------------|--------|-----------------------------------|--------------------------|
+ * | `restricted-mean`  | lower  | mean(r) + p·f                     | 0                        |
+ * | `failures-first`   | lower  | failureFreeFinalEfficiency + p·f  | cap × max(seeds)         |
+ * | `final-efficiency` | lower  | finalEfficiency(e) + p·f          | iteration cap            |
+ * | `auc`              | lower  | auc(e) + p·f                      | iteration cap            |
+ * | `l2l-slope`        | lower  | l2lSlope(e) + p·f                 | 1                        |
+ * | `speed-up`         | higher | speedUp(e) / (1 + p·f)            | 1                        |
  *
- * A failed task counts in e as the cap scaled by how far its final loss stayed from the criterion:
- * cap · clamp(finalLoss / ε, 1, 10), and NaN losses as 10 · cap. Among runs that all fail (early tasks
- * of a hard family), the one that came closest to converging ranks first instead of a tie.
+ * `restricted-mean` (the default) is censoring-aware: r is each task's iterations to criterion with a failed
+ * task counted at exactly the cap, so mean(r) is the restricted mean of the iterations a task needs, up to
+ * the cap (the area under the share-not-yet-converged curve). `failures-first` ranks by failures first and
+ * then by the failure-free final efficiency (over converged tasks only; the cap when none converged): with
+ * the default p, the cap times the most seeds a mean is taken over, one failure more over n seeds costs
+ * p / n ≥ cap, more than any failure-free efficiency can differ, so the ranking of the means is that order.
+ *
+ * In the other metrics a failed task counts in e as the cap scaled by how far its final loss stayed from
+ * the criterion: cap · clamp(finalLoss / ε, 1, 10), and NaN losses as 10 · cap. Among runs that all fail
+ * (early tasks of a hard family), the one that came closest to converging ranks first instead of a tie.
  *
  * A task is failed when it did not converge, or its final loss or its iteration count is not a finite
  * number (a converged task with a NaN loss is a failure). A candidate's score is the mean of its runs'
@@ -60,6 +69,17 @@ export function failedTaskIterations(rule: ScoreRule, r: TaskRecord): number {
   return rule.iterationCap * scale;
 }
 
+/**
+ * Restricted mean of the iterations to criterion over the records: each converged task's iterations (at
+ * most the cap), each failed task at exactly the cap. NaN for no records.
+ */
+export function restrictedMean(rule: Pick<ScoreRule, 'iterationCap'>, records: readonly TaskRecord[]): number {
+  if (records.length === 0) return Number.NaN;
+  let s = 0;
+  for (const r of records) s += isFailure(r) ? rule.iterationCap : Math.min(r.iterations, rule.iterationCap);
+  return s / records.length;
+}
+
 /** The metrics of one run on some prefix of its tasks, failures counted as graded caps. */
 export interface RunMetrics {
   readonly tasks: number;
@@ -102,17 +122,31 @@ export function runMetrics(rule: ScoreRule, records: readonly TaskRecord[]): Run
     return r.iterations;
   });
   const m = { finalEfficiency: finalEfficiency(e), speedUp: speedUp(e), l2lSlope: l2lSlope(e), auc: auc(e) };
-  const p = rule.failurePenalty;
-  const score =
-    rule.metric === 'final-efficiency'
-      ? m.finalEfficiency + p * failures
-      : rule.metric === 'auc'
-        ? m.auc + p * failures
-        : rule.metric === 'l2l-slope'
-          ? m.l2lSlope + p * failures
-          : m.speedUp / (1 + p * failures);
   const converged = records.map((r) => !isFailure(r));
   const ff = failureFreeMetrics(records.map((r, i) => ({ iterations: r.iterations, converged: converged[i]! })));
+  const p = rule.failurePenalty;
+  let score: number;
+  switch (rule.metric) {
+    case 'restricted-mean':
+      score = restrictedMean(rule, records) + p * failures;
+      break;
+    case 'failures-first':
+      score =
+        (Number.isFinite(ff.finalEfficiency) ? Math.min(ff.finalEfficiency, rule.iterationCap) : rule.iterationCap) +
+        p * failures;
+      break;
+    case 'final-efficiency':
+      score = m.finalEfficiency + p * failures;
+      break;
+    case 'auc':
+      score = m.auc + p * failures;
+      break;
+    case 'l2l-slope':
+      score = m.l2lSlope + p * failures;
+      break;
+    default:
+      score = m.speedUp / (1 + p * failures);
+  }
   return {
     tasks: records.length,
     failures,

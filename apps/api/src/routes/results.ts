@@ -1,12 +1,18 @@
 import type { StoredAnalysis } from '@ip2/db';
 import { searchReport, taskFiles, type ConfigurationAnalysis } from '@ip2/report';
-import { parseStoredSearchDefinition, SearchIncompleteError } from '@ip2/search';
+import {
+  isImportance,
+  parseStoredSearchDefinition,
+  propertyImportance,
+  SearchIncompleteError,
+  tableFromRows,
+} from '@ip2/search';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
 import { HttpProblem, problemSchema } from '../problem.js';
-import { noQuerySchema, resultsQuerySchema, searchParamsSchema } from '../schemas.js';
+import { importanceViewSchema, noQuerySchema, resultsQuerySchema, searchParamsSchema } from '../schemas.js';
 
 /** The stored analyses for the report, or the report's note on why there are none (yet). */
 function analysisOf(a: StoredAnalysis | null): { analysis?: ConfigurationAnalysis; analysisNote?: string } {
@@ -96,6 +102,47 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
       }
       reports.set(key, html);
       return sendReport(reply, id, html);
+    },
+  );
+
+  app.get(
+    '/v1/searches/:id/importance',
+    {
+      schema: {
+        summary: 'Property importance from the factorial design over masks',
+        description:
+          'Every mask of the search space measured on (at least) the first rung is a full factorial design: per ' +
+          'property, the main effect on the score (mean score of the masks where it is learnable minus the mean ' +
+          'where it is not), and per pair of properties the interaction (the main effect of the first with the ' +
+          'second learnable minus without), each with a bootstrap interval over seeds (bootstrap.level of the ' +
+          'definition). Computed from the stored task results, also while the search runs (once the first rung ' +
+          'is measured); null with the reason while it cannot be, or when the strategy measures fewer masks.',
+        tags: ['searches'],
+        security,
+        params: searchParamsSchema,
+        querystring: noQuerySchema,
+        response: { 200: importanceViewSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const owner = ownerOf(request);
+      const id = request.params.id;
+      const search = await store.searches.get(owner, id);
+      const rows = await store.runs.resultTable(id);
+      const imp = propertyImportance(parseStoredSearchDefinition(search.definition), tableFromRows(rows));
+      if (!isImportance(imp))
+        return { searchId: id, state: search.state, importance: null, unavailable: imp.unavailable };
+      const effect = (e: (typeof imp.main)[number]) => ({
+        keys: [...e.keys],
+        effect: { ...e.effect },
+        reading: e.reading,
+      });
+      return {
+        searchId: id,
+        state: search.state,
+        importance: { ...imp, main: imp.main.map(effect), interactions: imp.interactions.map(effect) },
+        unavailable: null,
+      };
     },
   );
 

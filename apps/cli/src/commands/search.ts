@@ -162,6 +162,8 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
     return { s, alive };
   };
   let lastLog = 0;
+  let total = planned;
+  let stage = searchState(definition, store.table()).stage;
   if (startedWith > 0) bar.log(`resuming: ${startedWith} task results already stored`);
   bar.log(
     `${workers} worker thread${workers === 1 ? '' : 's'}, up to ${population} run${population === 1 ? '' : 's'} each in lock-step`,
@@ -177,17 +179,34 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
       onResult: () => {
         const { s, alive } = status();
         const done = s.table.measured;
+        if (s.planned !== total) {
+          total = s.planned;
+          bar.setTotal(total);
+        }
         bar.update(done, {
           alive,
           candidates: s.candidates.length,
-          runs: s.candidates.length * definition.protocol.seeds,
+          runs: s.candidates.length * definition.protocol.seeds + s.validation.targets.length * s.validation.seeds,
         });
-        if (Date.now() - lastLog > 5000 || done === planned) {
+        if (s.stage !== stage) {
+          stage = s.stage;
+          if (stage === 'validation') {
+            const [chosen, ...others] = s.validation.targets;
+            bar.log(
+              `decided: ${chosen!.id}; validating it, ${others.map((t) => `${t.id} (${t.as.join(', ')})`).join(', ')} on ${s.validation.seeds} fresh seed(s) × ${definition.protocol.tasks} tasks`,
+            );
+          }
+        }
+        if (Date.now() - lastLog > 5000 || done === total) {
           lastLog = Date.now();
           const rate = (done - startedWith) / ((Date.now() - started) / 1000);
-          const eta = rate > 0 ? (planned - done) / rate : Number.NaN;
+          const eta = rate > 0 ? (total - done) / rate : Number.NaN;
+          const where =
+            s.stage === 'search'
+              ? `rung ${Math.min(s.rung + 1, s.schedule.length)}/${s.schedule.length}`
+              : `validation ${s.validation.measured}/${s.validation.targets.length * s.validation.seeds * definition.protocol.tasks}`;
           bar.log(
-            `${done}/${planned} task trainings, ${alive} candidates alive, rung ${Math.min(s.rung + 1, s.schedule.length)}/${s.schedule.length}, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}`,
+            `${done}/${total} task trainings, ${alive} candidates alive, ${where}, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}`,
           );
         }
       },
@@ -222,7 +241,7 @@ async function writeOutputs(
   writeAtomic(join(out, 'tasks.csv'), files.csv);
   writeAtomic(join(out, 'tasks.json'), files.json);
   writeAtomic(join(out, 'timings.csv'), files.timings);
-  const { fixed, candidates, html, analysis } = await searchReport(definition, store.results(), {
+  const { fixed, standings, importance, html, analysis } = await searchReport(definition, store.results(), {
     wallSeconds: seconds,
     ...(analyse.seeds > 0 ? { analyse } : {}),
   });
@@ -231,7 +250,7 @@ async function writeOutputs(
   writeAtomic(join(out, 'report.html'), html);
   process.stdout.write(
     [
-      ...summaryLines(definition, fixed, candidates, store.results()),
+      ...summaryLines(definition, fixed, standings, importance, store.results()),
       `fixed configuration ${fixed.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
       ...(analysis
         ? [

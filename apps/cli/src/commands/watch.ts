@@ -1,5 +1,5 @@
 import type { TaskResult } from '@ip2/l2l';
-import { aggregate, parseStoredSearchDefinition, tableFromRows } from '@ip2/search';
+import { parseStoredSearchDefinition, propertyImportance, standings, tableFromRows } from '@ip2/search';
 import { parseTasksJson } from '@ip2/report';
 import { positiveInt, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -115,7 +115,9 @@ async function printDecision(client: ApiClient, search: SearchView): Promise<voi
   if (config === undefined)
     throw new ServerError(`search ${id} is COMPLETE but the server has no fixed configuration for it`);
   const rows = parseTasksJson(tasks);
-  const candidates = aggregate(definition, tableFromRows(rows));
+  const table = tableFromRows(rows);
+  const tables = standings(definition, table);
+  const importance = propertyImportance(definition, table);
   // tasks.json rows are the whole task results, flattened beside their candidate and seed.
   const records = rows.map((r) => ({
     candidate: r.candidate,
@@ -128,7 +130,7 @@ async function printDecision(client: ApiClient, search: SearchView): Promise<voi
       : null;
   process.stdout.write(
     [
-      ...summaryLines(definition, config.record, candidates, records),
+      ...summaryLines(definition, config.record, tables, importance, records),
       `fixed configuration ${config.record.hash.slice(0, 16)}… (${search.family} version ${config.version}, id ${config.id})`,
       `report  → ${client.url(`/v1/searches/${id}/report`)}`,
       `results → ${client.url(`/v1/searches/${id}/results?format=csv`)}${wall === null ? '' : `   (${wall.toFixed(0)} s)`}`,

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decide, parseSearchDefinition, plannedTaskTrainings } from '@ip2/search';
+import { decide, fixConfiguration, parseSearchDefinition, searchState } from '@ip2/search';
 import { describe, expect, it } from 'vitest';
 import { runLocalSearch, spread } from '../commands/search.js';
 import { FileStore } from './store.js';
@@ -19,6 +19,8 @@ const definition = parseSearchDefinition({
     evalBatch: 8,
     network: { hidden: 10, lr: 3e-3 },
   },
+  // One fresh seed: the validation stage runs (its runs are part of every comparison below) at little cost.
+  validation: { seeds: 1 },
 });
 
 function store(): FileStore {
@@ -51,12 +53,18 @@ describe('local search', () => {
     await runLocalSearch({ definition, store: lockstep, workers: 1, population: 3 });
     const both = store();
     await runLocalSearch({ definition, store: both, workers: 2, population: 8 });
-    expect(one.results().length).toBe(plannedTaskTrainings(definition));
+    const done = searchState(definition, one.table());
+    expect(done.done).toBe(true);
+    expect(one.results().length).toBe(done.planned);
+    expect(one.results().filter((r) => r.seedIndex === 2)).toHaveLength(done.validation.targets.length * 4);
+    const fixed = JSON.stringify(fixConfiguration(definition, one.table()));
+    expect(JSON.parse(fixed).validation.verdict).toMatch(/^(confirmed|tie|overturned)$/);
     for (const s of [two, lockstep, both]) {
       expect(canonical(s)).toBe(canonical(one));
       expect(JSON.stringify(decide(definition, s.table()))).toBe(JSON.stringify(decide(definition, one.table())));
+      expect(JSON.stringify(fixConfiguration(definition, s.table()))).toBe(fixed);
     }
-  });
+  }, 180_000);
 
   it('spreads the chunks to start over the free threads, at most `population` on each', () => {
     const ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -91,7 +99,8 @@ describe('local search', () => {
         },
       }),
     ).rejects.toThrow(/interrupted/);
-    expect(broken.results().length).toBeLessThan(plannedTaskTrainings(definition));
+    const planned = searchState(definition, straight.table()).planned;
+    expect(broken.results().length).toBeLessThan(planned);
     // A new process: reload everything from the folder.
     const resumed = new FileStore(broken.dir);
     resumed.load();
@@ -99,8 +108,8 @@ describe('local search', () => {
     await runLocalSearch({ definition, store: resumed, workers: 2 });
     expect(canonical(resumed)).toBe(canonical(straight));
     const lines = readFileSync(join(broken.dir, 'results.jsonl'), 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(plannedTaskTrainings(definition)); // no duplicate line written
-  });
+    expect(lines).toHaveLength(planned); // no duplicate line written
+  }, 180_000);
 
   it('reads a results.jsonl written before trials and firing statistics were kept: those fields are NaN', () => {
     const s = store();

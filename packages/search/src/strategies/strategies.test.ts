@@ -8,8 +8,14 @@ import { plan, searchState } from '../search-state.js';
 import { powerLawTruth, simulateSearch, type SyntheticTruth } from '../testkit.js';
 import { strategyFor } from './index.js';
 
+// The rungs alone (validation.seeds 0): the validation stage has its own tests (validation.test.ts).
 const def = (o: Partial<SearchDefinitionInput> = {}) =>
-  parseSearchDefinition({ family: 'dms', protocol: { tasks: 20, seeds: 3, iterationCap: 2000 }, ...o });
+  parseSearchDefinition({
+    family: 'dms',
+    protocol: { tasks: 20, seeds: 3, iterationCap: 2000 },
+    validation: { seeds: 0 },
+    ...o,
+  });
 const trains = (as: readonly Action[]) => as.filter((a): a is TrainAction => a.kind === 'train');
 const kinds = (as: readonly Action[]) => [...new Set(as.map((a) => a.kind))];
 
@@ -95,7 +101,11 @@ describe('successive halving', () => {
     expect(st.progress.find((p) => p.id === '000')).toMatchObject({ state: 'active', rung: 2, tasks: [7, 7, 7] });
   });
 
-  it('failures and NaN losses rank a fast candidate last', () => {
+  it('failures and NaN losses rank a fast candidate last (a score with a failure penalty)', () => {
+    const d = def({
+      strategy: { kind: 'successive-halving', eta: 3, minTasks: 2 },
+      score: { metric: 'final-efficiency' },
+    });
     const truth = powerLawTruth({
       first: { '111': 10, '110': 10 },
       fails: (c, s, t) => c === '111' && s === 0 && t === 1,
