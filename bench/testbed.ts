@@ -423,7 +423,6 @@ if (parts.includes('before') || parts.includes('compare')) {
 if (parts.includes('fresh')) {
   // Out of sample: the version-2 searched mask, ip-inner and rsnn-noip on seeds the search never saw.
   const fresh = numbers(flags['fresh-seeds'], 'fresh-seeds');
-  const after = afterRuns();
   md.push(
     '',
     `## Version 2 on fresh seeds ${fresh.join(', ')} (not seen by the searches; same protocol as above)`,
