@@ -26,7 +26,11 @@ export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379
 export type App = 'api' | 'controller' | 'worker';
 export type FixedConfig = ReturnType<typeof fixConfiguration>;
 
-/** A small search: sma, two properties (four masks), 3 tasks, 2 seeds, 8 hidden units. */
+/**
+ * A small search: sma, two properties (four masks), 3 tasks, 2 seeds, 8 hidden units, and no validation
+ * stage (validation.seeds 0: the fault tests of the search itself stay as small as they were); a test of the
+ * validation adds `validation: { seeds: n }` (test/faults/validation.test.ts, apps/controller's service test).
+ */
 export function tinyDefinition(
   strategy: SearchDefinitionInput['strategy'],
   baseSeed: number,
@@ -45,6 +49,7 @@ export function tinyDefinition(
       evalBatch: 8,
       network: { hidden: 8, lr: 3e-3, ...network },
     },
+    validation: { seeds: 0 },
   };
 }
 
