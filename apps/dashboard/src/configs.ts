@@ -38,6 +38,7 @@ export function configsPage(root: HTMLElement, family: string): void {
           h('td', {}, e?.rule.metric ?? '–'),
           h('td', { class: 'num' }, interval(e?.best.score)),
           h('td', {}, e === undefined ? '–' : e.separable ? 'yes' : 'no'),
+          h('td', {}, c.verdict ?? c.record.validation?.verdict ?? 'unvalidated'),
           h(
             'td',
             {},
@@ -70,6 +71,7 @@ export function configsPage(root: HTMLElement, family: string): void {
                 'Metric',
                 'Score [interval]',
                 'Separable',
+                'Verdict',
                 'Search',
                 'Fixed',
                 'Hash',

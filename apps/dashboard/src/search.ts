@@ -1,12 +1,14 @@
 import { api, download } from './api.js';
 import { CurveChart, colour, type CurveSeries } from './chart.js';
 import { badge, errorBox, fmt, h, interval, mount, progressBar, shortId, when } from './dom.js';
+import { importanceView, validationView } from './evidence.js';
 import { openEventStream } from './sse.js';
 import type {
   CandidateView,
   Comparison,
   Decision,
   FixedConfigView,
+  ImportanceView,
   SearchView,
   StateEvent,
   TaskEvent,
@@ -20,11 +22,16 @@ interface Firing {
 }
 
 interface Measured {
-  /** seed index → task index → iterations to criterion (a failed task: censored at its iterations − window). */
+  /**
+   * The search's own runs (seed index < protocol.seeds): seed index → task index → iterations to criterion (a
+   * failed task: censored at its iterations − window). The validation's runs are counted in `results` only.
+   */
   readonly seeds: Map<number, Map<number, number>>;
-  /** seed index → task index → firing at the end of the task. */
+  /** seed index → task index → firing at the end of the task (the search's runs). */
   readonly firing: Map<number, Map<number, Firing>>;
+  /** Task results of every run, the validation's included. */
   results: number;
+  /** Failed tasks of the search's runs. */
   failures: number;
   /** Tasks that ended near-silent (fewer than 10% of the neurons active). */
   nearSilent: number;
@@ -40,11 +47,23 @@ const median = (xs: number[]): number | null => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** The state shown for a candidate: the chosen one of a finished search is 'chosen'. */
-function shownState(c: CandidateView, search: SearchView, decision: Decision | null): string {
-  if (decision !== null && decision.best.id === c.bits) return 'chosen';
+/** The state shown for a candidate: the mask a finished search fixed is 'chosen'. */
+function shownState(c: CandidateView, search: SearchView, fixed: string | null): string {
+  if (fixed !== null && fixed === c.bits) return 'chosen';
   if (c.state === 'COMPLETE' && search.state !== 'COMPLETE') return 'measured';
   return c.state.toLowerCase();
+}
+
+/** Where a candidate left the search, from the decision's rungs: pruned after one, or finished the last. */
+function stoppedText(c: CandidateView, decision: Decision | null): string {
+  if (decision === null) return c.state === 'PRUNED' ? `pruned (rung ${c.rung + 1})` : `rung ${c.rung + 1}`;
+  const pruned = decision.rungs.find((r) => r.pruned.includes(c.bits));
+  if (pruned !== undefined) return `pruned after rung ${pruned.rung + 1} (${pruned.tasks} tasks)`;
+  const last = decision.rungs[decision.rungs.length - 1];
+  if (last !== undefined && last.ranking.some((x) => x.id === c.bits)) {
+    return `finished rung ${last.rung + 1} (${last.tasks} tasks)`;
+  }
+  return 'validation only';
 }
 
 function downloadLink(label: string, path: string, mode: { save: string } | 'open', onError: (e: unknown) => void) {
@@ -68,9 +87,12 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
   let search: SearchView | null = null;
   let candidates: CandidateView[] = [];
   let decision: Decision | null = null;
+  /** The mask the search fixed (the runner-up when its validation overturned the choice). */
+  let fixedBits: string | null = null;
   let tasksDone = 0;
   let streamStatus = 'connecting';
   const measured = new Map<string, Measured>();
+  const validationSeen = new Set<string>();
   let chart: CurveChart | null = null;
   let pending: ReturnType<typeof setTimeout> | undefined;
   let stop: (() => void) | undefined;
@@ -82,6 +104,7 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
   const curveNote = h('p', { class: 'muted small' });
   const tableBox = h('div', { id: 'candidates' });
   const decisionBox = h('div', { id: 'decision' });
+  const importanceBox = h('div', {});
   onCleanup(() => {
     stopped = true;
     stop?.();
@@ -149,7 +172,7 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
       }
       return median(xs);
     });
-    const chosen = decision?.best.id === c.bits;
+    const chosen = fixedBits === c.bits;
     const control = c.role === 'rsnn-noip' || c.role === 'ip-inner';
     return {
       label: `${c.bits} ${c.keys.length === 0 ? '(no IP)' : c.keys.join('+')}`,
@@ -198,7 +221,7 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
         if (f?.neurons !== null && f?.neurons !== undefined) neurons = f.neurons;
       }
       const activeText = active.length === 0 ? '–' : `${fmt(median(active))}${neurons === null ? '' : ` / ${neurons}`}`;
-      const state = shownState(c, s, decision);
+      const state = shownState(c, s, fixedBits);
       return h(
         'tr',
         { 'data-mask': c.bits, class: state === 'chosen' ? 'chosen' : state === 'pruned' ? 'pruned' : '' },
@@ -227,8 +250,11 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
             : null,
         ),
         h('td', { class: 'num' }, interval(c.score)),
+        h('td', { class: 'small' }, stoppedText(c, decision)),
       );
     });
+    // The controller stores every score on the same prefix of tasks: the first rung's (every mask has it).
+    const footing = decision?.rungs[0]?.tasks;
     mount(
       tableBox,
       h(
@@ -251,7 +277,8 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
               'Median iterations, last task',
               'Firing (Hz), last task',
               'Active neurons, last task',
-              `Score ${decision === null ? '' : `(${decision.rule.metric})`} [interval]`,
+              `Score ${decision === null ? '' : `(${decision.rule.metric}${footing === undefined ? '' : `, first ${footing} tasks`})`} [interval]`,
+              'Stopped',
             ].map((t) => h('th', {}, t)),
           ),
         ),
@@ -285,8 +312,14 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
       return;
     }
     decision = config.record.evidence;
+    fixedBits = config.bits;
     mount(decisionBox, decisionView(decision, config));
     render();
+  };
+
+  const loadImportance = async (): Promise<void> => {
+    if (stopped) return;
+    mount(importanceBox, importanceView(await api<ImportanceView>(`/v1/searches/${id}/importance`)));
   };
 
   const onTask = (t: TaskEvent) => {
@@ -294,6 +327,16 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
     if (m === undefined) {
       m = { seeds: new Map(), firing: new Map(), results: 0, failures: 0, nearSilent: 0 };
       measured.set(t.candidate, m);
+    }
+    const searchSeeds = Number((search?.protocol as { seeds?: number } | undefined)?.seeds ?? Infinity);
+    if (t.seedIndex >= searchSeeds) {
+      // A validation run (a fresh seed after the decision): counted, but not drawn with the search's curves.
+      const key = `${t.seedIndex}/${t.taskIndex}`;
+      if (!validationSeen.has(`${t.candidate}/${key}`)) {
+        validationSeen.add(`${t.candidate}/${key}`);
+        m.results += 1;
+      }
+      return;
     }
     let seed = m.seeds.get(t.seedIndex);
     if (seed === undefined) {
@@ -333,8 +376,17 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
       h('section', {}, h('h2', {}, 'Adaptation speed'), chartBox, curveNote),
       h('section', {}, h('h2', {}, 'Candidates'), tableBox),
       h('section', {}, h('h2', {}, 'Decision'), decisionBox),
+      h('section', {}, h('h2', {}, 'Property importance'), importanceBox),
     );
-    mount(decisionBox, h('p', { class: 'muted' }, 'The decision is made when the search completes.'));
+    mount(
+      decisionBox,
+      h(
+        'p',
+        { class: 'muted' },
+        'The decision is made when every rung is measured, validated on fresh seeds, and then fixed.',
+      ),
+    );
+    mount(importanceBox, h('p', { class: 'muted' }, 'From the factorial over masks, once the search completes.'));
     render();
     stop = openEventStream(`/v1/searches/${id}/events`, {
       onStatus: (st) => {
@@ -365,8 +417,11 @@ export function searchPage(root: HTMLElement, id: string, onCleanup: (f: () => v
           }
         } else if (e.event === 'end') {
           const state = (data as { state: string }).state;
-          if (state === 'COMPLETE') loadDecision().catch(fail);
-          else mount(decisionBox, h('p', { class: 'muted' }, `No decision: the search ended ${state.toLowerCase()}.`));
+          if (state === 'COMPLETE') {
+            loadDecision().catch(fail);
+            loadImportance().catch(fail);
+          } else
+            mount(decisionBox, h('p', { class: 'muted' }, `No decision: the search ended ${state.toLowerCase()}.`));
         }
         schedule();
       },
@@ -403,6 +458,8 @@ const METRICS: readonly [keyof Decision['best']['metrics'], string][] = [
 export function decisionView(d: Decision, config: FixedConfigView): HTMLElement {
   const level = Math.round(d.bootstrap.level * 100);
   const better = d.rule.direction === 'lower' ? 'lower is better' : 'higher is better';
+  const keys = config.record.mask?.keys ?? d.best.keys;
+  const overturned = config.bits !== d.best.id;
   return h(
     'div',
     { class: 'decision' },
@@ -410,8 +467,16 @@ export function decisionView(d: Decision, config: FixedConfigView): HTMLElement 
       'p',
       { class: 'verdict' },
       'Chosen mask ',
-      h('strong', { class: 'mono' }, d.best.id),
-      ` (learnable: ${d.best.keys.length === 0 ? 'none' : d.best.keys.join(', ')}; ${d.best.role}), scored by `,
+      h('strong', { class: 'mono' }, config.bits),
+      ` (learnable: ${keys.length === 0 ? 'none' : keys.join(', ')})`,
+      overturned
+        ? h(
+            'span',
+            { class: 'warn' },
+            ` — the runner-up: the search preferred ${d.best.id}, and its validation on fresh seeds overturned it`,
+          )
+        : null,
+      `; scored by `,
       h('strong', {}, d.rule.metric),
       ` (${better}) over ${d.seeds} seeds × ${d.tasks} tasks. `,
       d.runnerUp === null
@@ -420,6 +485,8 @@ export function decisionView(d: Decision, config: FixedConfigView): HTMLElement 
           ? `Its ${level}% interval does not overlap the runner-up's (${d.runnerUp.id}).`
           : `Its ${level}% interval overlaps the runner-up's (${d.runnerUp.id}): the ranking is not separable at this budget.`,
     ),
+    validationView(config.record.validation),
+    h('h3', {}, "On the search's own seeds"),
     h(
       'table',
       { class: 'grid compact' },

@@ -59,7 +59,8 @@ const FIELDS: readonly Field[] = [
   },
   { path: 'protocol.batchSize', label: 'Trials per iteration', hint: "default: the family's conditions" },
   { path: 'protocol.evalBatch', label: 'Held-out trials', hint: 'default 32' },
-  { path: 'score.metric', label: 'Score metric', options: SCORE_METRICS, value: 'final-efficiency' },
+  { path: 'score.metric', label: 'Score metric', options: SCORE_METRICS, value: 'restricted-mean' },
+  { path: 'validation.seeds', label: 'Validation seeds', hint: 'default 3; 0: no validation' },
   { path: 'budget.maxTaskTrainings', label: 'Budget (task trainings)', hint: 'optional' },
 ];
 
@@ -233,8 +234,10 @@ export function submitPage(root: HTMLElement, navigate: (hash: string) => void):
     h(
       'fieldset',
       {},
-      h('legend', {}, 'Scoring and budget'),
-      FIELDS.filter((f) => f.path.startsWith('score.') || f.path.startsWith('budget.')).map(fieldRow),
+      h('legend', {}, 'Scoring, validation and budget'),
+      FIELDS.filter(
+        (f) => f.path.startsWith('score.') || f.path.startsWith('validation.') || f.path.startsWith('budget.'),
+      ).map(fieldRow),
     ),
     general,
     h('div', { class: 'actions' }, submit),

@@ -115,6 +115,46 @@ export interface Decision {
   readonly taskTrainings: { readonly measured: number; readonly planned: number };
 }
 
+/** The validation of a decision on fresh seeds (ValidationRecord of @ip2/search). */
+export interface ValidationRecord {
+  readonly verdict: 'confirmed' | 'tie' | 'overturned' | 'unvalidated';
+  readonly seeds: number;
+  readonly runSeeds: readonly number[];
+  readonly tasks: number;
+  readonly iterationCap: number;
+  readonly searchChoice: { readonly bits: string; readonly keys: readonly string[] };
+  readonly better: { readonly bits: string; readonly keys: readonly string[] };
+  readonly versus: readonly {
+    readonly candidate: string;
+    readonly as: readonly string[];
+    readonly seeds: number;
+    readonly chosen: Interval;
+    readonly other: Interval;
+    readonly advantage: Interval;
+  }[];
+  readonly statement: string;
+}
+
+export interface Effect {
+  readonly keys: readonly string[];
+  readonly effect: Interval;
+  readonly reading: 'helps' | 'hurts' | 'unclear';
+}
+
+/** GET /v1/searches/{id}/importance. */
+export interface ImportanceView {
+  readonly importance: {
+    readonly metric: string;
+    readonly direction: 'lower' | 'higher';
+    readonly tasks: number;
+    readonly seeds: number;
+    readonly level: number;
+    readonly main: readonly Effect[];
+    readonly interactions: readonly Effect[];
+  } | null;
+  readonly unavailable: string | null;
+}
+
 export interface FixedConfigView {
   readonly id: string;
   readonly family: string;
@@ -122,6 +162,8 @@ export interface FixedConfigView {
   /** The version of the model's defaults the configuration was measured under (absent from older servers: 1). */
   readonly modelVersion?: number;
   readonly bits: string;
+  /** The validation verdict (absent from older servers: read the record's validation). */
+  readonly verdict?: ValidationRecord['verdict'];
   readonly hash: string;
   readonly searchId: string | null;
   readonly createdAt: string;
@@ -130,5 +172,6 @@ export interface FixedConfigView {
     readonly mask?: { readonly bits: string; readonly keys: readonly string[] };
     readonly protocol?: Record<string, unknown>;
     readonly evidence?: Decision;
+    readonly validation?: ValidationRecord;
   };
 }
