@@ -76,6 +76,7 @@ describe('create', () => {
         strategy: { kind: 'random', n: 3 },
         protocol: { tasks: 4, seeds: 1 },
         budget: { maxTaskTrainings: 12 },
+        validation: { seeds: 0 },
       },
     });
     expect(search.maxTaskTrainings).toBe(12);
@@ -172,7 +173,8 @@ describe('a search stored before model versions', () => {
     expect(read.protocol.network.modelVersion).toBe(1);
     expect((await store.controller.search(search.id)).definition.protocol.network.modelVersion).toBe(1);
     expect(parseStoredSearchDefinition(read.definition)).toEqual(
-      parseSearchDefinition({ ...old, protocol: storedProtocol(old.protocol) }),
+      // Stored before the validation stage: read without one.
+      parseSearchDefinition({ ...old, protocol: storedProtocol(old.protocol), validation: { seeds: 0 } }),
     );
     const run = (await store.runs.list(search.id))[0]!;
     const claim = (await store.runs.claim(run.id, { workerId: 'w' }))!;
@@ -275,6 +277,8 @@ describe('result table', () => {
       protocol: { tasks: 12, seeds: 3 },
       strategy: { kind: 'successive-halving', eta: 2, minTasks: 3 },
       bootstrap: { resamples: 200 },
+      // The decision of the searched seeds alone: the validation stage has its own tests.
+      validation: { seeds: 0 },
     };
     const d = parseSearchDefinition(input);
     // Some tasks fail with a NaN loss: the decision must see them exactly as the simulation did.
