@@ -112,6 +112,7 @@ export function summaryLines(
   }
   const vs = (k: 'rsnn-noip' | 'ip-inner') => {
     const c = ev.versus[k];
+    if (c?.candidate === ev.best.id) return `${k} is the search's choice`;
     return c && c.ratio !== null
       ? `${c.ratio.toFixed(2)}× vs ${k} (on ${c.tasks} tasks)`
       : `${k} not measured to the end`;

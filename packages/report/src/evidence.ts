@@ -40,7 +40,13 @@ export function intervalPlotSpec(
   const values = rows
     .filter((r) => r.mean !== null)
     .map((r) => ({ label: r.label, group: r.group, mean: r.mean, lo: r.lo ?? r.mean, hi: r.hi ?? r.mean }));
-  const y = { field: 'label', type: 'nominal', title: null, sort: rows.map((r) => r.label) };
+  const y = {
+    field: 'label',
+    type: 'nominal',
+    title: null,
+    sort: rows.map((r) => r.label),
+    axis: { labelLimit: 320 },
+  };
   const color = {
     field: 'group',
     type: 'nominal',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TrainAction } from './actions.js';
+import { chunkJob } from './chunk-job.js';
 import { decide, SearchIncompleteError } from './decision.js';
 import { parseSearchDefinition, plannedTaskTrainings, type SearchDefinitionInput } from './definition.js';
 import { fixConfiguration, fixedConfigVerdict, verifyFixedConfig } from './fixed-config.js';
@@ -73,8 +74,19 @@ describe('the validation stage', () => {
     );
     // The definition's plan is the same bound when four masks are validated.
     expect(plannedTaskTrainings(d)).toBe(st.planned);
-    // The search's own runs train the full protocol on the last rung: 12 tasks at the definition's cap.
+    // The search protocol is the evaluation protocol: the last rung and the validation train the
+    // definition's full sequence at its cap (the chunk jobs the local mode and the workers run).
     expect(st.schedule[st.schedule.length - 1]!.tasks).toBe(d.protocol.tasks);
+    const lastRung = simulateSearch({ ...d, validation: { seeds: 0 } }, truth).issued.filter(
+      (a) => a.rung === st.schedule.length - 1,
+    );
+    expect(lastRung.length).toBeGreaterThan(0);
+    for (const a of [...lastRung, ...trains]) {
+      expect(a.toTask).toBe(d.protocol.tasks);
+      const job = chunkJob(d, a);
+      expect(job.protocol).toMatchObject({ tasks: 12, cap: 5000 });
+      expect(job.toTask).toBe(12);
+    }
   });
 
   it('confirmed: the fresh seeds keep the choice ahead of the runner-up', () => {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { TaskResult } from '@ip2/l2l';
-import { searchReport, taskFiles, toJson } from '@ip2/report';
+import { importanceSvg, searchReport, taskFiles, toJson, validationSvg } from '@ip2/report';
 import {
   chunkJob,
   parseSearchDefinition,
@@ -247,6 +247,11 @@ async function writeOutputs(
   });
   writeAtomic(join(out, 'fixed-config.json'), JSON.stringify(fixed, null, 2) + '\n');
   if (analysis) writeAtomic(join(out, 'analysis.json'), toJson(analysis));
+  // The report's two evidence plots on their own, for documents that cite them.
+  if (!('unavailable' in importance)) writeAtomic(join(out, 'importance.svg'), await importanceSvg(importance));
+  if (fixed.validation !== undefined && fixed.validation.verdict !== 'unvalidated') {
+    writeAtomic(join(out, 'validation.svg'), await validationSvg(fixed.validation));
+  }
   writeAtomic(join(out, 'report.html'), html);
   process.stdout.write(
     [
