@@ -11,11 +11,11 @@ import { localReference, Stack, tinyDefinition, type SearchOutcome } from '../su
  */
 
 const SEEDS = 2;
-const tiny = tinyDefinition({ kind: 'successive-halving', eta: 2, minTasks: 1 }, 31, { hidden: 24 });
-// Tasks that train to their cap (about 0.2 s each), so that a validation run is still running when looked at.
+const tiny = tinyDefinition({ kind: 'successive-halving', eta: 2, minTasks: 1 }, 31, { hidden: 16 });
+// Tasks that train to their cap (a few tenths of a second each), so that a validation run is still running when looked at.
 const input = {
   ...tiny,
-  protocol: { ...tiny.protocol, seeds: SEEDS, iterationCap: 1200, criterion: { window: 10, epsilon: 1e-6 } },
+  protocol: { ...tiny.protocol, seeds: SEEDS, iterationCap: 800, criterion: { window: 10, epsilon: 1e-6 } },
   validation: { seeds: 2 },
 };
 let stack: Stack;
