@@ -1,4 +1,5 @@
-import { submitSearch } from '@ip2/controller';
+import { parseControllerEnv, startController, submitSearch } from '@ip2/controller';
+import { parseWorkerEnv, startWorker } from '@ip2/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnRedis, TcpProxy } from '../support/net.js';
 import { localReference, sleep, Stack, tinyDefinition, type SearchOutcome } from '../support/stack.js';
@@ -53,6 +54,43 @@ describe('faults of Redis and PostgreSQL', { timeout: 120_000 }, () => {
     await redis.restart();
     await stack.expectLikeReference(search.id, reference);
     expect(Object.values(before).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('a worker and a controller told to stop while Redis is unreachable close once it is back', async () => {
+    // Their own queue prefix (nothing to train) and their own proxy to the test's Redis, cut before the
+    // stop: BullMQ's close() waited forever on a connection that was waiting to reconnect.
+    const proxy = await TcpProxy.start('127.0.0.1', { host: '127.0.0.1', port: Number(new URL(redis.url).port) });
+    const env = {
+      DATABASE_URL: stack.db.url,
+      REDIS_URL: proxy.url(redis.url),
+      QUEUE_PREFIX: `${stack.prefix}-stop`,
+      WORKER_ID: 'stopping',
+    };
+    const worker = startWorker(parseWorkerEnv(env));
+    worker.worker.on('error', () => undefined);
+    worker.analysis.on('error', () => undefined);
+    const controller = await startController(parseControllerEnv(env));
+    controller.worker.on('error', () => undefined);
+    await Promise.all([
+      worker.worker.waitUntilReady(),
+      worker.analysis.waitUntilReady(),
+      controller.worker.waitUntilReady(),
+    ]);
+    try {
+      await proxy.cut();
+      await sleep(1500);
+      const closed = Promise.all([worker.close(), controller.close()]);
+      await sleep(2000);
+      await proxy.restore();
+      const back = Date.now();
+      await Promise.race([
+        closed,
+        sleep(20_000).then(() => Promise.reject(new Error('not closed 20 s after Redis was back'))),
+      ]);
+      expect(Date.now() - back).toBeLessThan(20_000);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('PostgreSQL unreachable for 4 s mid-search: the processes retry, nothing is lost', async () => {

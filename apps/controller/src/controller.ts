@@ -4,12 +4,14 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { advanceSearch, type ControllerContext } from './advance.js';
 import type { ControllerConfig } from './env.js';
-import { Queues } from './queues.js';
+import { Queues, redisReady } from './queues.js';
 import { tick } from './reaper.js';
 
 /** The timer job on the control queue (a job scheduler: one per queue, whoever upserts it). */
 export const TICK_JOB = 'controller.tick';
 const TICK_SCHEDULER = 'controller-tick';
+/** How long a stopping controller waits for an unreachable Redis to come back before it closes regardless. */
+const REDIS_WAIT_MS = 30_000;
 
 export interface RunningController {
   readonly worker: Worker;
@@ -62,7 +64,16 @@ export async function startController(
     store,
     queues,
     async close() {
-      await worker.close();
+      // BullMQ's close() would wait forever on a connection that is reconnecting: Redis first. Still
+      // unreachable after REDIS_WAIT_MS, the worker closes without waiting for the job in progress (an
+      // advance is repeated harmlessly by whoever takes it up after its lock).
+      if (await redisReady([worker], REDIS_WAIT_MS)) await worker.close();
+      else {
+        log(
+          `Redis unreachable for ${REDIS_WAIT_MS / 1000} s while stopping: closing without waiting for the job in progress`,
+        );
+        await worker.close(true);
+      }
       await queues.close();
       await store.close();
     },

@@ -1,7 +1,10 @@
 import { JOBS, parsePayload, type JobPayload } from '@ip2/contracts';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { WorkerConfig } from './env.js';
-import { redisConnection } from './redis.js';
+import { redisConnection, redisReady } from './redis.js';
+
+/** How long a stopping worker waits for an unreachable Redis to come back before it closes regardless. */
+const REDIS_WAIT_MS = 30_000;
 
 export interface RunningWorker {
   readonly worker: Worker;
@@ -108,7 +111,17 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
       cancel();
       const repeat = setInterval(cancel, 100);
       try {
-        await Promise.all([worker.close(), analysis.close(true)]);
+        // BullMQ's close() would wait forever on a connection that is reconnecting: Redis first.
+        if (await redisReady([worker, analysis], REDIS_WAIT_MS)) {
+          await Promise.all([worker.close(), analysis.close(true)]);
+        } else {
+          // Still unreachable: closed without waiting for the chunks; their processes end with this one
+          // and the reaper gives their runs to other workers, from the last checkpoint.
+          await Promise.all([worker.close(true), analysis.close(true)]);
+          throw new Error(
+            `Redis unreachable for ${REDIS_WAIT_MS / 1000} s while stopping: closed without waiting for the current chunks (their runs are taken over by the reaper)`,
+          );
+        }
       } finally {
         clearInterval(repeat);
       }
