@@ -213,7 +213,11 @@ describe('fixed configurations', () => {
       version: 1,
       modelVersion: 2,
       bits: saved.config.bits,
+      verdict: saved.config.record.validation!.verdict,
     });
+    // Validated on 3 fresh seeds (the default): the verdict is one of the three, the fixed mask the evidence's.
+    expect(['confirmed', 'tie', 'overturned']).toContain(list.json().items[0].verdict);
+    expect(saved.config.bits).toBe(saved.config.record.validation!.better.bits);
     const one = await h.app.inject({ url: `/v1/configs/${saved.config.id}`, headers: auth(h.alice) });
     expect(one.statusCode).toBe(200);
     expect(one.json().modelVersion).toBe(2);
