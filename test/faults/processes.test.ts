@@ -85,7 +85,14 @@ describe('faults of the service processes', { timeout: 120_000 }, () => {
     const slow = {
       ...tiny,
       space: ['tauD' as const],
-      protocol: { ...tiny.protocol, tasks: 12, iterationCap: 1000, criterion: { window: 10, epsilon: 1e-6 } },
+      // One trial per iteration (not the family's balanced two): the cost this test was sized for.
+      protocol: {
+        ...tiny.protocol,
+        tasks: 12,
+        iterationCap: 1000,
+        batchSize: 1,
+        criterion: { window: 10, epsilon: 1e-6 },
+      },
     };
     const search = await submitSearch(stack, slow, 'tester');
     await stack.waitComplete(search.id);
