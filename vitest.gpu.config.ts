@@ -1,12 +1,12 @@
-import { defineConfig, mergeConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import { defineConfig } from 'vitest/config';
+import { shared } from './vitest.config.js';
 
 /**
  * GPU agreement tests (GpuPopulation against FusedPopulation): `npm run test:gpu`, on a machine with
  * a WebGPU adapter. Not part of `npm test`: on machines without a GPU, Dawn's only adapter is Mesa's
  * software OpenGL ES path, which crashes in native code in about a third of runs (docs/gpu.md).
  */
-export default mergeConfig(
-  base,
-  defineConfig({ test: { include: ['packages/snn/src/gpu/**/*.gpu-test.ts'], testTimeout: 300_000 } }),
-);
+export default defineConfig({
+  ...shared,
+  test: { ...shared.test, include: ['packages/snn/src/gpu/**/*.gpu-test.ts'], testTimeout: 300_000 },
+});
