@@ -1,18 +1,10 @@
 import type { RunCheckpoint, TaskResult } from '@ip2/l2l';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import { describe, expect, it } from 'vitest';
 import { ClaimLostError, ConflictError, mapError, openStore, type RunSummary, type Store } from './index.js';
 
-let tdb: TestDatabase;
 let store: Store;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = openStore({ url: tdb.url });
-});
-afterAll(async () => {
-  await store?.close();
-  await tdb?.drop();
-});
+const tdb = useTestStore((url) => (store = openStore({ url })));
 
 const TASKS = 8;
 
