@@ -34,6 +34,7 @@ import type { SearchDefinitionInput } from '@ip2/search';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { freePort, sleep, Stack, type App } from '../test/support/stack.js';
+import { mean, quantile } from './stats.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -258,16 +259,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const i = (s.length - 1) * q;
-  const lo = Math.floor(i);
-  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
 }
 
 /** Least-squares slope of y over x. */
