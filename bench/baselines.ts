@@ -30,6 +30,7 @@ import {
   type LearnerSpec,
 } from '@ip2/l2l';
 import { createInstance, trainingBatch } from '@ip2/tasks';
+import { quantile } from './stats.js';
 
 const DT = 20;
 const instance = createInstance('sma', 1, 0);
@@ -145,13 +146,6 @@ class Runner {
     this.proc.stdin!.write('quit\n');
     this.rss = (await this.next()).maxRssMiB as number;
   }
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * q;
-  const lo = Math.floor(i);
-  return s[lo]! + (s[Math.ceil(i)]! - s[lo]!) * (i - lo);
 }
 
 function nodeChild(engine: string, model: string, hidden: number): ChildProcess {

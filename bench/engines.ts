@@ -34,6 +34,7 @@ import {
   type TrialBatch,
 } from '@ip2/snn';
 import { FusedEngine, FusedPopulation, ThreadedPopulation } from '../packages/snn/src/fused/index.js';
+import { quantile } from './stats.js';
 
 interface Shape {
   readonly name: string;
@@ -249,13 +250,6 @@ class Runner {
     const r = (await this.next()) as { maxRssMiB: number };
     this.rss = r.maxRssMiB;
   }
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * q;
-  const lo = Math.floor(i);
-  return s[lo]! + (s[Math.ceil(i)]! - s[lo]!) * (i - lo);
 }
 
 function nodeChild(kind: string, shape: Shape, env: Record<string, string> = {}): () => ChildProcess {

@@ -11,6 +11,7 @@ import { initNetwork, PROPERTY_KEYS, type NetworkState, type PropertyKey } from 
 import { FusedPopulation } from '../packages/snn/src/fused/index.js';
 import { GpuPopulation, gpuContext, releaseGpu } from '../packages/snn/src/gpu/index.js';
 import { randomBatch } from '../packages/snn/src/testkit.js';
+import { upperMedian as median } from './stats.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,11 +35,6 @@ function population(P: number): NetworkState[] {
       seed: p + 1,
     }),
   );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const ctx = await gpuContext();

@@ -14,6 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PAPER_SPACE } from '@ip2/snn';
 import { parseProtocol, trainChunk, trainChunks, type ChunkItem, type ChunkStep } from '../packages/l2l/src/index.js';
+import { upperMedian as median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -109,7 +110,6 @@ for (let r = 0; r < ROUNDS; r++) {
   }
   process.stderr.write(`round ${r + 1}/${ROUNDS}\n`);
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const iterations = RUNS * TASKS * CAP;
 const base = median(times.get(1)!);
 const lines = [

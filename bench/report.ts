@@ -10,6 +10,7 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { auth, createHarness, recordResults, smallSearch } from '../apps/api/src/test-harness.js';
+import { upperMedian as median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,8 +31,6 @@ function positive(name: keyof typeof values, max: number): number {
 const TASKS = positive('tasks', 1000);
 const SEEDS = positive('seeds', 64);
 const REQUESTS = positive('requests', 1000);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Report request times (ms) on a fresh database and app whose report cache has `cacheBytes`. */
 async function measure(cacheBytes: number): Promise<{ ms: number[]; runs: number; bytes: number }> {

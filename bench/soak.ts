@@ -61,6 +61,7 @@ import {
   type ComparableResult,
   type SearchOutcome,
 } from '../test/support/stack.js';
+import { median } from './stats.js';
 
 function usage(message: string): never {
   process.stderr.write(`bench:soak: ${message}\n`);
@@ -288,13 +289,6 @@ function processesOfRun(prefix: string): { pid: number; cmd: string }[] {
   }
   return found;
 }
-
-const median = (xs: number[]) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Least-squares slope of y over x. */
 function slope(points: { x: number; y: number }[]): number {

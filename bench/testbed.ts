@@ -39,6 +39,7 @@ import {
 } from '@ip2/snn';
 import { bandPanelsSpec, renderSvg, survivalCurveSpec, type BandSeries, type SurvivalSeries } from '@ip2/report';
 import { createInstance, FAMILY_IDS, heldOutBatch } from '@ip2/tasks';
+import { mean } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -226,9 +227,6 @@ async function sequenceRun(spec: SequenceSpec): Promise<ControlRun> {
   return run;
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
-}
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 

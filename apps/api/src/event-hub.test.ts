@@ -73,12 +73,31 @@ class Slow extends Writable {
   }
 }
 
-async function until(cond: () => boolean, ms = 15_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await sleep(20);
   }
+}
+
+/** How many times the hub read the search's results since `spy` was set on the store. */
+const pollsOf = (spy: { mock: { calls: unknown[][] } }, searchId: string) =>
+  spy.mock.calls.filter((c) => c[0] === searchId).length;
+
+/**
+ * Until the search's results have been read twice more: at most one read was under way when this was
+ * called, so the second began after it and sees what was written before.
+ */
+async function nextPoll(spy: { mock: { calls: unknown[][] } }, searchId: string): Promise<void> {
+  const before = pollsOf(spy, searchId);
+  await until(() => pollsOf(spy, searchId) >= before + 2);
+}
+
+/** The progress streams open on the app, from its metrics. */
+async function openStreams(): Promise<number> {
+  const metrics = (await h.app.inject('/metrics')).body;
+  return Number(/^ip2_api_event_streams (\d+)$/m.exec(metrics)?.[1]);
 }
 
 describe('event hub', () => {
@@ -94,15 +113,16 @@ describe('event hub', () => {
       expect(res.status).toBe(200);
       return parseSse(await res.text());
     });
-    await sleep(200);
+    // Every client follows the feed before the results arrive, each write seen by a poll of its own.
+    await until(async () => (await openStreams()) === clients);
     await recordResults(h.store, s.runs[0]!, 0, 3);
-    await sleep(150);
+    await nextPoll(spy, s.id);
     await recordResults(h.store, s.runs[1]!, 0, 2);
-    await sleep(150);
+    await nextPoll(spy, s.id);
     await cancel(s.id);
     const all = await Promise.all(bodies);
     const elapsed = Date.now() - started;
-    const calls = spy.mock.calls.filter((c) => c[0] === s.id).length;
+    const calls = pollsOf(spy, s.id);
     spy.mockRestore();
 
     const expected = taskKeys(all[0]!);
@@ -213,18 +233,24 @@ describe('event hub', () => {
   it('stops polling when the last subscriber leaves', async () => {
     const s = await newSearch();
     const hub = new EventHub({ store: h.store, pollMs: 20, graceMs: 0, maxBufferedBytes: 1 << 20 });
+    const spy = vi.spyOn(h.store.monitor, 'resultsAfter');
     const leave = [new Collector(), new Collector()].map((c) => hub.subscribe('alice', s.id, 0, c));
-    await sleep(100);
+    await nextPoll(spy, s.id);
     expect(hub.activeFeeds).toBe(1);
     leave[0]!();
-    await sleep(60);
+    await nextPoll(spy, s.id);
     expect(hub.activeFeeds).toBe(1);
     leave[1]!();
     await until(() => hub.activeFeeds === 0);
-    const spy = vi.spyOn(h.store.monitor, 'resultsAfter');
-    await sleep(150);
-    expect(spy.mock.calls.filter((c) => c[0] === s.id)).toHaveLength(0);
+    const stopped = pollsOf(spy, s.id);
+    // While another search's feed on the same hub polls three times, this one's does not poll once.
+    const other = await newSearch();
+    const leaveOther = hub.subscribe('alice', other.id, 0, new Collector());
+    await until(() => pollsOf(spy, other.id) >= 3);
+    leaveOther();
+    expect(pollsOf(spy, s.id)).toBe(stopped);
     spy.mockRestore();
     await cancel(s.id);
+    await cancel(other.id);
   });
 });

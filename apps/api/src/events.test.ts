@@ -16,6 +16,18 @@ async function newSearch(): Promise<{ id: string; runs: string[] }> {
 }
 
 const taskKey = (e: Sse) => `${String(e.data.runId)}#${String(e.data.taskIndex)}`;
+const taskCount = (events: Sse[]) => events.filter((e) => e.event === 'task').length;
+
+/** Polls `cond` every 20 ms until it holds; fails after `ms`. */
+async function eventually(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const metricsText = async () => (await h.app.inject('/metrics')).body;
 
 describe('progress events', () => {
   it('streams state, every task result with increasing ids, and the end; resumes after Last-Event-ID', async () => {
@@ -152,10 +164,12 @@ describe('progress events', () => {
       }
     }
 
-    const first = read({}, (ev) => ev.filter((e) => e.event === 'task').length >= 3);
-    await new Promise((r) => setTimeout(r, 200));
+    let firstSeen: Sse[] = [];
+    const first = read({}, (ev) => taskCount((firstSeen = ev)) >= 3);
+    // The stream is open before the results arrive, and has the first two before the next are written.
+    await eventually(async () => /^ip2_api_event_streams 1$/m.test(await metricsText()));
     await recordResults(h.store, s.runs[0]!, 0, 2);
-    await new Promise((r) => setTimeout(r, 150));
+    await eventually(() => taskCount(firstSeen) >= 2);
     await recordResults(h.store, s.runs[1]!, 0, 2);
     const got = (await first).filter((e) => e.event === 'task');
     expect(got.slice(0, 3).map((e) => e.id)).toEqual(['1', '2', '3']);
@@ -163,10 +177,13 @@ describe('progress events', () => {
 
     // While disconnected: more results, then the search ends.
     await recordResults(h.store, s.runs[2]!, 0, 3);
-    const rest = read({ 'last-event-id': lastId }, (ev) => ev.some((e) => e.event === 'end'));
-    await new Promise((r) => setTimeout(r, 200));
-    // The open stream is counted in the metrics.
-    const metrics = (await h.app.inject('/metrics')).body;
+    let restSeen: Sse[] = [];
+    const rest = read({ 'last-event-id': lastId }, (ev) => (restSeen = ev).some((e) => e.event === 'end'));
+    // Once the new stream has replayed what it missed and the first one is closed, the open stream is
+    // counted in the metrics.
+    await eventually(() => taskCount(restSeen) >= 4);
+    await eventually(async () => /^ip2_api_event_streams 1$/m.test(await metricsText()));
+    const metrics = await metricsText();
     expect(metrics).toMatch(/^ip2_api_event_streams 1$/m);
     expect(metrics).toMatch(/^ip2_api_event_feeds 1$/m);
     expect(metrics).toMatch(/^ip2_api_event_buffered_bytes \d+$/m);

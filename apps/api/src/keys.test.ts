@@ -1,18 +1,10 @@
 import { openStore, type Store } from '@ip2/db';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import { describe, expect, it } from 'vitest';
 import { runKeysCommand, UsageError } from './keys.js';
 
-let db: TestDatabase;
 let store: Store;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openStore({ url: db.url, poolSize: 2 });
-});
-afterAll(async () => {
-  await store?.close();
-  await db?.drop();
-});
+useTestStore((url) => (store = openStore({ url, poolSize: 2 })));
 
 describe('key management', () => {
   it('creates a key shown once, lists it by prefix, and revokes it by prefix', async () => {

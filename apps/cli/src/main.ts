@@ -227,7 +227,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// Run as `node apps/cli/dist/main.js`; the installed `ip2` command is bin/ip2.js, which calls main().
 const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry || process.argv[1]?.endsWith('/ip2')) {
+if (isEntry) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -1,5 +1,5 @@
 import { openStore, type Store } from '@ip2/db';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
+import { useTestStore } from '@ip2/testing/store';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queues } from './queues.js';
@@ -8,7 +8,6 @@ import { tick } from './reaper.js';
 /* The timer's analysis pass, against a real, migrated PostgreSQL database and the real Redis (own prefix). */
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-let db: TestDatabase;
 let store: Store;
 let queues: Queues;
 
@@ -19,17 +18,15 @@ const definition = {
   protocol: { tasks: 2, seeds: 2, baseSeed: 3, network: { hidden: 8 } },
 };
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openStore({ url: db.url, poolSize: 2 });
+useTestStore((url) => (store = openStore({ url, poolSize: 2 })));
+
+beforeAll(() => {
   queues = new Queues(REDIS_URL, `ip2t-reaper-${randomUUID().slice(0, 8)}`);
 });
 
 afterAll(async () => {
   await queues?.analysis.obliterate({ force: true });
   await queues?.close();
-  await store?.close();
-  await db?.drop();
 });
 
 describe('timer: pending analyses', () => {

@@ -1,23 +1,13 @@
 import { openStore, type Store } from '@ip2/db';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
+import { useTestStore } from '@ip2/testing/store';
 import { UnrecoverableError } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { processAnalyseJob } from './analyse.js';
 
 /* The analysis processor's refusals in this process, against a real, migrated PostgreSQL database. */
 
-let db: TestDatabase;
 let store: Store;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openStore({ url: db.url, poolSize: 2 });
-});
-
-afterAll(async () => {
-  await store?.close();
-  await db?.drop();
-});
+useTestStore((url) => (store = openStore({ url, poolSize: 2 })));
 
 const job = (data: unknown, attemptsMade = 0) => ({ id: 'analyse-x', data, attemptsMade, opts: { attempts: 3 } });
 const newSearch = async () =>

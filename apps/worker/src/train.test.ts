@@ -1,14 +1,14 @@
 import { openStore, type Store } from '@ip2/db';
 import { deserializeState } from '@ip2/snn';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
+import { useTestStore } from '@ip2/testing/store';
 import { UnrecoverableError } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { processTrainJob, type TrainDeps, type TrainProgress } from './train.js';
 
 /* The processor's logic in this process, against a real, migrated PostgreSQL database. */
 
-let db: TestDatabase;
 let store: Store;
+useTestStore((url) => (store = openStore({ url, poolSize: 2 })));
 
 const definition = {
   family: 'sma',
@@ -24,16 +24,6 @@ const definition = {
     network: { hidden: 8, lr: 3e-3 },
   },
 };
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = openStore({ url: db.url, poolSize: 2 });
-});
-
-afterAll(async () => {
-  await store?.close();
-  await db?.drop();
-});
 
 function deps(): TrainDeps {
   return { store, worker: { workerId: 'test', host: 'here' }, heartbeatMs: 1000, staleMs: 60_000 };

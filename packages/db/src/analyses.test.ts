@@ -1,17 +1,9 @@
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import { describe, expect, it } from 'vitest';
 import { NotFoundError, openStore, type Store } from './index.js';
 
-let tdb: TestDatabase;
 let store: Store;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = openStore({ url: tdb.url });
-});
-afterAll(async () => {
-  await store?.close();
-  await tdb?.drop();
-});
+useTestStore((url) => (store = openStore({ url })));
 
 const newSearch = async () =>
   (await store.searches.create('alice', { definition: { family: 'sma', space: ['tauD'], protocol: { tasks: 2 } } }))

@@ -1,23 +1,21 @@
 import { createHash } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import { describe, expect, it } from 'vitest';
 import { API_KEY_PREFIX, ApiKeyRepository } from './api-keys.js';
 import { createClient, type DbClient } from './client.js';
 import { NotFoundError } from './errors.js';
 
 // Only the modules under test: importing the whole package would load @ip2/search for nothing.
-let tdb: TestDatabase;
 let client: DbClient;
 let apiKeys: ApiKeyRepository;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  client = createClient({ url: tdb.url });
-  apiKeys = new ApiKeyRepository(client);
-});
-afterAll(async () => {
-  await client?.$disconnect();
-  await tdb?.drop();
-});
+useTestStore(
+  (url) => {
+    client = createClient({ url });
+    apiKeys = new ApiKeyRepository(client);
+    return client;
+  },
+  { close: (c) => c.$disconnect() },
+);
 
 describe('API keys', () => {
   it('returns the key once and stores only its SHA-256', async () => {

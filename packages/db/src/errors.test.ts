@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import { describe, expect, it } from 'vitest';
 import { ApiKeyRepository } from './api-keys.js';
 import { createClient, type DbClient } from './client.js';
 import {
@@ -12,16 +12,8 @@ import {
   UnavailableError,
 } from './errors.js';
 
-let tdb: TestDatabase;
 let client: DbClient;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  client = createClient({ url: tdb.url });
-});
-afterAll(async () => {
-  await client?.$disconnect();
-  await tdb?.drop();
-});
+const tdb = useTestStore((url) => (client = createClient({ url })), { close: (c) => c.$disconnect() });
 
 const key = (hash: string) => ({ owner: 'o', name: 'n', hash, prefix: 'ip2_x' });
 const caught = (p: Promise<unknown>) =>

@@ -11,21 +11,14 @@ import {
   type FixedConfig,
   type SearchDefinitionInput,
 } from '@ip2/search';
-import { createTestDatabase, findMigrationsDir, readMigrations, type TestDatabase } from '@ip2/testing';
+import { createTestDatabase, findMigrationsDir, readMigrations } from '@ip2/testing';
+import { useTestStore } from '@ip2/testing/store';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConflictError, mapError, openStore, type Store } from './index.js';
 
-let tdb: TestDatabase;
 let store: Store;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = openStore({ url: tdb.url });
-});
-afterAll(async () => {
-  await store?.close();
-  await tdb?.drop();
-});
+useTestStore((url) => (store = openStore({ url })));
 
 /** A fixed configuration record of a small simulated search; `tasks` makes distinct records. */
 function record(family: string, tasks: number, best = '10', modelVersion: 1 | 2 = 2): FixedConfig {

@@ -1,18 +1,11 @@
 import type { RunCheckpoint, TaskResult } from '@ip2/l2l';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { ClaimLostError, ConflictError, mapError, openStore, type RunSummary, type Store } from './index.js';
 
-let tdb: TestDatabase;
 let store: Store;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = openStore({ url: tdb.url });
-});
-afterAll(async () => {
-  await store?.close();
-  await tdb?.drop();
-});
+const tdb = useTestStore((url) => (store = openStore({ url })));
 
 const TASKS = 8;
 
@@ -51,6 +44,20 @@ function checkpoint(nextTask: number): RunCheckpoint {
 
 const worker = (id: string) => ({ workerId: id, host: 'host-a', engine: 'fused', backend: 'wasm' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sets the runs' last heartbeat `ms` before the database's now, as if that much time had passed. */
+async function heartbeatsAgo(runIds: readonly string[], ms: number): Promise<void> {
+  const client = new pg.Client({ connectionString: tdb.url });
+  await client.connect();
+  try {
+    await client.query(
+      `UPDATE "Run" SET "heartbeatAt" = now() - $2::float8 * interval '1 millisecond' WHERE "id" = ANY($1::uuid[])`,
+      [runIds, ms],
+    );
+  } finally {
+    await client.end();
+  }
+}
 
 describe('claim', () => {
   it('lets exactly one of 10 concurrent workers (10 connection pools) claim a run', async () => {
@@ -340,9 +347,11 @@ describe('heartbeat, release, reaper, cancel', () => {
     const { runs } = await newRuns();
     const live = (await store.runs.claim(runs[0]!.id, worker('live')))!;
     const dead = (await store.runs.claim(runs[1]!.id, worker('dead')))!;
-    await sleep(30);
+    // Both claimed an hour ago (moved back in the database rather than waited for); only one still beats.
+    await heartbeatsAgo([runs[0]!.id, runs[1]!.id], 3_600_000);
     await store.runs.heartbeat(runs[0]!.id, live.claimToken);
-    const reaped = await store.runs.reapStale(20);
+    // A live heartbeat is seconds old at most, however loaded the machine: a minute separates the two.
+    const reaped = await store.runs.reapStale(60_000);
     expect(reaped).toContain(runs[1]!.id);
     expect(reaped).not.toContain(runs[0]!.id);
     await expect(store.runs.heartbeat(runs[1]!.id, dead.claimToken)).rejects.toBeInstanceOf(ClaimLostError);

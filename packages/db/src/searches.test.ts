@@ -14,20 +14,12 @@ import {
   tableFromRows,
   type SearchDefinitionInput,
 } from '@ip2/search';
-import { createTestDatabase, type TestDatabase } from '@ip2/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestStore } from '@ip2/testing/store';
+import { describe, expect, it } from 'vitest';
 import { ActiveLimitError, ConflictError, NotFoundError, openStore, type Store } from './index.js';
 
-let tdb: TestDatabase;
 let store: Store;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = openStore({ url: tdb.url });
-});
-afterAll(async () => {
-  await store?.close();
-  await tdb?.drop();
-});
+const tdb = useTestStore((url) => (store = openStore({ url })));
 
 const small: SearchDefinitionInput = {
   family: 'dms',
