@@ -1,2 +1,3 @@
 export * from './jobs.js';
 export * from './env.js';
+export * from './queues.js';
