@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Queues } from '@ip2/controller';
+import { Queues } from '@ip2/contracts';
 import { openStore, type RunSummary, type Store } from '@ip2/db';
 import { fixConfiguration, parseSearchDefinition, type SearchDefinitionInput } from '@ip2/search';
 import { createTestDatabase, type TestDatabase } from '@ip2/testing';

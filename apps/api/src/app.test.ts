@@ -1,6 +1,6 @@
 import { fixConfiguration, parseSearchDefinition, powerLawTruth, simulateSearch } from '@ip2/search';
 import { randomUUID } from 'node:crypto';
-import { Queues } from '@ip2/controller';
+import { Queues } from '@ip2/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.js';
 import { auth, createHarness, recordResults, REDIS_URL, rowCounts, smallSearch, type Harness } from './test-harness.js';

@@ -3,7 +3,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { Queues } from '@ip2/controller';
+import { Queues } from '@ip2/contracts';
 import type { SearchRecord, Store } from '@ip2/db';
 import { existsSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';

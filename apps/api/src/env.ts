@@ -1,10 +1,8 @@
-import { parseEnv } from '@ip2/contracts';
+import { blank, parseEnv, sharedEnv } from '@ip2/contracts';
 
 export { EnvError } from '@ip2/contracts';
 import { z } from 'zod';
 
-/** An unset or empty variable is undefined (then takes its default, if any). */
-const blank = (v: unknown) => (v === '' ? undefined : v);
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(
     (v) => blank(v) ?? fallback,
@@ -18,24 +16,9 @@ const int = (min: number, max: number, fallback: number) =>
 export const apiEnvSchema = z.object({
   PORT: int(0, 65_535, 3000),
   HOST: z.preprocess(blank, z.string().min(1).default('127.0.0.1')),
-  DATABASE_URL: z.preprocess(
-    blank,
-    z.string({ error: 'required' }).regex(/^postgres(ql)?:\/\/\S+$/, { error: 'must be a postgresql:// URL' }),
-  ),
-  REDIS_URL: z.preprocess(
-    blank,
-    z
-      .string()
-      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
-      .default('redis://127.0.0.1:6379'),
-  ),
-  QUEUE_PREFIX: z.preprocess(
-    blank,
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
-      .default('ip2'),
-  ),
+  DATABASE_URL: sharedEnv.DATABASE_URL,
+  REDIS_URL: sharedEnv.REDIS_URL,
+  QUEUE_PREFIX: sharedEnv.QUEUE_PREFIX,
   MAX_TASK_TRAININGS: int(1, Number.MAX_SAFE_INTEGER, 1_000_000),
   MAX_HIDDEN: int(1, 8192, 1024),
   BODY_LIMIT: int(1024, 100 * 1024 * 1024, 64 * 1024),
@@ -50,14 +33,7 @@ export const apiEnvSchema = z.object({
   EVENTS_POLL_MS: int(10, 60_000, 500),
   EVENTS_BUFFER_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
   REPORT_CACHE_BYTES: int(0, 4 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
-  LOG_LEVEL: z.preprocess(
-    blank,
-    z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
-      })
-      .default('info'),
-  ),
+  LOG_LEVEL: sharedEnv.LOG_LEVEL,
 });
 
 export interface ApiLimits {

@@ -6,7 +6,8 @@ import {
   type Store,
   type StreamedResult,
 } from '@ip2/db';
-import { candidateView, taskView } from './views.js';
+import { taskView, type SearchEvents, type StateEvent } from '@ip2/contracts/http';
+import { candidateView } from './views.js';
 
 const BATCH = 500;
 const KEEPALIVE_MS = 15_000;
@@ -53,7 +54,7 @@ interface Event {
   readonly last?: boolean;
 }
 
-function format(event: string, data: unknown, id?: number): string {
+function format<E extends keyof SearchEvents>(event: E, data: SearchEvents[E], id?: number): string {
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
@@ -451,7 +452,7 @@ export class EventHub {
   }
 }
 
-function stateView(s: SearchRecord, tasksDone: number) {
+function stateView(s: SearchRecord, tasksDone: number): StateEvent {
   return {
     id: s.id,
     state: s.state,

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@ip2/db';
 import { buildApp } from './app.js';
-import { configOrExit } from '@ip2/contracts';
+import { configOrExit, exitOnSignal } from '@ip2/contracts';
 import { parseApiEnv } from './env.js';
 
 const log = (m: string) => process.stderr.write(`ip2-api: ${m}\n`);
@@ -24,21 +24,4 @@ const app = await buildApp({
 });
 await app.listen({ port: config.port, host: config.host });
 
-let closing = false;
-const shutdown = (signal: string) => {
-  if (closing) return;
-  closing = true;
-  log(`${signal}: closing`);
-  app
-    .close()
-    .then(() => store.close())
-    .then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log(`close failed: ${String(e)}`);
-        process.exit(1);
-      },
-    );
-};
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+exitOnSignal(log, () => app.close().then(() => store.close()));

@@ -1,33 +1,7 @@
 import { ConflictError, NotFoundError, UnavailableError } from '@ip2/db';
 import { SearchDefinitionError } from '@ip2/search';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-
-export const PROBLEM_TYPE = 'application/problem+json';
-
-export interface ProblemIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** RFC 9457 problem details, with the offending fields of a bad request in `errors`. */
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly errors?: readonly ProblemIssue[];
-}
-
-export const problemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  })
-  .meta({ id: 'Problem', description: 'application/problem+json (RFC 9457)' });
+import { PROBLEM_TYPE, type Problem, type ProblemIssue } from '@ip2/contracts/http';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',

@@ -1,25 +1,11 @@
-import type { CandidateRecord, SearchRecord, StoredFixedConfig, TaskFields } from '@ip2/db';
+import { finite, searchLinks, type CandidateView, type FixedConfigView, type SearchView } from '@ip2/contracts/http';
+import type { CandidateRecord, SearchRecord, StoredFixedConfig } from '@ip2/db';
 import { fixedConfigVerdict, plannedTaskTrainings, type SearchDefinition } from '@ip2/search';
-
-/** JSON has no NaN or ±∞: they are sent as null. */
-export function finite(x: number | null | undefined): number | null {
-  return typeof x === 'number' && Number.isFinite(x) ? x : null;
-}
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
-export function searchLinks(id: string) {
-  return {
-    self: `/v1/searches/${id}`,
-    candidates: `/v1/searches/${id}/candidates`,
-    events: `/v1/searches/${id}/events`,
-    report: `/v1/searches/${id}/report`,
-    results: `/v1/searches/${id}/results`,
-    importance: `/v1/searches/${id}/importance`,
-  };
-}
-
-export function searchView(s: SearchRecord) {
+/** The API's views of stored records (@ip2/contracts/http types them). */
+export function searchView(s: SearchRecord): SearchView {
   return {
     id: s.id,
     owner: s.owner,
@@ -49,7 +35,7 @@ function planned(d: SearchDefinition): number {
   }
 }
 
-export function candidateView(searchId: string, c: CandidateRecord) {
+export function candidateView(searchId: string, c: CandidateRecord): CandidateView {
   return {
     id: c.id,
     bits: c.bits,
@@ -75,31 +61,7 @@ export function candidateView(searchId: string, c: CandidateRecord) {
   };
 }
 
-/**
- * One task result as the REST task list and the SSE task event show it: non-finite numbers and fields a
- * row predates as null, failure as 'nan', 'cap' or null.
- */
-export function taskView(t: TaskFields) {
-  return {
-    taskIndex: t.taskIndex,
-    iterations: finite(t.iterations),
-    trialsToCriterion: finite(t.trialsToCriterion),
-    batchSize: finite(t.batchSize),
-    totalIterations: t.totalIterations,
-    converged: t.converged,
-    failure: t.failure === null ? null : t.failure.toLowerCase() === 'nan' ? ('nan' as const) : ('cap' as const),
-    finalLoss: finite(t.finalLoss),
-    accuracy: finite(t.accuracy),
-    heldOutLoss: finite(t.heldOutLoss),
-    firingRate: finite(t.firingRate),
-    activeNeurons: finite(t.activeNeurons),
-    neurons: finite(t.neurons),
-    fractionSilent: finite(t.fractionSilent),
-    wallMs: finite(t.wallMs),
-  };
-}
-
-export function fixedConfigView(c: StoredFixedConfig) {
+export function fixedConfigView(c: StoredFixedConfig): FixedConfigView {
   return {
     id: c.id,
     family: c.family,

@@ -8,7 +8,7 @@ import {
   tableFromRows,
   type TrainAction,
 } from '@ip2/search';
-import type { Queues } from './queues.js';
+import { jobId, type Queues } from '@ip2/contracts';
 
 export interface ControllerContext {
   readonly store: Store;
@@ -126,7 +126,7 @@ export async function advanceSearch(ctx: ControllerContext, searchId: string): P
       case 'QUEUED': {
         // Normally its job is waiting; one that vanished or failed for good is dealt with here.
         const payload = trainPayload(searchId, run, a);
-        const id = `run-${run.id}-from-${a.fromTask}`;
+        const id = jobId('run.train', payload);
         const jobState = await queues.train.getJobState(id);
         if (jobState === 'unknown') {
           const other = await queuedJobOf(queues, run.id);

@@ -1,10 +1,8 @@
-import { InvalidJobError, JOBS, parsePayload } from '@ip2/contracts';
+import { InvalidJobError, JOBS, parsePayload, Queues, redisConnection, redisReady } from '@ip2/contracts';
 import { openStore, type Store } from '@ip2/db';
-import { UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { UnrecoverableError, Worker, type Queue } from 'bullmq';
 import { advanceSearch, type ControllerContext } from './advance.js';
 import type { ControllerConfig } from './env.js';
-import { Queues, redisReady } from './queues.js';
 import { tick } from './reaper.js';
 
 /** The timer job on the control queue (a job scheduler: one per queue, whoever upserts it). */
@@ -28,7 +26,8 @@ export async function startController(
   const store = openStore({ url: config.databaseUrl, poolSize: Math.max(2, config.concurrency + 1) });
   const queues = new Queues(config.redisUrl, config.queuePrefix);
   const ctx: ControllerContext = { store, queues, log, analysisSeeds: config.analysisSeeds };
-  await queues.control.upsertJobScheduler(
+  // The timer is the controller's own job on the control queue, outside the catalog (no payload).
+  await (queues.control as unknown as Queue).upsertJobScheduler(
     TICK_SCHEDULER,
     { every: config.tickMs },
     { name: TICK_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
@@ -50,7 +49,7 @@ export async function startController(
       return advanceSearch(ctx, payload.searchId);
     },
     {
-      connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+      connection: redisConnection(config.redisUrl, 'worker'),
       prefix: config.queuePrefix,
       concurrency: config.concurrency,
       lockDuration: config.lockMs,

@@ -1,37 +1,20 @@
-import { DEFAULT_ANALYSIS_SEEDS, parseEnv } from '@ip2/contracts';
+import { blank, DEFAULT_ANALYSIS_SEEDS, parseEnv, sharedEnv } from '@ip2/contracts';
 
 export { EnvError } from '@ip2/contracts';
 import { z } from 'zod';
 
-/** An unset or empty variable is undefined (then takes its default, if any). */
-const blank = (v: unknown) => (v === '' ? undefined : v);
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess((v) => blank(v) ?? fallback, z.coerce.number().int().min(min).max(max));
 
 export const controllerEnvSchema = z.object({
-  REDIS_URL: z.preprocess(
-    blank,
-    z
-      .string()
-      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
-      .default('redis://127.0.0.1:6379'),
-  ),
-  DATABASE_URL: z.preprocess(
-    blank,
-    z.string({ error: 'required' }).regex(/^postgres(ql)?:\/\/\S+$/, { error: 'must be a postgresql:// URL' }),
-  ),
+  REDIS_URL: sharedEnv.REDIS_URL,
+  DATABASE_URL: sharedEnv.DATABASE_URL,
   CONTROLLER_CONCURRENCY: int(1, 256, 4),
   TICK_MS: int(100, 3_600_000, 5_000),
   STALE_MS: int(100, 86_400_000, 60_000),
   LOCK_MS: int(1_000, 3_600_000, 30_000),
   ANALYSIS_SEEDS: int(0, 1000, DEFAULT_ANALYSIS_SEEDS),
-  QUEUE_PREFIX: z.preprocess(
-    blank,
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
-      .default('ip2'),
-  ),
+  QUEUE_PREFIX: sharedEnv.QUEUE_PREFIX,
 });
 
 export interface ControllerConfig {

@@ -2,7 +2,7 @@ import { openStore, type Store } from '@ip2/db';
 import { useTestStore } from '@ip2/testing/store';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Queues } from './queues.js';
+import { Queues } from '@ip2/contracts';
 import { tick } from './reaper.js';
 
 /* The timer's analysis pass, against a real, migrated PostgreSQL database and the real Redis (own prefix). */

@@ -1,5 +1,5 @@
 import type { SearchRecord, Store } from '@ip2/db';
-import type { Queues } from './queues.js';
+import type { Queues } from '@ip2/contracts';
 
 export interface SubmitOptions {
   /** The same (owner, key) returns the search created first. */

@@ -1,23 +1,13 @@
+import type { Problem } from '@ip2/contracts/http';
+
+export type { Problem, ProblemIssue } from '@ip2/contracts/http';
+
 /** The API key lives in this tab's session storage only; every API call sends it as a bearer token. */
 const KEY = 'ip2.apiKey';
 
 export const getKey = (): string | null => sessionStorage.getItem(KEY);
 export const setKey = (key: string): void => sessionStorage.setItem(KEY, key);
 export const clearKey = (): void => sessionStorage.removeItem(KEY);
-
-export interface ProblemIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** application/problem+json (RFC 9457) as the API sends it. */
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly errors?: readonly ProblemIssue[];
-}
 
 export class ApiError extends Error {
   readonly status: number;

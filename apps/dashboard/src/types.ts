@@ -1,79 +1,15 @@
+import type { FixedConfigView as FixedConfigWire, Verdict } from '@ip2/contracts/http';
 import type { Interval } from './dom.js';
 
-/** The API's views (apps/api/src/schemas.ts), as far as the dashboard reads them. */
-export interface SearchView {
-  readonly id: string;
-  readonly state: string;
-  readonly family: string;
-  readonly space: readonly string[];
-  readonly strategy: Record<string, unknown>;
-  readonly protocol: Record<string, unknown>;
-  readonly plannedTaskTrainings: number;
-  readonly error: string | null;
-  readonly createdAt: string;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-}
-
-export interface SearchList {
-  readonly items: readonly SearchView[];
-  readonly nextCursor: string | null;
-  readonly page?: number;
-  readonly total?: number;
-}
-
-export interface RunView {
-  readonly id: string;
-  readonly seedIndex: number;
-  readonly seed: number;
-  readonly state: string;
-  readonly tasksDone: number;
-}
-
-export interface CandidateView {
-  readonly id: string;
-  readonly bits: string;
-  readonly keys: readonly string[];
-  readonly role: string;
-  readonly rung: number;
-  readonly state: string;
-  readonly score: Interval | null;
-  readonly runs: readonly RunView[];
-}
-
-/** A task event: its run, then the fields of the API's TaskResult (null: not finite, or not recorded). */
-export interface TaskEvent {
-  readonly runId: string;
-  readonly candidate: string;
-  readonly seedIndex: number;
-  readonly taskIndex: number;
-  /** Iterations to criterion: iterations run − convergence window (a failed task: censored there). */
-  readonly iterations: number | null;
-  readonly trialsToCriterion?: number | null;
-  readonly batchSize?: number | null;
-  readonly totalIterations: number;
-  readonly converged: boolean;
-  readonly failure: string | null;
-  readonly finalLoss: number | null;
-  readonly accuracy: number | null;
-  readonly heldOutLoss?: number | null;
-  /** Mean spikes per hidden neuron per step on the held-out batch (null: non-spiking, or not recorded). */
-  readonly firingRate?: number | null;
-  /** Hidden neurons that spiked on the held-out batch at the end of the task. */
-  readonly activeNeurons?: number | null;
-  readonly neurons?: number | null;
-  readonly fractionSilent?: number | null;
-  readonly wallMs?: number | null;
-}
-
-export interface StateEvent {
-  readonly id: string;
-  readonly state: string;
-  readonly error: string | null;
-  readonly tasksDone: number;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-}
+export type {
+  CandidateView,
+  ImportanceView,
+  RunView,
+  SearchList,
+  SearchView,
+  StateEvent,
+  TaskEvent,
+} from '@ip2/contracts/http';
 
 export interface CandidateEvidence {
   readonly id: string;
@@ -117,7 +53,7 @@ export interface Decision {
 
 /** The validation of a decision on fresh seeds (ValidationRecord of @ip2/search). */
 export interface ValidationRecord {
-  readonly verdict: 'confirmed' | 'tie' | 'overturned' | 'unvalidated';
+  readonly verdict: Verdict;
   readonly seeds: number;
   readonly runSeeds: readonly number[];
   readonly tasks: number;
@@ -135,43 +71,17 @@ export interface ValidationRecord {
   readonly statement: string;
 }
 
-export interface Effect {
-  readonly keys: readonly string[];
-  readonly effect: Interval;
-  readonly reading: 'helps' | 'hurts' | 'unclear';
-}
-
-/** GET /v1/searches/{id}/importance. */
-export interface ImportanceView {
-  readonly importance: {
-    readonly metric: string;
-    readonly direction: 'lower' | 'higher';
-    readonly tasks: number;
-    readonly seeds: number;
-    readonly level: number;
-    readonly main: readonly Effect[];
-    readonly interactions: readonly Effect[];
-  } | null;
-  readonly unavailable: string | null;
-}
-
-export interface FixedConfigView {
-  readonly id: string;
-  readonly family: string;
-  readonly version: number;
-  /** The version of the model's defaults the configuration was measured under (absent from older servers: 1). */
-  readonly modelVersion?: number;
-  readonly bits: string;
-  /** The validation verdict (absent from older servers: read the record's validation). */
-  readonly verdict?: ValidationRecord['verdict'];
-  readonly hash: string;
-  readonly searchId: string | null;
-  readonly createdAt: string;
-  readonly record: {
-    readonly space?: readonly string[];
-    readonly mask?: { readonly bits: string; readonly keys: readonly string[] };
-    readonly protocol?: Record<string, unknown>;
-    readonly evidence?: Decision;
-    readonly validation?: ValidationRecord;
+/**
+ * A fixed configuration as the API sends it, its record read as @ip2/search's FixedConfig (the fields the
+ * dashboard shows), and the fields older servers lack optional (modelVersion: 1; verdict: the record's).
+ */
+export type FixedConfigView = Omit<FixedConfigWire, 'modelVersion' | 'verdict' | 'record'> &
+  Partial<Pick<FixedConfigWire, 'modelVersion' | 'verdict'>> & {
+    readonly record: {
+      readonly space?: readonly string[];
+      readonly mask?: { readonly bits: string; readonly keys: readonly string[] };
+      readonly protocol?: Record<string, unknown>;
+      readonly evidence?: Decision;
+      readonly validation?: ValidationRecord;
+    };
   };
-}

@@ -1,41 +1,22 @@
-import { parseEnv } from '@ip2/contracts';
+import { blank, parseEnv, sharedEnv } from '@ip2/contracts';
 
 export { EnvError } from '@ip2/contracts';
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 
-/** An unset or empty variable is undefined (then takes its default, if any). */
-const blank = (v: unknown) => (v === '' ? undefined : v);
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess((v) => blank(v) ?? fallback, z.coerce.number().int().min(min).max(max));
 
 export const workerEnvSchema = z
   .object({
-    REDIS_URL: z.preprocess(
-      blank,
-      z
-        .string()
-        .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
-        .default('redis://127.0.0.1:6379'),
-    ),
-    DATABASE_URL: z.preprocess(
-      blank,
-      z.string({ error: 'required' }).regex(/^postgres(ql)?:\/\/\S+$/, {
-        error: 'must be a postgresql:// URL',
-      }),
-    ),
+    REDIS_URL: sharedEnv.REDIS_URL,
+    DATABASE_URL: sharedEnv.DATABASE_URL,
     WORKER_CONCURRENCY: int(1, 1024, availableParallelism()),
     WORKER_POPULATION: int(1, 64, 1),
     HEARTBEAT_MS: int(50, 3_600_000, 10_000),
     STALE_MS: int(100, 86_400_000, 60_000),
     LOCK_MS: int(1_000, 3_600_000, 30_000),
-    QUEUE_PREFIX: z.preprocess(
-      blank,
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
-        .default('ip2'),
-    ),
+    QUEUE_PREFIX: sharedEnv.QUEUE_PREFIX,
     WORKER_ID: z.preprocess(blank, z.string().min(1).max(200).optional()),
   })
   .refine((e) => e.STALE_MS > e.HEARTBEAT_MS, {

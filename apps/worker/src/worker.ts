@@ -1,7 +1,6 @@
-import { JOBS, parsePayload, type JobPayload } from '@ip2/contracts';
-import { Queue, Worker, type Job } from 'bullmq';
+import { JOBS, parsePayload, Queues, redisConnection, redisReady, type JobPayload } from '@ip2/contracts';
+import { Worker, type Job } from 'bullmq';
 import type { WorkerConfig } from './env.js';
-import { redisConnection, redisReady } from './redis.js';
 
 /** How long a stopping worker waits for an unreachable Redis to come back before it closes regardless. */
 const REDIS_WAIT_MS = 30_000;
@@ -46,9 +45,7 @@ function forkOptions(config: WorkerConfig) {
  */
 export function startWorker(config: WorkerConfig, log: (m: string) => void = () => undefined): RunningWorker {
   const train = JOBS['run.train'];
-  const advance = JOBS['search.advance'];
-  const producer = redisConnection(config.redisUrl, 'producer');
-  const advanceQueue = new Queue(advance.queue, { connection: producer, prefix: config.queuePrefix });
+  const queues = new Queues(config.redisUrl, config.queuePrefix);
   const worker = new Worker(train.queue, processorFile('processor'), {
     connection: redisConnection(config.redisUrl, 'worker'),
     prefix: config.queuePrefix,
@@ -67,14 +64,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     } catch {
       return;
     }
-    const data = { searchId: payload.searchId, reason: `${reason}: run ${payload.runId}` };
-    await advanceQueue.add(advance.name, parsePayload('search.advance', data), {
-      jobId: advance.jobId(data),
-      attempts: advance.attempts,
-      backoff: { type: 'exponential', delay: advance.backoffMs },
-      removeOnComplete: true,
-      removeOnFail: true,
-    });
+    await queues.addAdvance(payload.searchId, `${reason}: run ${payload.runId}`);
   };
   worker.on('completed', (job) => {
     askController(job, 'chunk done').catch((e: unknown) => log(`could not enqueue search.advance: ${String(e)}`));
@@ -125,8 +115,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
       } finally {
         clearInterval(repeat);
       }
-      await advanceQueue.close();
-      producer.disconnect();
+      await queues.close();
     },
   };
 }

@@ -1,2 +1,4 @@
 export * from './jobs.js';
 export * from './env.js';
+export * from './queues.js';
+export * from './http/index.js';

@@ -14,10 +14,10 @@ const train = {
 };
 
 describe('job catalog', () => {
-  it('every job has a queue, a timeout, a retry policy and a deterministic id', () => {
+  it('every job has a queue, a retry policy and a deterministic id', () => {
     for (const c of Object.values(JOBS)) {
       expect(c.queue).toMatch(/^ip2-/);
-      expect(c.timeoutMs).toBeGreaterThan(0);
+      expect(c.backoffMs).toBeGreaterThan(0);
       expect(c.attempts).toBeGreaterThan(0);
     }
     expect(jobId('run.train', parsePayload('run.train', train))).toBe('run-r42-from-4');

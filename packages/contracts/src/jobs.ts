@@ -48,22 +48,22 @@ export interface JobContract<P extends z.ZodType, R extends z.ZodType> {
   readonly queue: string;
   readonly payload: P;
   readonly result: R;
-  /** Longest a single attempt may run before it is considered stuck. */
-  readonly timeoutMs: number;
   readonly attempts: number;
   readonly backoffMs: number;
   /** Deterministic job id: re-submitting the same work is harmless. */
   jobId(payload: z.output<P>): string;
 }
 
-/** Every job of the service: name → payload and result schema, timeout and retry policy. */
+/**
+ * Every job of the service: name → queue, payload and result schema, retry policy and job id. How long an
+ * attempt may run is the worker's lock and its runs' heartbeats (LOCK_MS, STALE_MS), not the job's.
+ */
 export const JOBS = {
   'run.train': {
     name: 'run.train',
     queue: 'ip2-train',
     payload: runTrainPayload,
     result: runTrainResult,
-    timeoutMs: 6 * 60 * 60 * 1000,
     attempts: 5,
     backoffMs: 5_000,
     jobId: (p: z.output<typeof runTrainPayload>) => `run-${p.runId}-from-${p.fromTask}`,
@@ -73,7 +73,6 @@ export const JOBS = {
     queue: 'ip2-control',
     payload: searchAdvancePayload,
     result: searchAdvanceResult,
-    timeoutMs: 60_000,
     attempts: 10,
     backoffMs: 1_000,
     // One pending advance per search is enough: later requests coalesce into it.
@@ -84,8 +83,6 @@ export const JOBS = {
     queue: 'ip2-analysis',
     payload: searchAnalysePayload,
     result: searchAnalyseResult,
-    // About `seeds` runs of the whole protocol trained again, plus a lesion study per learned property.
-    timeoutMs: 6 * 60 * 60 * 1000,
     attempts: 3,
     backoffMs: 10_000,
     // One analysis per search: the controller asking again (a repeated advance) adds nothing.

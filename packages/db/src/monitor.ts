@@ -1,6 +1,8 @@
+import type { TaskResultFields } from '@ip2/contracts/http';
 import type { DbClient } from './client.js';
 import { mapped } from './errors.js';
 import { isId } from './ids.js';
+import { taskFailure } from './results.js';
 import { nanIfNull } from './sql.js';
 import type { SearchState } from './types.js';
 
@@ -12,26 +14,10 @@ export interface ResultCursor {
 }
 
 /**
- * The measured fields of one task result, as the API shows them (failure as stored, or null). Fields a
- * row predates (trials to criterion, batch size, firing statistics) are NaN.
+ * The measured fields of one task result (the task view's input, @ip2/contracts): failure mapped from
+ * its column, and NaN for fields a row predates (trials to criterion, batch size, firing statistics).
  */
-export interface TaskFields {
-  readonly taskIndex: number;
-  readonly iterations: number;
-  readonly trialsToCriterion: number;
-  readonly batchSize: number;
-  readonly totalIterations: number;
-  readonly converged: boolean;
-  readonly failure: string | null;
-  readonly finalLoss: number;
-  readonly accuracy: number;
-  readonly heldOutLoss: number;
-  readonly firingRate: number;
-  readonly activeNeurons: number;
-  readonly neurons: number;
-  readonly fractionSilent: number;
-  readonly wallMs: number;
-}
+export type TaskFields = TaskResultFields;
 
 export interface StreamedResult extends TaskFields {
   readonly ms: bigint;
@@ -43,9 +29,10 @@ export interface StreamedResult extends TaskFields {
 /** A row of the stream query: the candidate as its bits, the columns older rows lack as null. */
 type StreamRow = Omit<
   StreamedResult,
-  'candidate' | 'trialsToCriterion' | 'batchSize' | 'activeNeurons' | 'neurons' | 'fractionSilent'
+  'candidate' | 'failure' | 'trialsToCriterion' | 'batchSize' | 'activeNeurons' | 'neurons' | 'fractionSilent'
 > & {
   readonly bits: string;
+  readonly failure: string | null;
   readonly trialsToCriterion: number | null;
   readonly batchSize: number | null;
   readonly activeNeurons: number | null;
@@ -104,7 +91,7 @@ export class MonitorRepository {
       batchSize: nanIfNull(r.batchSize),
       totalIterations: r.totalIterations,
       converged: r.converged,
-      failure: r.failure,
+      failure: taskFailure(r.failure),
       finalLoss: r.finalLoss,
       accuracy: r.accuracy,
       heldOutLoss: r.heldOutLoss,

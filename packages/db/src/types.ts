@@ -1,7 +1,8 @@
+import { SEARCH_STATES, type SearchState } from '@ip2/contracts/http';
+
 import type { SearchDefinition, StrategyDefinition, SearchProtocol } from '@ip2/search';
 
-export const SEARCH_STATES = ['QUEUED', 'RUNNING', 'COMPLETE', 'FAILED', 'CANCELLED'] as const;
-export type SearchState = (typeof SEARCH_STATES)[number];
+export { SEARCH_STATES, type SearchState };
 
 export const CANDIDATE_STATES = ['WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAILED'] as const;
 export type CandidateState = (typeof CANDIDATE_STATES)[number];

@@ -1,4 +1,5 @@
 import type { TaskResult } from '@ip2/l2l';
+import { TASK_RESULT_FIELDS } from '@ip2/contracts/http';
 import {
   aggregate,
   fixConfiguration,
@@ -31,23 +32,12 @@ export interface SearchTaskRecord {
   readonly engine: { readonly engine: string; readonly backend: string };
 }
 
-/** Columns of a task result in tasks.csv (wall time is in timings.csv: it differs between runs). */
-export const TASK_COLUMNS = [
-  'taskIndex',
-  'iterations',
-  'trialsToCriterion',
-  'batchSize',
-  'totalIterations',
-  'converged',
-  'failure',
-  'finalLoss',
-  'accuracy',
-  'heldOutLoss',
-  'firingRate',
-  'activeNeurons',
-  'neurons',
-  'fractionSilent',
-] as const;
+/**
+ * Columns of a task result in tasks.csv: the fields of the API's task view (wall time is in timings.csv:
+ * it differs between runs). Non-finite numbers stay NaN here, so that the files are the same bytes as
+ * the local mode's.
+ */
+export const TASK_COLUMNS = TASK_RESULT_FIELDS.filter((c) => c !== 'wallMs');
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';

@@ -20,6 +20,15 @@ export type ScoreMetric = (typeof SCORE_METRICS)[number];
  */
 export const DEFAULT_SCORE_METRIC: ScoreMetric = 'restricted-mean';
 
+/**
+ * What the validation on fresh seeds says of the search's choice, judged by the paired interval of its
+ * advantage over the runner-up: `confirmed` (the interval lies above 0: the choice holds on new sequences),
+ * `tie` (it contains 0: on new sequences the two cannot be told apart), `overturned` (it lies below 0: the
+ * runner-up is better on new sequences), or `unvalidated` (validation.seeds 0).
+ */
+export const VERDICTS = ['confirmed', 'tie', 'overturned', 'unvalidated'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
 /** Fresh seeds the validation stage trains each validated mask on, when a definition names none. */
 export const DEFAULT_VALIDATION_SEEDS = 3;
 

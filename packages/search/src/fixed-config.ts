@@ -1,10 +1,10 @@
 import { modelDefaults, type ModelVersion, type PropertyKey } from '@ip2/snn';
 import { canonicalJson, contentHash } from './canonical-json.js';
 import { decideState, type Decision } from './decision.js';
-import type { SearchDefinition, SearchProtocol } from './definition.js';
+import type { SearchDefinition, SearchProtocol, Verdict } from './definition.js';
 import type { ResultTable } from './results.js';
 import { searchState } from './search-state.js';
-import { validationRecord, type ValidationRecord, type Verdict } from './validation.js';
+import { validationRecord, type ValidationRecord } from './validation.js';
 
 export const FIXED_CONFIG_FORMAT = 'ip2.fixed-config/1';
 

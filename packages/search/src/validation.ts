@@ -2,6 +2,7 @@ import type { PropertyKey } from '@ip2/snn';
 import { aggregateCandidate, resamplerFor, type CandidateAggregate } from './aggregate.js';
 import type { Interval } from './bootstrap.js';
 import { candidateFromMask } from './candidates.js';
+import type { Verdict } from './definition.js';
 import {
   candidateEvidence,
   finiteOrNull,
@@ -21,15 +22,6 @@ export {
   type ValidationRole,
   type ValidationTarget,
 } from './validation-plan.js';
-
-/**
- * What the validation on fresh seeds says of the search's choice, judged by the paired interval of its
- * advantage over the runner-up: `confirmed` (the interval lies above 0: the choice holds on new sequences),
- * `tie` (it contains 0: on new sequences the two cannot be told apart), `overturned` (it lies below 0: the
- * runner-up is better on new sequences), or `unvalidated` (validation.seeds 0).
- */
-export const VERDICTS = ['confirmed', 'tie', 'overturned', 'unvalidated'] as const;
-export type Verdict = (typeof VERDICTS)[number];
 
 /**
  * The verdict rule on the interval of the chosen mask's advantage over the runner-up (positive: the

@@ -1,14 +1,14 @@
 import { NotFoundError } from '@ip2/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
-import { problemSchema } from '../problem.js';
 import {
   configParamsSchema,
   configsQuerySchema,
   fixedConfigListSchema,
   fixedConfigViewSchema,
   noQuerySchema,
-} from '../schemas.js';
+  problemSchema,
+} from '@ip2/contracts/http';
 import { fixedConfigView } from '../views.js';
 
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
-import { HttpProblem, problemSchema } from '../problem.js';
-import { eventsHeaderSchema, noQuerySchema, searchParamsSchema } from '../schemas.js';
+import { HttpProblem } from '../problem.js';
+import { noQuerySchema, problemSchema, searchParamsSchema, eventsHeaderSchema } from '@ip2/contracts/http';
 
 /**
  * Progress of a search as Server-Sent Events, from polling the database (one poll per search, shared by

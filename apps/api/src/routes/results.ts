@@ -11,8 +11,14 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ownerOf, type ApiContext } from '../context.js';
-import { HttpProblem, problemSchema } from '../problem.js';
-import { importanceViewSchema, noQuerySchema, resultsQuerySchema, searchParamsSchema } from '../schemas.js';
+import { HttpProblem } from '../problem.js';
+import {
+  importanceViewSchema,
+  noQuerySchema,
+  resultsQuerySchema,
+  problemSchema,
+  searchParamsSchema,
+} from '@ip2/contracts/http';
 
 /** The stored analyses for the report, or the report's note on why there are none (yet). */
 function analysisOf(a: StoredAnalysis | null): { analysis?: ConfigurationAnalysis; analysisNote?: string } {

@@ -4,20 +4,22 @@ import { FAMILY_IDS, isFamilyId } from '@ip2/tasks';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ownerOf, type ApiContext } from '../context.js';
 import type { ApiLimits } from '../env.js';
-import { HttpProblem, problemSchema } from '../problem.js';
+import { HttpProblem } from '../problem.js';
 import {
   candidateListSchema,
   idempotencyHeaderSchema,
   learningCurveSchema,
   listSearchesQuerySchema,
   noQuerySchema,
+  problemSchema,
   runParamsSchema,
   searchBodySchema,
   searchListSchema,
   searchParamsSchema,
   searchViewSchema,
-} from '../schemas.js';
-import { candidateView, searchView, taskView } from '../views.js';
+  taskView,
+} from '@ip2/contracts/http';
+import { candidateView, searchView } from '../views.js';
 
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 429: problemSchema };
 const security = [{ bearer: [] }];

@@ -55,7 +55,7 @@ export async function watchSearch(client: ApiClient, search: SearchView, o: Watc
     }
   };
   bar.log(`following search ${id} (${state.toLowerCase()}) on ${client.base.origin}`);
-  let end: { state: string };
+  let end: Awaited<ReturnType<typeof followEvents>>;
   try {
     end = await followEvents(
       client,

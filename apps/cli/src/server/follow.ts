@@ -1,3 +1,4 @@
+import type { SearchEvents, StateEvent, TaskEvent } from '@ip2/contracts/http';
 import { createParser } from 'eventsource-parser';
 import { UsageError } from '../errors.js';
 import { ServerError, type ApiClient } from './client.js';
@@ -5,9 +6,9 @@ import { ServerError, type ApiClient } from './client.js';
 /** What the progress stream of a search says (see GET /v1/searches/{id}/events). */
 export interface FollowHandlers {
   /** A task result; `n` is its event id (1, 2, ...): the number of results delivered so far. */
-  onTask?(n: number, task: { candidate: string; seedIndex: number; taskIndex: number }): void;
-  onState?(state: { state: string; tasksDone: number; error: string | null }): void;
-  onCandidates?(items: readonly { bits: string; state: string; rung: number }[]): void;
+  onTask?(n: number, task: TaskEvent): void;
+  onState?(state: StateEvent): void;
+  onCandidates?(items: SearchEvents['candidates']['items']): void;
   /** The stream broke; it is opened again after `delayMs` with Last-Event-ID. */
   onReconnect?(lastEventId: string | undefined, reason: string, delayMs: number): void;
 }
@@ -30,13 +31,13 @@ export async function followEvents(
   id: string,
   h: FollowHandlers,
   o: FollowOptions = {},
-): Promise<{ state: string }> {
+): Promise<SearchEvents['end']> {
   const retries = o.retries ?? 30;
   let lastId = o.lastEventId;
   let retryMs = 1000;
   let failures = 0;
   for (;;) {
-    let ended: { state: string } | null = null;
+    let ended: SearchEvents['end'] | null = null;
     let reason = 'the stream closed before the search ended';
     try {
       const res = await client.request(
@@ -64,9 +65,10 @@ export async function followEvents(
             h.onTask?.(Number(e.id), data as Parameters<NonNullable<FollowHandlers['onTask']>>[1]);
           else if (e.event === 'state') h.onState?.(data as Parameters<NonNullable<FollowHandlers['onState']>>[0]);
           else if (e.event === 'candidates') {
-            h.onCandidates?.((data as { items: Parameters<NonNullable<FollowHandlers['onCandidates']>>[0] }).items);
-          } else if (e.event === 'end') ended = data as { state: string };
-          else if (e.event === 'error') reason = (data as { detail?: string }).detail ?? 'the server reported an error';
+            h.onCandidates?.((data as SearchEvents['candidates']).items);
+          } else if (e.event === 'end') ended = data as SearchEvents['end'];
+          else if (e.event === 'error')
+            reason = (data as Partial<SearchEvents['error']>).detail ?? 'the server reported an error';
         },
       });
       if (res.body === null) throw new ServerError('the server sent an empty event stream');

@@ -1,30 +1,14 @@
+import { UUID, type FixedConfigView as FixedConfigWire } from '@ip2/contracts/http';
 import type { FixedConfig } from '@ip2/search';
 
-/** A search as GET /v1/searches/{id} returns it (the fields the CLI reads). */
-export interface SearchView {
-  readonly id: string;
-  readonly state: string;
-  readonly family: string;
-  readonly definition: unknown;
-  readonly plannedTaskTrainings: number;
-  readonly error: string | null;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-  readonly links: Record<string, string>;
-}
+export type { SearchView } from '@ip2/contracts/http';
 
-export interface FixedConfigView {
-  readonly id: string;
-  readonly family: string;
-  readonly version: number;
-  /** The version of the model's defaults it was measured under (absent from servers that predate it). */
-  readonly modelVersion?: number;
-  readonly hash: string;
-  readonly searchId: string | null;
-  readonly record: FixedConfig;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * A fixed configuration as the API sends it, its record read as @ip2/search's FixedConfig, and the model
+ * version optional (servers that predate it send none: 1).
+ */
+export type FixedConfigView = Omit<FixedConfigWire, 'modelVersion' | 'record'> &
+  Partial<Pick<FixedConfigWire, 'modelVersion'>> & { readonly record: FixedConfig };
 
 export function isSearchId(id: string): boolean {
   return UUID.test(id);

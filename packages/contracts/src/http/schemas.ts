@@ -1,8 +1,23 @@
-import { SEARCH_STATES } from '@ip2/db';
-import { MODEL_VERSIONS, searchDefinitionSchema, VERDICTS } from '@ip2/search';
+/*
+ * The HTTP API's schemas: request bodies, parameters and queries as the api validates them, and every view
+ * it answers with (the OpenAPI document is generated from these). Browser-safe: zod, the search
+ * definition and the model versions only, so the dashboard bundles this module as it is.
+ */
+import { MODEL_VERSIONS } from '@ip2/snn';
+import { searchDefinitionSchema, VERDICTS } from '@ip2/search/definition';
 import { z } from 'zod';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { VERDICTS, type Verdict } from '@ip2/search/definition';
+
+/** The states of a search, as stored and as sent (QUEUED → RUNNING → COMPLETE | FAILED | CANCELLED). */
+export const SEARCH_STATES = ['QUEUED', 'RUNNING', 'COMPLETE', 'FAILED', 'CANCELLED'] as const;
+export type SearchState = (typeof SEARCH_STATES)[number];
+
+/** Why a task failed to converge: a non-finite loss, or the iteration cap reached. */
+export const TASK_FAILURES = ['nan', 'cap'] as const;
+export type TaskFailure = (typeof TASK_FAILURES)[number];
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const uuid = (field: string) =>
   z.string({ error: `${field} must be a string` }).regex(UUID, { error: `${field} must be a UUID` });
 
@@ -196,7 +211,7 @@ export const taskViewSchema = z
     batchSize: num.describe('Trials per training iteration (null on results recorded before it was)'),
     totalIterations: z.number(),
     converged: z.boolean(),
-    failure: z.enum(['nan', 'cap']).nullable(),
+    failure: z.enum(TASK_FAILURES).nullable(),
     finalLoss: num,
     accuracy: num,
     heldOutLoss: num,
@@ -277,3 +292,29 @@ export const importanceViewSchema = z
     unavailable: z.string().nullable().describe('Why there is no importance (yet); null when there is'),
   })
   .meta({ id: 'PropertyImportance' });
+
+export interface ProblemIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** RFC 9457 problem details, with the offending fields of a bad request in `errors`. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly errors?: readonly ProblemIssue[];
+}
+
+export const PROBLEM_TYPE = 'application/problem+json';
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'application/problem+json (RFC 9457)' });
