@@ -19,14 +19,13 @@ const PRISMA = {
 
 const APP_NAMES = ['@ip2/api', '@ip2/cli', '@ip2/controller', '@ip2/worker', '@ip2/dashboard'];
 /** Apps share code through packages (@ip2/contracts for wire shapes), never by importing one another. */
-const appsExcept = (...allowed) => ({
-  paths: APP_NAMES.filter((name) => !allowed.includes(name)).map((name) => ({
+const APPS = {
+  paths: APP_NAMES.map((name) => ({
     name,
     message: 'An app does not import another app: move what both need into a package (e.g. @ip2/contracts).',
   })),
   patterns: [],
-});
-const APPS = appsExcept();
+};
 
 /*
  * The science packages run unchanged inside a worker, the CLI's local mode and tests: no files, network,
@@ -93,12 +92,12 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': restrict(PRISMA, APPS) },
   },
   {
-    // The api's use of the controller's Queues is to move into a package; drop this block when it has.
-    files: ['apps/api/src/app.ts', 'apps/api/src/app.test.ts'],
-    rules: { 'no-restricted-imports': restrict(PRISMA, appsExcept('@ip2/controller')) },
+    files: SCIENCE.map((p) => `${p}/src/**`),
+    rules: { 'no-restricted-imports': restrict(PRISMA, IO, FILES) },
   },
   {
-    files: SCIENCE.map((p) => `${p}/src/**`),
+    // The http entry of @ip2/contracts is bundled by the dashboard: browser-safe, no Node I/O.
+    files: ['packages/contracts/src/http/**'],
     rules: { 'no-restricted-imports': restrict(PRISMA, IO, FILES) },
   },
   {
