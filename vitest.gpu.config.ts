@@ -8,5 +8,13 @@ import base from './vitest.config.js';
  */
 export default mergeConfig(
   base,
-  defineConfig({ test: { include: ['packages/snn/src/gpu/**/*.gpu-test.ts'], testTimeout: 300_000 } }),
+  defineConfig({
+    test: {
+      include: ['packages/snn/src/gpu/**/*.gpu-test.ts'],
+      testTimeout: 300_000,
+      // Headless Linux without Vulkan: Dawn's OpenGL ES path needs Mesa's surfaceless EGL platform,
+      // which @ip2/snn leaves to the application.
+      env: { EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
+    },
+  }),
 );
