@@ -8,5 +8,12 @@ import { shared } from './vitest.config.js';
  */
 export default defineConfig({
   ...shared,
-  test: { ...shared.test, include: ['packages/snn/src/gpu/**/*.gpu-test.ts'], testTimeout: 300_000 },
+  test: {
+    ...shared.test,
+    include: ['packages/snn/src/gpu/**/*.gpu-test.ts'],
+    testTimeout: 300_000,
+    // Headless Linux without Vulkan: Dawn's OpenGL ES path needs Mesa's surfaceless EGL platform,
+    // which @ip2/snn leaves to the application.
+    env: { ...shared.test.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
+  },
 });

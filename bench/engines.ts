@@ -145,9 +145,9 @@ async function child(kind: string, shapeName: string): Promise<void> {
       };
     } else if (kind === 'population') {
       const pop = FusedPopulation.create(states);
-      for (let p = 0; p < POPULATION; p++) pop.setHomeostaticTarget(p, HOMEOSTATIC_TARGET);
-      step = () => {
-        const r = pop.trainStep(batch);
+      for (let p = 0; p < POPULATION; p++) await pop.setHomeostaticTarget(p, HOMEOSTATIC_TARGET);
+      step = async () => {
+        const r = await pop.trainStep(batch);
         return { loss: r[0]!.loss, rate: r[0]!.firingRate };
       };
     } else {

@@ -9,7 +9,7 @@
  */
 import { initNetwork, PROPERTY_KEYS, type NetworkState, type PropertyKey } from '../packages/snn/src/index.js';
 import { FusedPopulation } from '../packages/snn/src/fused/index.js';
-import { GpuPopulation, gpuContext, releaseGpu } from '../packages/snn/src/gpu/index.js';
+import { GpuPopulation, gpuContext, releaseGpu, WEBGPU_BACKEND_ENV } from '../packages/snn/src/gpu/index.js';
 import { randomBatch } from '../packages/snn/src/testkit.js';
 import { upperMedian as median } from './stats.js';
 
@@ -37,7 +37,9 @@ function population(P: number): NetworkState[] {
   );
 }
 
-const ctx = await gpuContext();
+// Headless Linux without Vulkan: Dawn's OpenGL ES path needs Mesa's surfaceless EGL platform.
+process.env.EGL_PLATFORM ??= 'surfaceless';
+const ctx = await gpuContext({ backend: process.env[WEBGPU_BACKEND_ENV] ?? 'auto' });
 console.log(`adapter: ${ctx.name} (backend ${ctx.backend})`);
 const batch = randomBatch({ steps: 100, batch: 1, nIn: 11, nOut: 3, seed: 1 });
 console.log('P\tgpu ms/step\tcpu ms/step\tgpu net-it/s\tcpu net-it/s\tgpu/cpu');
@@ -47,7 +49,7 @@ for (const P of sizes) {
   const cpu = FusedPopulation.create(states);
   for (let i = 0; i < 2; i++) {
     await gpu.trainStep(batch);
-    cpu.trainStep(batch);
+    await cpu.trainStep(batch);
   }
   const tg: number[] = [];
   const tc: number[] = [];
@@ -56,7 +58,7 @@ for (const P of sizes) {
     await gpu.trainStep(batch);
     tg.push(performance.now() - t0);
     t0 = performance.now();
-    cpu.trainStep(batch);
+    await cpu.trainStep(batch);
     tc.push(performance.now() - t0);
   }
   const g = median(tg);
@@ -64,7 +66,7 @@ for (const P of sizes) {
   console.log(
     `${P}\t${g.toFixed(2)}\t${c.toFixed(2)}\t${((P * 1000) / g).toFixed(0)}\t${((P * 1000) / c).toFixed(0)}\t${(c / g).toFixed(2)}`,
   );
-  gpu.dispose();
+  await gpu.dispose();
 }
 await releaseGpu();
 process.exit(0);

@@ -25,6 +25,7 @@ import {
   parseProtocol,
   runSeeds,
   runSequence,
+  sequenceLearner,
   sequenceMetrics,
   spikingNetworkState,
   type TaskResult,
@@ -214,7 +215,7 @@ async function sequenceRun(spec: SequenceSpec): Promise<ControlRun> {
   );
   const started = performance.now();
   const results: TaskResult[] = [];
-  for await (const step of runSequence({ family, seed, protocol, learner })) {
+  for await (const step of runSequence({ family, seed, protocol, learner: sequenceLearner(learner) })) {
     const r = step.result;
     results.push(r);
     console.log(

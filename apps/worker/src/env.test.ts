@@ -14,6 +14,7 @@ describe('worker environment', () => {
     expect(c.databaseUrl).toBe(DB);
     expect(c.concurrency).toBeGreaterThanOrEqual(1);
     expect(c.population).toBe(1);
+    expect(c.threads).toBe(0);
     expect(c.heartbeatMs).toBe(10_000);
     expect(c.staleMs).toBe(60_000);
     expect(c.queuePrefix).toBe('ip2');
@@ -26,6 +27,7 @@ describe('worker environment', () => {
       REDIS_URL: 'redis://redis:6380/1',
       WORKER_CONCURRENCY: '3',
       WORKER_POPULATION: '4',
+      WORKER_THREADS: '2',
       HEARTBEAT_MS: '500',
       STALE_MS: '2000',
       QUEUE_PREFIX: 'test-1',
@@ -34,6 +36,7 @@ describe('worker environment', () => {
     expect(c).toMatchObject({
       concurrency: 3,
       population: 4,
+      threads: 2,
       heartbeatMs: 500,
       staleMs: 2000,
       queuePrefix: 'test-1',

@@ -13,6 +13,7 @@ export const workerEnvSchema = z
     DATABASE_URL: sharedEnv.DATABASE_URL,
     WORKER_CONCURRENCY: int(1, 1024, availableParallelism()),
     WORKER_POPULATION: int(1, 64, 1),
+    WORKER_THREADS: int(0, 256, 0),
     HEARTBEAT_MS: int(50, 3_600_000, 10_000),
     STALE_MS: int(100, 86_400_000, 60_000),
     LOCK_MS: int(1_000, 3_600_000, 30_000),
@@ -30,6 +31,11 @@ export interface WorkerConfig {
   readonly concurrency: number;
   /** Runs a job process trains together in lock-step (its job's run and up to population − 1 queued ones). */
   readonly population: number;
+  /**
+   * Worker threads a lock-step population is spread over (ThreadedPopulation, the same results);
+   * 0: the job's process trains it on its own thread (FusedPopulation).
+   */
+  readonly threads: number;
   readonly heartbeatMs: number;
   readonly staleMs: number;
   readonly lockMs: number;
@@ -48,6 +54,7 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerC
     databaseUrl: e.DATABASE_URL,
     concurrency: e.WORKER_CONCURRENCY,
     population: e.WORKER_POPULATION,
+    threads: e.WORKER_THREADS,
     heartbeatMs: e.HEARTBEAT_MS,
     staleMs: e.STALE_MS,
     lockMs: e.LOCK_MS,

@@ -32,6 +32,7 @@ export default async function process_(job: SandboxedJob, _token?: string, signa
       worker: { workerId: config.workerId, host: config.host },
       heartbeatMs: config.heartbeatMs,
       population: config.population,
+      threads: config.threads,
       staleMs: config.staleMs,
       stopping: () => stopping || signal?.aborted === true,
       log: (m) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`),

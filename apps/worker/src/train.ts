@@ -20,6 +20,8 @@ export interface TrainDeps {
   readonly staleMs: number;
   /** Runs one job trains together in lock-step: its own and up to population − 1 queued ones (default 1). */
   readonly population?: number;
+  /** Worker threads each lock-step population is spread over (0 or absent: the job's own thread). */
+  readonly threads?: number;
   /** True once the process was asked to stop: the chunk ends at the next task boundary. */
   readonly stopping?: () => boolean;
   readonly log?: (message: string) => void;
@@ -112,7 +114,9 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
         checkpoint: h.checkpoint,
       }));
       const of = main.toTask - main.fromTask;
-      for await (const { index, step } of trainChunks(items)) {
+      const threads = deps.threads ?? 0;
+      const population = threads > 0 ? { kind: 'threaded' as const, threads } : { kind: 'fused' as const };
+      for await (const { index, step } of trainChunks(items, { population })) {
         const h = held[index]!;
         let out;
         try {

@@ -1,13 +1,15 @@
 import { createInstance, heldOutBatch } from '@ip2/tasks';
 import {
+  createPopulation,
   PROPERTY_KEYS,
   resolveEngineName,
   type EngineName,
+  type PopulationOptions,
   type ModelVersion,
   type NetworkConfigInput,
   type PropertyKey,
 } from '@ip2/snn';
-import type { Learner, LearnerSpec, SequenceLearner } from './learner.js';
+import { sequenceLearner, type Learner, type LearnerSpec, type SequenceLearner } from './learner.js';
 import { LockstepGroup } from './lockstep.js';
 import { createLearner, type ModelOptions } from './models/registry.js';
 import { SPIKING_MODELS, spikingNetworkState } from './models/spiking.js';
@@ -143,10 +145,10 @@ async function* trainWith(
       converged: checkpoint?.converged ?? false,
       ...(signal ? { signal } : {}),
     })) {
-      yield { result: step.result, checkpoint: step.checkpoint(), engine: learner.info };
+      yield { result: step.result, checkpoint: await step.checkpoint(), engine: learner.info };
     }
   } finally {
-    learner.dispose();
+    await learner.dispose();
   }
 }
 
@@ -163,7 +165,7 @@ export async function* trainChunk(
   signal?: AbortSignal,
 ): AsyncGenerator<ChunkStep> {
   const start = chunkStart(job, checkpoint);
-  const learner = await createRunLearner({ ...job, dt: job.protocol.dt }, checkpoint?.learner);
+  const learner = sequenceLearner(await createRunLearner({ ...job, dt: job.protocol.dt }, checkpoint?.learner));
   yield* trainWith(job, checkpoint, start, learner, signal);
 }
 
@@ -181,22 +183,35 @@ function lockstepEligible(job: ChunkJob): boolean {
   );
 }
 
+export interface TrainChunksOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * The population that a lock-step group trains on (createPopulation's options; default: a
+   * FusedPopulation on this thread). `threaded` spreads each group over worker threads with the same
+   * results; `gpu` is experimental (model version 1 only).
+   */
+  readonly population?: PopulationOptions;
+}
+
 /**
- * Several chunks on this thread at once, yielding each task's result (with its chunk's index) as
- * soon as it is known. Chunks whose runs are spiking networks of the same sizes on the fused engine
- * train in lock-step as one population (LockstepGroup); the others train beside them on learners
- * of their own. Every chunk gives exactly the results that trainChunk gives it alone. When the
- * caller stops early (or one chunk fails), the other chunks stop at their next iteration.
+ * Several chunks at once, yielding each task's result (with its chunk's index) as soon as it is
+ * known. Chunks whose runs are spiking networks of the same sizes on the fused engine train in
+ * lock-step as one population (LockstepGroup); the others train beside them on learners of their
+ * own. Every chunk gives exactly the results that trainChunk gives it alone (on a fused or threaded
+ * population). When the caller stops early (or one chunk fails), the other chunks stop at their next
+ * iteration.
  */
 export async function* trainChunks(
   items: readonly ChunkItem[],
-  signal?: AbortSignal,
+  options: TrainChunksOptions = {},
 ): AsyncGenerator<{ readonly index: number; readonly step: ChunkStep }> {
+  const { signal } = options;
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) stop.abort();
   const learners: SequenceLearner[] = [];
+  const slot = new Map<number, SequenceLearner>();
   let starts: number[];
   try {
     starts = items.map((it) => chunkStart(it.job, it.checkpoint));
@@ -214,21 +229,23 @@ export async function* trainChunks(
         st ? { key: `${st.config.nIn}|${st.config.nRec}|${st.config.nOut}`, job: items[i]!.job } : null,
       ),
     );
-    const slot = new Map<number, SequenceLearner>();
     for (const members of groups) {
+      const memberStates = members.map((i) => states[i]!);
       const group = new LockstepGroup(
-        members.map((i) => states[i]!),
+        await createPopulation(memberStates, options.population),
+        memberStates,
         members.map((i) => items[i]!.job.model),
       );
       for (const [p, i] of members.entries()) slot.set(i, group.member(p));
     }
     for (const [i, it] of items.entries()) {
       learners.push(
-        slot.get(i) ?? (await createRunLearner({ ...it.job, dt: it.job.protocol.dt }, it.checkpoint?.learner)),
+        slot.get(i) ??
+          sequenceLearner(await createRunLearner({ ...it.job, dt: it.job.protocol.dt }, it.checkpoint?.learner)),
       );
     }
   } catch (e) {
-    for (const l of learners) l.dispose();
+    await Promise.allSettled([...learners, ...slot.values()].map((l) => l.dispose()));
     signal?.removeEventListener('abort', onAbort);
     throw e;
   }

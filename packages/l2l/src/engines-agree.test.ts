@@ -1,6 +1,7 @@
 import { createInstance } from '@ip2/tasks';
 import { describe, expect, it } from 'vitest';
 import { createLearner } from './models/registry.js';
+import { sequenceLearner } from './learner.js';
 import { parseProtocol, runSeeds, runSequence } from './protocol.js';
 import type { NetworkConfigInput } from '@ip2/snn';
 
@@ -30,7 +31,8 @@ describe('fused and TensorFlow.js engines over a whole sequence', () => {
       { family: 'sma', space: ['tauD', 'tauS', 'theta'], mask: ['tauD', 'theta'], engine, network },
     );
     const out: { iterations: number; converged: boolean; finalLoss: number }[] = [];
-    for await (const { result } of runSequence({ family: 'sma', seed: 4, protocol, learner })) out.push(result);
+    for await (const { result } of runSequence({ family: 'sma', seed: 4, protocol, learner: sequenceLearner(learner) }))
+      out.push(result);
     expect(learner.info.engine).toBe(engine);
     learner.dispose();
     return out;

@@ -53,12 +53,37 @@ export interface Learner {
 }
 
 /**
- * A learner whose passes may complete later (a member of a lock-step population, lockstep.ts): what
- * the sequential protocol accepts. Every Learner is one.
+ * What the sequential protocol trains: a learner whose every operation completes later (a member of
+ * a lock-step population, lockstep.ts, whose passes wait for the other members and may run on other
+ * threads or a GPU). `sequenceLearner(learner)` makes one of any Learner.
  */
-export interface SequenceLearner extends Omit<Learner, 'trainStep' | 'evaluate'> {
-  trainStep(batch: TrialBatch): LearnerStep | Promise<LearnerStep>;
-  evaluate(batch: TrialBatch): LearnerEvaluation | Promise<LearnerEvaluation>;
+export interface SequenceLearner {
+  readonly model: string;
+  readonly info: EngineInfo;
+  trainStep(batch: TrialBatch): Promise<LearnerStep>;
+  evaluate(batch: TrialBatch): Promise<LearnerEvaluation>;
+  startTask(): Promise<void>;
+  firstConvergence(meanU2: number): Promise<void>;
+  save(): Promise<Uint8Array>;
+  /** Per-neuron intrinsic values, for models that have them. */
+  intrinsic?(): Promise<Record<string, Float64Array>>;
+  dispose(): Promise<void>;
+}
+
+/** A Learner as a SequenceLearner (each call done at once, its result in a promise). */
+export function sequenceLearner(learner: Learner): SequenceLearner {
+  const intrinsic = learner.intrinsic?.bind(learner);
+  return {
+    model: learner.model,
+    info: learner.info,
+    trainStep: async (batch) => learner.trainStep(batch),
+    evaluate: async (batch) => learner.evaluate(batch),
+    startTask: async () => learner.startTask(),
+    firstConvergence: async (meanU2) => learner.firstConvergence(meanU2),
+    save: async () => learner.save(),
+    ...(intrinsic ? { intrinsic: async () => intrinsic() } : {}),
+    dispose: async () => learner.dispose(),
+  };
 }
 
 /** What every model is built from. */

@@ -1,4 +1,4 @@
-import { initNetwork, PAPER_SPACE, PROPERTY_KEYS } from '@ip2/snn';
+import { createPopulation, initNetwork, PAPER_SPACE, PROPERTY_KEYS } from '@ip2/snn';
 import { createInstance } from '@ip2/tasks';
 import { describe, expect, it } from 'vitest';
 import {
@@ -98,7 +98,8 @@ describe('trainChunks (lock-step populations)', () => {
     const states = [1, 2, 3].map((seed) =>
       initNetwork({ nIn, nRec: 12, nOut, seed, space: [...PAPER_SPACE], learnable: ['theta'] }),
     );
-    const group = new LockstepGroup(states, ['ip2', 'ip2', 'ip2']);
+    const group = new LockstepGroup(await createPopulation(states), states, ['ip2', 'ip2', 'ip2']);
+    expect(group.info).toEqual({ engine: 'fused', backend: 'wasm-simd' });
     const p = parseProtocol({ tasks: 2, window: 5, epsilon: 1e-9, cap: 30, evalBatch: 4 });
     await Promise.all(
       states.map(async (_, m) => {
@@ -108,7 +109,7 @@ describe('trainChunks (lock-step populations)', () => {
             expect(s.result.totalIterations).toBe(30);
           }
         } finally {
-          learner.dispose();
+          await learner.dispose();
         }
       }),
     );
@@ -133,7 +134,7 @@ describe('trainChunks (lock-step populations)', () => {
     expect(Date.now() - started).toBeLessThan(60_000);
     const ac = new AbortController();
     const run = (async () => {
-      for await (const _ of trainChunks(items, ac.signal)) ac.abort();
+      for await (const _ of trainChunks(items, { signal: ac.signal })) ac.abort();
     })();
     await expect(run).rejects.toThrow(/aborted/);
   }, 120_000);

@@ -1,9 +1,9 @@
 import {
-  FusedPopulation,
   serializeState,
   type EngineInfo,
   type Evaluation,
   type NetworkState,
+  type Population,
   type StepStats,
   type TrialBatch,
 } from '@ip2/snn';
@@ -22,18 +22,18 @@ interface Request {
 }
 
 /**
- * Spiking networks of the same sizes trained as one FusedPopulation, each behind a learner of its
- * own (`member(p)`), so that several runs of the sequential protocol advance together on one thread.
- * A member's trainStep and evaluate return promises; once every member still in the group has asked
- * for its next pass, the passes are made, in one population pass per kind and batch shape (members
- * at different points of their sequences — another task length, an evaluation — go in separate
- * passes). A member that is disposed leaves the group, and the others no longer wait for it.
+ * Spiking networks of the same sizes trained as one Population (createPopulation: on this thread,
+ * over worker threads, or on a GPU), each behind a learner of its own (`member(p)`), so that several
+ * runs of the sequential protocol advance together. A member's trainStep and evaluate wait until
+ * every member still in the group has asked for its next pass; then the passes are made, in one
+ * population pass per kind and batch shape (members at different points of their sequences —
+ * another task length, an evaluation — go in separate passes). A member that is disposed leaves the
+ * group, and the others no longer wait for it; the last one to leave disposes the population.
  *
- * Each member computes exactly what a FusedEngine on its own state computes (FusedPopulation), so a
- * run gives the same numbers alone or in any group.
+ * On a fused population each member computes exactly what a FusedEngine on its own state computes,
+ * so a run gives the same numbers alone or in any group. Each member reports the population's engine.
  */
 export class LockstepGroup {
-  private readonly population: FusedPopulation;
   private readonly left: boolean[];
   private readonly neurons: number[];
   private live: number;
@@ -42,11 +42,15 @@ export class LockstepGroup {
   passes = 0;
   memberPasses = 0;
 
+  /** `states` are the members' networks, from which `population` was built, in its order. */
   constructor(
+    private readonly population: Population,
     states: readonly NetworkState[],
     private readonly models: readonly string[],
   ) {
-    this.population = FusedPopulation.create(states);
+    if (states.length !== population.size) {
+      throw new RangeError(`expected ${population.size} member states, got ${states.length}`);
+    }
     this.left = states.map(() => false);
     this.neurons = states.map((s) => s.config.nRec);
     this.live = states.length;
@@ -61,6 +65,11 @@ export class LockstepGroup {
     return new LockstepLearner(this, this.population, p, this.models[p]!, this.neurons[p]!);
   }
 
+  /** Which engine computes the members. */
+  get info(): EngineInfo {
+    return this.population.info;
+  }
+
   request(member: number, batch: TrialBatch, pass: Pass, reject: (e: Error) => void): void {
     if (this.left[member]) throw new Error(`member ${member} has left the group`);
     if (this.pending.some((r) => r.member === member)) throw new Error(`member ${member} already waits for a pass`);
@@ -68,17 +77,23 @@ export class LockstepGroup {
     if (this.pending.length === this.live) this.flush();
   }
 
-  leave(member: number): void {
-    if (this.left[member]) return;
+  leave(member: number): Promise<void> {
+    if (this.left[member]) return Promise.resolve();
     this.left[member] = true;
     this.live--;
     const mine = this.pending.filter((r) => r.member === member);
     this.pending = this.pending.filter((r) => r.member !== member);
     for (const r of mine) r.reject(new Error(`member ${member} left the group`));
     if (this.live > 0 && this.pending.length === this.live) this.flush();
+    if (this.live === 0) return this.population.dispose();
+    return Promise.resolve();
   }
 
-  /** Makes every pending pass, grouped by kind and batch shape, in member order within a group. */
+  /**
+   * Makes every pending pass, grouped by kind and batch shape, in member order within a group. The
+   * passes are issued at once (the population makes them in that order) and each member's promise
+   * settles with its pass.
+   */
   private flush(): void {
     const requests = this.pending;
     this.pending = [];
@@ -94,32 +109,35 @@ export class LockstepGroup {
       for (const r of g) batches[r.member] = r.batch;
       this.passes++;
       this.memberPasses += g.length;
-      try {
-        if (g[0]!.pass.kind === 'train') {
-          const out = this.population.trainStep(batches);
-          for (const r of g) (r.pass as Extract<Pass, { kind: 'train' }>).resolve(out[r.member]!);
-        } else {
-          const out = this.population.evaluate(batches);
-          for (const r of g) (r.pass as Extract<Pass, { kind: 'eval' }>).resolve(out[r.member]!);
-        }
-      } catch (e) {
+      const fail = (e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));
         for (const r of g) r.reject(err);
+      };
+      if (g[0]!.pass.kind === 'train') {
+        this.population.trainStep(batches).then((out) => {
+          for (const r of g) (r.pass as Extract<Pass, { kind: 'train' }>).resolve(out[r.member]!);
+        }, fail);
+      } else {
+        this.population.evaluate(batches).then((out) => {
+          for (const r of g) (r.pass as Extract<Pass, { kind: 'eval' }>).resolve(out[r.member]!);
+        }, fail);
       }
     }
   }
 }
 
 class LockstepLearner implements SequenceLearner {
-  readonly info: EngineInfo = { engine: 'fused', backend: 'wasm-simd' };
+  readonly info: EngineInfo;
 
   constructor(
     private readonly group: LockstepGroup,
-    private readonly population: FusedPopulation,
+    private readonly population: Population,
     private readonly p: number,
     readonly model: string,
     private readonly neurons: number,
-  ) {}
+  ) {
+    this.info = population.info;
+  }
 
   trainStep(batch: TrialBatch): Promise<LearnerStep> {
     return new Promise((resolve, reject) => {
@@ -154,28 +172,23 @@ class LockstepLearner implements SequenceLearner {
     });
   }
 
-  startTask(): void {
-    this.population.resetOptimizer(this.p);
+  startTask(): Promise<void> {
+    return this.population.resetOptimizer(this.p);
   }
 
-  firstConvergence(meanU2: number): void {
-    this.population.setHomeostaticTarget(this.p, meanU2);
+  firstConvergence(meanU2: number): Promise<void> {
+    return this.population.setHomeostaticTarget(this.p, meanU2);
   }
 
-  save(): Uint8Array {
-    return serializeState(this.population.snapshot(this.p));
+  async save(): Promise<Uint8Array> {
+    return serializeState(await this.population.snapshot(this.p));
   }
 
-  intrinsic(): Record<string, Float64Array> {
-    return intrinsicOf(this.population.snapshot(this.p));
+  async intrinsic(): Promise<Record<string, Float64Array>> {
+    return intrinsicOf(await this.population.snapshot(this.p));
   }
 
-  recurrentWeights() {
-    const s = this.population.snapshot(this.p);
-    return { n: s.config.nRec, w: s.params.wRec };
-  }
-
-  dispose(): void {
-    this.group.leave(this.p);
+  dispose(): Promise<void> {
+    return this.group.leave(this.p);
   }
 }

@@ -1,7 +1,7 @@
 import type { EngineInfo, TrialBatch } from '@ip2/snn';
 import { createInstance, getFamily } from '@ip2/tasks';
 import { describe, expect, it } from 'vitest';
-import type { LearnerEvaluation, LearnerStep, SequenceLearner } from './learner.js';
+import { sequenceLearner, type LearnerEvaluation, type LearnerStep, type SequenceLearner } from './learner.js';
 import { createSpikingLearner } from './models/spiking.js';
 import {
   batchSizeFor,
@@ -29,13 +29,13 @@ class ScriptedLearner implements SequenceLearner {
     private readonly firing: Pick<LearnerEvaluation, 'firingRate' | 'activeNeurons' | 'neurons'>,
   ) {}
 
-  trainStep(batch: TrialBatch): LearnerStep {
+  async trainStep(batch: TrialBatch): Promise<LearnerStep> {
     this.batches.push(batch.batch);
     const taskLoss = this.loss(this.it++);
     return { loss: taskLoss, taskLoss, meanU2: 1 };
   }
 
-  evaluate(batch: TrialBatch): LearnerEvaluation {
+  async evaluate(batch: TrialBatch): Promise<LearnerEvaluation> {
     return {
       taskLoss: 0.01,
       accuracy: 1,
@@ -44,17 +44,17 @@ class ScriptedLearner implements SequenceLearner {
     };
   }
 
-  startTask(): void {
+  async startTask(): Promise<void> {
     this.it = 0;
   }
 
-  firstConvergence(): void {}
+  async firstConvergence(): Promise<void> {}
 
-  save(): Uint8Array {
+  async save(): Promise<Uint8Array> {
     return new Uint8Array(0);
   }
 
-  dispose(): void {}
+  async dispose(): Promise<void> {}
 }
 
 const spiking = { firingRate: 0.02, activeNeurons: 3, neurons: 40 };
@@ -160,7 +160,7 @@ describe('firing statistics of a task result', () => {
     );
     try {
       const protocol = parseProtocol({ tasks: 1, window: 2, epsilon: 1e-9, cap: 3, evalBatch: 4, dt: 40 });
-      const [r] = await run('sma', protocol, learner);
+      const [r] = await run('sma', protocol, sequenceLearner(learner));
       expect(r!.neurons).toBe(hidden);
       expect(Number.isInteger(r!.activeNeurons)).toBe(true);
       expect(r!.activeNeurons).toBeGreaterThanOrEqual(0);

@@ -149,8 +149,11 @@ export interface SequenceOptions {
 
 export interface SequenceStep {
   readonly result: TaskResult;
-  /** State after this task (call only when you keep it: it serialises the learner). */
-  checkpoint(): RunCheckpoint;
+  /**
+   * State after this task (call only when you keep it: it serialises the learner), before the
+   * sequence is asked for its next step.
+   */
+  checkpoint(): Promise<RunCheckpoint>;
 }
 
 export class AbortedError extends Error {
@@ -177,7 +180,7 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
     if (o.signal?.aborted) throw new AbortedError();
     const started = performance.now();
     const instance = createInstance(o.family, seeds.tasks, k);
-    o.learner.startTask();
+    await o.learner.startTask();
     let sum = 0;
     let it = 0;
     let failure: 'nan' | 'cap' | null = null;
@@ -212,12 +215,12 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
       converged = true;
       let m = 0;
       for (let i = 0; i < p.window; i++) m += u2[i]!;
-      o.learner.firstConvergence(m / p.window);
+      await o.learner.firstConvergence(m / p.window);
     }
     const ev = await o.learner.evaluate(heldOutBatch(instance, seeds.tasks, p.evalBatch, p.dt));
     const intrinsic =
       p.snapshots && o.learner.intrinsic
-        ? Object.fromEntries(Object.entries(o.learner.intrinsic()).map(([key, v]) => [key, Array.from(v)]))
+        ? Object.fromEntries(Object.entries(await o.learner.intrinsic()).map(([key, v]) => [key, Array.from(v)]))
         : undefined;
     const iterations = iterationsToCriterion(it, p.window);
     const result: TaskResult = {
@@ -241,7 +244,10 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
     const learner = o.learner;
     const next = k + 1;
     const convergedNow = converged;
-    yield { result, checkpoint: () => ({ nextTask: next, learner: learner.save(), converged: convergedNow }) };
+    yield {
+      result,
+      checkpoint: async () => ({ nextTask: next, learner: await learner.save(), converged: convergedNow }),
+    };
   }
 }
 

@@ -4,6 +4,7 @@ import {
   nextTaskLesionStudy,
   recurrentModularity,
   runSequence,
+  sequenceLearner,
   summarize,
   type Correlation,
   type DistributionSummary,
@@ -187,7 +188,13 @@ export async function analyseConfiguration(
       keep(learner.intrinsic!(), -1);
       const analysed: AnalysedTask[] = [];
       let before = modularityOf(learner);
-      for await (const step of runSequence({ family: job.family, seed, protocol, learner, endTask: tasks })) {
+      for await (const step of runSequence({
+        family: job.family,
+        seed,
+        protocol,
+        learner: sequenceLearner(learner),
+        endTask: tasks,
+      })) {
         const r = step.result;
         if (r.intrinsic) keep(r.intrinsic, r.taskIndex);
         const after = modularityOf(learner);

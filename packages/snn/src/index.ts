@@ -15,13 +15,12 @@ export { createEngine, ENGINE_ENV, ENGINE_NAMES, resolveEngineName, type EngineN
 export { FusedEngine, FusedPopulation, ThreadedPopulation, type ThreadedPopulationOptions } from './fused/index.js';
 export { instantiateKernels, matvec, type KernelExports } from './fused/kernels.js';
 export { wasm, type WasmMemory } from './fused/wasm-emit.js';
-export { GpuPopulation, type GpuPopulationOptions } from './gpu/population.js';
+export type { PassBatches, Population } from './population.js';
 export {
-  gpuAvailable,
-  gpuContext,
-  releaseGpu,
-  GpuUnavailableError,
-  WEBGPU_BACKEND_ENV,
-  type GpuContext,
-} from './gpu/device.js';
+  createPopulation,
+  parsePopulationKind,
+  POPULATION_KINDS,
+  type PopulationKind,
+  type PopulationOptions,
+} from './create-population.js';
 export * from './testkit.js';

@@ -20,6 +20,7 @@ import {
   modelNames,
   parseProtocol,
   runSequence,
+  sequenceLearner,
   sequenceMetrics,
   type RunNetworkSettings,
   type TaskResult,
@@ -265,7 +266,7 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
       family: plan.family,
       seed: plan.seed,
       protocol: plan.protocol,
-      learner,
+      learner: sequenceLearner(learner),
       onIteration: (k, it, loss) => bar.update(k, { iter: it, loss: loss.toFixed(4) }),
     })) {
       const r = step.result;

@@ -2,6 +2,7 @@ import { createInstance, heldOutBatch } from '@ip2/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Learner } from '../learner.js';
 import { createLearner } from '../models/registry.js';
+import { sequenceLearner } from '../learner.js';
 import { parseProtocol, runSeeds, runSequence, type TaskResult } from '../protocol.js';
 import { activityDimensionality, neuronFiringRates, spikingActivity } from './activity.js';
 import { intrinsicEvolution } from './distributions.js';
@@ -158,7 +159,7 @@ describe('analyses leave training alone', () => {
     const b = await createLearner(spec, { mask: ['theta'] });
     try {
       const plain: number[] = [];
-      for await (const s of runSequence({ family: FAMILY, seed: SEED, protocol, learner: a }))
+      for await (const s of runSequence({ family: FAMILY, seed: SEED, protocol, learner: sequenceLearner(a) }))
         plain.push(s.result.heldOutLoss);
       const analysed: number[] = [];
       for await (const s of sequenceWithModularity({ family: FAMILY, seed: SEED, protocol, learner: b }))

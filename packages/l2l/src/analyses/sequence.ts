@@ -1,3 +1,4 @@
+import { sequenceLearner, type Learner } from '../learner.js';
 import { runSequence, type SequenceOptions, type SequenceStep } from '../protocol.js';
 import { correlate, type Correlation } from './correlation.js';
 import { recurrentModularity, type CommunityOptions } from './modularity.js';
@@ -20,11 +21,11 @@ export interface TaskModularity {
  * after each task. The extra work is one community detection per task; training is unchanged.
  */
 export async function* sequenceWithModularity(
-  o: SequenceOptions,
+  o: Omit<SequenceOptions, 'learner'> & { readonly learner: Learner },
   options: CommunityOptions = {},
 ): AsyncGenerator<SequenceStep & { readonly modularity: TaskModularity }> {
   let before = recurrentModularity(o.learner, options).q;
-  for await (const step of runSequence(o)) {
+  for await (const step of runSequence({ ...o, learner: sequenceLearner(o.learner) })) {
     const after = recurrentModularity(o.learner, options);
     const r = step.result;
     yield {

@@ -1,7 +1,7 @@
 import { randomBatch, type TrialBatch } from '@ip2/snn';
 import { createInstance } from '@ip2/tasks';
 import { describe, expect, it } from 'vitest';
-import type { LearnerSpec } from '../learner.js';
+import { sequenceLearner, type LearnerSpec } from '../learner.js';
 import { parseProtocol, runSequence, type TaskResult } from '../protocol.js';
 import { createLearner } from './registry.js';
 import { rnnAlpha } from './rnn.js';
@@ -135,7 +135,8 @@ describe('rnn in the learning-to-learn protocol', () => {
       spec({ nIn: instance.nIn, nOut: instance.nOut, hidden: 16, dt: protocol.dt, seed: 1 }),
     );
     const results: TaskResult[] = [];
-    for await (const step of runSequence({ family: 'sma', seed: 1, protocol, learner })) results.push(step.result);
+    for await (const step of runSequence({ family: 'sma', seed: 1, protocol, learner: sequenceLearner(learner) }))
+      results.push(step.result);
     expect(results.map((r) => r.taskIndex)).toEqual([0, 1, 2]);
     for (const r of results) {
       expect(r.totalIterations).toBeGreaterThanOrEqual(protocol.window);

@@ -445,14 +445,14 @@ export class FusedCore {
         N,
       );
     }
-    // Runs of consecutive networks that the kernels advance together (hard spikes, no lesion).
-    const runs = this.runs(
+    // Spans of consecutive networks that the kernels advance together (hard spikes, no lesion).
+    const spans = this.spans(
       (p) => (lesion?.[p] ?? null) === null && !this.members[p]!.soft,
       (p) => this.variant(p),
     );
     for (let t = 0; t < T; t++) {
       let next = 0;
-      for (const [p0, p1, kernel] of runs) {
+      for (const [p0, p1, kernel] of spans) {
         this.noSpikes(t, next, p0);
         if (kernel) this.forwardKernelStep(t, p0, p1);
         else for (let p = p0; p < p1; p++) this.forwardStep(t, p, lesion?.[p] ?? null);
@@ -522,10 +522,10 @@ export class FusedCore {
   }
 
   /**
-   * The networks of this pass grouped into runs of consecutive networks with equal `key` (and `ok`):
-   * each run is [p0, p1, ok(p0)]. The kernels advance a run in one call per step.
+   * The networks of this pass grouped into spans of consecutive networks with equal `key` (and `ok`):
+   * each span is [p0, p1, ok(p0)]. The kernels advance a span in one call per step.
    */
-  private runs(ok: (p: number) => boolean, key: (p: number) => string): [number, number, boolean][] {
+  private spans(ok: (p: number) => boolean, key: (p: number) => string): [number, number, boolean][] {
     const out: [number, number, boolean][] = [];
     for (let p = 0; p < this.P; p++) {
       if (!this.inPass[p]) continue;
@@ -799,14 +799,14 @@ export class FusedCore {
       }
     }
     F.ch.set(this.ch);
-    const runs = this.runs(
+    const spans = this.spans(
       (p) => active[p]!,
       (p) => `${this.variant(p)}|${weights[p]}`,
     ).filter((r) => r[2]);
-    for (const [p0, p1] of runs) this.surrogates(p0, p1);
+    for (const [p0, p1] of spans) this.surrogates(p0, p1);
     for (let p = 0; p < P; p++) if (active[p] && this.members[p]!.spikeReadout) this.readoutAdjoint(p);
     for (let t = T - 1; t >= 0; t--) {
-      for (const [p0, p1] of runs) this.backwardStep(t, p0, p1, weights[p0]!);
+      for (const [p0, p1] of spans) this.backwardStep(t, p0, p1, weights[p0]!);
       this.adjFlip ^= 1;
     }
     for (let p = 0; p < P; p++) {
@@ -1086,7 +1086,7 @@ export class FusedCore {
    * of every group of every network. 'train': noise, gradients of the trainable groups, one Adam
    * step per network (networks with nothing to train still advance their step count).
    */
-  run(
+  pass(
     batches: readonly (TrialBatch | null)[],
     kind: PassKind,
     lesion: readonly (Uint8Array | null)[] | null = null,

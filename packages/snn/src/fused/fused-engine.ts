@@ -43,7 +43,7 @@ export class FusedEngine implements Engine {
   private pass(batch: TrialBatch, kind: 'eval' | 'grad' | 'train', lesion: Uint8Array | null = null): void {
     if (this.disposed) throw new Error('engine was disposed');
     this.one[0] = batch;
-    this.core.run(this.one, kind, lesion === null ? null : [lesion]);
+    this.core.pass(this.one, kind, lesion === null ? null : [lesion]);
   }
 
   trainStep(batch: TrialBatch): StepStats {

@@ -24,44 +24,44 @@ function expectSame(a: NetworkState, b: NetworkState): void {
 }
 
 describe('FusedPopulation', () => {
-  it('each member equals a standalone FusedEngine, exactly (shared batch)', () => {
+  it('each member equals a standalone FusedEngine, exactly (shared batch)', async () => {
     const states = members();
     const pop = FusedPopulation.create(states);
     const solo = states.map((s) => FusedEngine.create(s));
-    pop.setHomeostaticTarget(0, 0.05);
+    await pop.setHomeostaticTarget(0, 0.05);
     solo[0]!.setHomeostaticTarget(0.05);
     const batch = batchOf(25, 2, 4, 3, 1);
     for (let i = 0; i < 8; i++) {
-      const stats = pop.trainStep(batch);
+      const stats = await pop.trainStep(batch);
       for (const [p, e] of solo.entries()) expect(stats[p]).toEqual(e.trainStep(batch));
     }
-    for (const [p, e] of solo.entries()) expectSame(pop.snapshot(p), e.snapshot());
-    const grads = pop.gradients(batch);
-    const evals = pop.evaluate(batch);
+    for (const [p, e] of solo.entries()) expectSame(await pop.snapshot(p), e.snapshot());
+    const grads = await pop.gradients(batch);
+    const evals = await pop.evaluate(batch);
     for (const [p, e] of solo.entries()) {
       expect(grads[p]).toEqual(e.gradients(batch));
       expect(evals[p]).toEqual(e.evaluate(batch));
     }
   });
 
-  it('each member equals a standalone FusedEngine, exactly (a batch per member)', () => {
+  it('each member equals a standalone FusedEngine, exactly (a batch per member)', async () => {
     const states = members().slice(0, 4);
     const pop = FusedPopulation.create(states);
     const solo = states.map((s) => FusedEngine.create(s));
     for (let i = 0; i < 6; i++) {
       const batches = states.map((_, p) => batchOf(20, 3, 4, 3, 10 * i + p));
-      pop.trainStep(batches);
+      await pop.trainStep(batches);
       for (const [p, e] of solo.entries()) e.trainStep(batches[p]!);
     }
-    pop.resetOptimizer(1);
+    await pop.resetOptimizer(1);
     solo[1]!.resetOptimizer();
     const batches = states.map((_, p) => batchOf(20, 3, 4, 3, 99 + p));
-    pop.trainStep(batches);
+    await pop.trainStep(batches);
     for (const [p, e] of solo.entries()) e.trainStep(batches[p]!);
-    for (const [p, e] of solo.entries()) expectSame(pop.snapshot(p), e.snapshot());
+    for (const [p, e] of solo.entries()) expectSame(await pop.snapshot(p), e.snapshot());
   });
 
-  it('a pass may leave networks out: each member still equals a FusedEngine that took only its own steps', () => {
+  it('a pass may leave networks out: each member still equals a FusedEngine that took only its own steps', async () => {
     const states = members();
     const pop = FusedPopulation.create(states);
     const solo = states.map((s) => FusedEngine.create(s));
@@ -71,7 +71,7 @@ describe('FusedPopulation', () => {
         (i + p) % 3 !== 0 || (i === 4 && p === 2) ? batchOf(18, 2, 4, 3, 7 * i + p) : null,
       );
       if (i === 5) batches.fill(null, 1);
-      const stats = pop.trainStep(batches);
+      const stats = await pop.trainStep(batches);
       for (const [p, e] of solo.entries()) {
         const b = batches[p];
         if (b) expect(stats[p]).toEqual(e.trainStep(b));
@@ -79,20 +79,20 @@ describe('FusedPopulation', () => {
       }
       // Evaluations of another shape in between, for other subsets.
       const held = states.map((_, p) => ((i + p) % 2 === 0 ? batchOf(12, 4, 4, 3, 500 + p) : null));
-      const evals = pop.evaluate(held);
+      const evals = await pop.evaluate(held);
       for (const [p, e] of solo.entries()) {
         const b = held[p];
         if (b) expect(evals[p]).toEqual(e.evaluate(b));
         else expect(evals[p]).toBeNull();
       }
     }
-    for (const [p, e] of solo.entries()) expectSame(pop.snapshot(p), e.snapshot());
-    expect(() => pop.trainStep(states.map(() => null))).toThrow(/at least one network/);
+    for (const [p, e] of solo.entries()) expectSame(await pop.snapshot(p), e.snapshot());
+    await expect(pop.trainStep(states.map(() => null))).rejects.toThrow(/at least one network/);
   });
 
-  it('rejects members of different sizes and batches of different lengths', () => {
+  it('rejects members of different sizes and batches of different lengths', async () => {
     expect(() => FusedPopulation.create([initNetwork({ nRec: 8 }), initNetwork({ nRec: 9 })])).toThrow(/same sizes/);
     const pop = FusedPopulation.create([initNetwork({ nIn: 2, nOut: 2 }), initNetwork({ nIn: 2, nOut: 2, seed: 2 })]);
-    expect(() => pop.trainStep([batchOf(5, 1, 2, 2, 1), batchOf(6, 1, 2, 2, 1)])).toThrow(/same steps/);
+    await expect(pop.trainStep([batchOf(5, 1, 2, 2, 1), batchOf(6, 1, 2, 2, 1)])).rejects.toThrow(/same steps/);
   });
 });

@@ -56,26 +56,26 @@ describe('ThreadedPopulation', () => {
       const solo = states.map((s) => FusedEngine.create(s));
       await pop.setHomeostaticTarget(0, 0.05);
       await pop.setHomeostaticTarget(5, 0.08);
-      ref.setHomeostaticTarget(0, 0.05);
-      ref.setHomeostaticTarget(5, 0.08);
+      await ref.setHomeostaticTarget(0, 0.05);
+      await ref.setHomeostaticTarget(5, 0.08);
       solo[0]!.setHomeostaticTarget(0.05);
       solo[5]!.setHomeostaticTarget(0.08);
       const batch = batchOf(25, 2, 4, 3, 1);
       for (let i = 0; i < 6; i++) {
         const stats = await pop.trainStep(batch);
-        expect(stats).toEqual(ref.trainStep(batch));
+        expect(stats).toEqual(await ref.trainStep(batch));
         for (const [p, e] of solo.entries()) expect(stats[p]).toEqual(e.trainStep(batch));
       }
       const snaps = await pop.snapshots();
       expect(snaps).toHaveLength(states.length);
       for (const [p, e] of solo.entries()) {
         expectSame(snaps[p]!, e.snapshot());
-        expectSame(await pop.snapshot(p), ref.snapshot(p));
+        expectSame(await pop.snapshot(p), await ref.snapshot(p));
       }
       const grads = await pop.gradients(batch);
       const evals = await pop.evaluate(batch);
-      expect(grads).toEqual(ref.gradients(batch));
-      expect(evals).toEqual(ref.evaluate(batch));
+      expect(grads).toEqual(await ref.gradients(batch));
+      expect(evals).toEqual(await ref.evaluate(batch));
       for (const [p, e] of solo.entries()) {
         expect(grads[p]).toEqual(e.gradients(batch));
         expect(evals[p]).toEqual(e.evaluate(batch));
@@ -84,7 +84,7 @@ describe('ThreadedPopulation', () => {
       lesion[3] = 1;
       lesion[9] = 1;
       const lesioned = await pop.evaluate(batch, { lesion });
-      expect(lesioned).toEqual(ref.evaluate(batch, { lesion }));
+      expect(lesioned).toEqual(await ref.evaluate(batch, { lesion }));
       for (const [p, e] of solo.entries()) expect(lesioned[p]).toEqual(e.evaluate(batch, { lesion }));
       expect(lesioned.some((e, p) => e.loss !== evals[p]!.loss)).toBe(true);
     });
@@ -97,20 +97,20 @@ describe('ThreadedPopulation', () => {
       const round = async (i: number) => {
         const batches = states.map((_, p) => batchOf(20, 3, 4, 3, 10 * i + p));
         const stats = await pop.trainStep(batches);
-        expect(stats).toEqual(ref.trainStep(batches));
+        expect(stats).toEqual(await ref.trainStep(batches));
         for (const [p, e] of solo.entries()) expect(stats[p]).toEqual(e.trainStep(batches[p]!));
       };
       for (let i = 0; i < 5; i++) await round(i);
       // Reset one member of each shard's range, and then all of them.
       for (const p of [1, states.length - 1]) {
         await pop.resetOptimizer(p);
-        ref.resetOptimizer(p);
+        await ref.resetOptimizer(p);
         solo[p]!.resetOptimizer();
       }
       await round(5);
       for (const [p, e] of solo.entries()) expectSame(await pop.snapshot(p), e.snapshot());
       await pop.resetOptimizer();
-      ref.resetOptimizer();
+      await ref.resetOptimizer();
       for (const e of solo) e.resetOptimizer();
       expect((await pop.snapshots()).map((s) => s.adam.step)).toEqual(states.map(() => 0));
       await round(6);
@@ -118,8 +118,8 @@ describe('ThreadedPopulation', () => {
       const batches = states.map((_, p) => batchOf(20, 3, 4, 3, 500 + p));
       const grads = await pop.gradients(batches);
       const evals = await pop.evaluate(batches);
-      expect(grads).toEqual(ref.gradients(batches));
-      expect(evals).toEqual(ref.evaluate(batches));
+      expect(grads).toEqual(await ref.gradients(batches));
+      expect(evals).toEqual(await ref.evaluate(batches));
       for (const [p, e] of solo.entries()) {
         expect(grads[p]).toEqual(e.gradients(batches[p]!));
         expect(evals[p]).toEqual(e.evaluate(batches[p]!));
@@ -135,10 +135,10 @@ describe('ThreadedPopulation', () => {
     const batch = batchOf(15, 1, 4, 3, 3);
     const calls = [pop.trainStep(batch), pop.setHomeostaticTarget(6, 0.1), pop.trainStep(batch), pop.snapshots()];
     const done = await Promise.all(calls);
-    ref.trainStep(batch);
-    ref.setHomeostaticTarget(6, 0.1);
-    expect(done[2]).toEqual(ref.trainStep(batch));
-    for (const [p, s] of (done[3] as NetworkState[]).entries()) expectSame(s, ref.snapshot(p));
+    await ref.trainStep(batch);
+    await ref.setHomeostaticTarget(6, 0.1);
+    expect(done[2]).toEqual(await ref.trainStep(batch));
+    for (const [p, s] of (done[3] as NetworkState[]).entries()) expectSame(s, await ref.snapshot(p));
   });
 
   it('defaults to one shard per available core, at most one per member', async () => {
@@ -174,7 +174,7 @@ describe('ThreadedPopulation', () => {
     await expect(pop.evaluate(good, { lesion: new Uint8Array(3) })).rejects.toThrow(/lesion has 3 entries/);
     // Nothing was trained by the rejected calls.
     const ref = FusedPopulation.create(states);
-    for (const [p, s] of (await pop.snapshots()).entries()) expectSame(s, ref.snapshot(p));
+    for (const [p, s] of (await pop.snapshots()).entries()) expectSame(s, await ref.snapshot(p));
   });
 
   it("rejects with the worker's error when a shard cannot be built", async () => {

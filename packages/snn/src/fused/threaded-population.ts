@@ -2,8 +2,18 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EvalOptions, Evaluation, Gradients, LossTerms, NetworkState, StepStats, TrialBatch } from '../engine.js';
+import type {
+  EngineInfo,
+  EvalOptions,
+  Evaluation,
+  Gradients,
+  LossTerms,
+  NetworkState,
+  StepStats,
+  TrialBatch,
+} from '../engine.js';
 import { checkBatch, sharedSizes } from '../network.js';
+import type { PassBatches, Population } from '../population.js';
 import { FusedPopulation } from './population.js';
 
 export interface ThreadedPopulationOptions {
@@ -20,8 +30,9 @@ export interface ThreadedPopulationOptions {
 
 /** A request to one shard; `member` is the index within the shard. */
 export type ShardRequest =
-  | { readonly op: 'train' | 'grad'; readonly batch: TrialBatch | readonly TrialBatch[] }
-  | { readonly op: 'eval'; readonly batch: TrialBatch | readonly TrialBatch[]; readonly lesion?: Uint8Array }
+  | { readonly op: 'train'; readonly batch: PassBatches }
+  | { readonly op: 'grad'; readonly batch: TrialBatch | readonly TrialBatch[] }
+  | { readonly op: 'eval'; readonly batch: PassBatches; readonly lesion?: Uint8Array }
   | { readonly op: 'reset'; readonly member?: number }
   | { readonly op: 'homeostatic'; readonly member: number; readonly value: number | null }
   | { readonly op: 'snapshot'; readonly member?: number };
@@ -40,19 +51,24 @@ const TERM_KEYS = [
 ] as const satisfies readonly (keyof LossTerms)[];
 const STATS_STRIDE = TERM_KEYS.length + 1;
 
-/** Step statistics of a shard as one Float64Array (the six loss terms and the gradient norm each). */
-export function packStats(stats: readonly StepStats[]): Float64Array {
+/**
+ * Step statistics of a shard as one Float64Array (the six loss terms and the gradient norm each); a
+ * member left out of the pass (null) is left as zeros, and the caller, who knows, reads it as null.
+ */
+export function packStats(stats: readonly (StepStats | null)[]): Float64Array {
   const out = new Float64Array(stats.length * STATS_STRIDE);
   for (const [i, s] of stats.entries()) {
+    if (s === null) continue;
     for (const [j, k] of TERM_KEYS.entries()) out[i * STATS_STRIDE + j] = s[k];
     out[i * STATS_STRIDE + TERM_KEYS.length] = s.gradNorm;
   }
   return out;
 }
 
-function unpackStats(packed: Float64Array, into: StepStats[], at: number): void {
+function unpackStats(packed: Float64Array, into: (StepStats | null)[], at: number): void {
   for (let i = 0; i < packed.length / STATS_STRIDE; i++) {
     const o = i * STATS_STRIDE;
+    if (into[at + i] === null) continue;
     into[at + i] = {
       loss: packed[o]!,
       taskLoss: packed[o + 1]!,
@@ -162,7 +178,8 @@ interface LocalShard {
  * operations take effect in the order they were called. The batches passed to a call must not be
  * changed until its promise settles. dispose() ends the threads.
  */
-export class ThreadedPopulation {
+export class ThreadedPopulation implements Population {
+  readonly info: EngineInfo = { engine: 'fused', backend: 'wasm-simd' };
   private readonly P: number;
   private readonly remote: RemoteShard[];
   private readonly local: LocalShard | null;
@@ -221,31 +238,42 @@ export class ThreadedPopulation {
     return this.remote.length + (this.local ? 1 : 0);
   }
 
-  /** One optimiser step of every network; a single batch is shared by all. */
-  trainStep(batch: TrialBatch | readonly TrialBatch[]): Promise<StepStats[]> {
-    return this.pass(batch, 'train', (out: StepStats[], from, value: unknown) => {
+  /**
+   * One optimiser step of every network; a single batch is shared by all. With one entry per
+   * network, a null entry leaves that network out of the step and its result is null.
+   */
+  trainStep(batch: TrialBatch | readonly TrialBatch[]): Promise<StepStats[]>;
+  trainStep(batches: PassBatches): Promise<(StepStats | null)[]>;
+  trainStep(batch: PassBatches): Promise<(StepStats | null)[]> {
+    return this.pass(batch, 'train', (out: (StepStats | null)[], from, value: unknown) => {
       if (ArrayBuffer.isView(value)) unpackStats(value as Float64Array, out, from);
-      else for (const [i, s] of (value as StepStats[]).entries()) out[from + i] = s;
+      else for (const [i, s] of (value as (StepStats | null)[]).entries()) out[from + i] = s;
     });
   }
 
-  /** Forward only; `lesion` (1 = silenced) applies to every network. */
-  evaluate(batch: TrialBatch | readonly TrialBatch[], options: EvalOptions = {}): Promise<Evaluation[]> {
+  /** Forward only; `lesion` (1 = silenced) applies to every network; null entries as in trainStep. */
+  evaluate(batch: TrialBatch | readonly TrialBatch[], options?: EvalOptions): Promise<Evaluation[]>;
+  evaluate(batches: PassBatches, options?: EvalOptions): Promise<(Evaluation | null)[]>;
+  evaluate(batch: PassBatches, options: EvalOptions = {}): Promise<(Evaluation | null)[]> {
     return this.pass(
       batch,
       'eval',
-      (out: Evaluation[], from, value: unknown) => {
-        for (const [i, e] of (value as Evaluation[]).entries()) out[from + i] = e;
+      (out: (Evaluation | null)[], from, value: unknown) => {
+        for (const [i, e] of (value as (Evaluation | null)[]).entries()) out[from + i] = e;
       },
       options.lesion,
     );
   }
 
   /** Loss and the gradients of every group of every network, no update. */
-  gradients(batch: TrialBatch | readonly TrialBatch[]): Promise<Gradients[]> {
-    return this.pass(batch, 'grad', (out: Gradients[], from, value: unknown) => {
+  async gradients(batch: TrialBatch | readonly TrialBatch[]): Promise<Gradients[]> {
+    if (Array.isArray(batch) && batch.some((b) => b === null)) {
+      throw new RangeError('gradients take a batch for every member');
+    }
+    const out = await this.pass(batch, 'grad', (out: (Gradients | null)[], from, value: unknown) => {
       for (const [i, g] of (value as Gradients[]).entries()) out[from + i] = g;
     });
+    return out as Gradients[];
   }
 
   /** Zeroes Adam's moments and step count of network p (of every network without p). */
@@ -271,7 +299,7 @@ export class ThreadedPopulation {
     return this.one(
       p,
       (member) => ({ op: 'snapshot', member }),
-      (pop, member) => [pop.snapshot(member)],
+      async (pop, member) => [await pop.snapshot(member)],
     ).then((v) => (v as NetworkState[])[0]!);
   }
 
@@ -296,44 +324,58 @@ export class ThreadedPopulation {
 
   /**
    * Checks the batches of a pass here, so that a pass either runs on every shard or on none, then
-   * sends each worker its part, runs the calling thread's part, and gathers the results.
+   * sends each worker its part (none to a shard whose members all sit the pass out), runs the
+   * calling thread's part, and gathers the results.
    */
   private async pass<R>(
-    batch: TrialBatch | readonly TrialBatch[],
+    batch: PassBatches,
     op: 'train' | 'grad' | 'eval',
-    gather: (out: R[], from: number, value: unknown) => void,
+    gather: (out: (R | null)[], from: number, value: unknown) => void,
     lesion?: Uint8Array,
-  ): Promise<R[]> {
+  ): Promise<(R | null)[]> {
     this.live();
     if (lesion !== undefined && lesion.length !== this.configs[0]!.nRec) {
       throw new RangeError(`lesion has ${lesion.length} entries, network has nRec=${this.configs[0]!.nRec}`);
     }
     const perMember = Array.isArray(batch);
-    const bs = batch as readonly TrialBatch[];
+    const bs = batch as readonly (TrialBatch | null)[];
     if (perMember && bs.length !== this.P) throw new RangeError(`expected ${this.P} batches, got ${bs.length}`);
-    const b0 = perMember ? bs[0]! : (batch as TrialBatch);
+    const b0 = perMember ? bs.find((b) => b !== null) : (batch as TrialBatch);
+    if (!b0) throw new RangeError('a pass needs a batch for at least one network');
+    const out = new Array<R | null>(this.P);
     for (let p = 0; p < this.P; p++) {
       const b = perMember ? bs[p]! : b0;
+      if (b === null) {
+        out[p] = null;
+        continue;
+      }
       checkBatch(this.configs[p]!, b);
       if (b.steps !== b0.steps || b.batch !== b0.batch) {
         throw new RangeError(`all batches of a pass must have the same steps and trials (${b0.steps}×${b0.batch})`);
       }
     }
     const part = (from: number, to: number) => (perMember ? bs.slice(from, to) : (batch as TrialBatch));
-    const waits = this.remote.map((r) =>
-      r.request(op === 'eval' ? { op, batch: part(r.from, r.to), lesion } : { op, batch: part(r.from, r.to) }),
+    const sitsOut = (from: number, to: number) => perMember && bs.slice(from, to).every((b) => b === null);
+    const busy = this.remote.filter((r) => !sitsOut(r.from, r.to));
+    const waits = busy.map((r) =>
+      r.request(
+        op === 'eval'
+          ? { op, batch: part(r.from, r.to), lesion }
+          : op === 'grad'
+            ? { op, batch: part(r.from, r.to) as TrialBatch | readonly TrialBatch[] }
+            : { op, batch: part(r.from, r.to) },
+      ),
     );
-    const out = new Array<R>(this.P);
-    if (this.local) {
+    if (this.local && !sitsOut(this.local.from, this.local.to)) {
       const { pop, from, to } = this.local;
       const b = part(from, to);
       try {
         const value =
           op === 'train'
-            ? pop.trainStep(b)
+            ? await pop.trainStep(b)
             : op === 'grad'
-              ? pop.gradients(b)
-              : pop.evaluate(b, lesion ? { lesion } : {});
+              ? await pop.gradients(b as TrialBatch | readonly TrialBatch[])
+              : await pop.evaluate(b, lesion ? { lesion } : {});
         gather(out, from, value);
       } catch (e) {
         await Promise.allSettled(waits);
@@ -341,7 +383,7 @@ export class ThreadedPopulation {
       }
     }
     const values = await Promise.all(waits);
-    for (const [i, r] of this.remote.entries()) gather(out, r.from, values[i]);
+    for (const [i, r] of busy.entries()) gather(out, r.from, values[i]);
     return out;
   }
 
@@ -354,7 +396,7 @@ export class ThreadedPopulation {
     this.live();
     if (!Number.isInteger(p) || p < 0 || p >= this.P) throw new RangeError(`member ${p} out of range [0, ${this.P})`);
     const s = this.shardOf[p]!;
-    if (s < 0) return here(this.local!.pop, p - this.local!.from);
+    if (s < 0) return await here(this.local!.pop, p - this.local!.from);
     const r = this.remote[s]!;
     return r.request(req(p - r.from));
   }
@@ -365,7 +407,7 @@ export class ThreadedPopulation {
     const waits = this.remote.map((r) => r.request(req));
     let mine: unknown[] = [];
     try {
-      if (this.local) mine = [here(this.local.pop)];
+      if (this.local) mine = [await here(this.local.pop)];
     } catch (e) {
       await Promise.allSettled(waits);
       throw e;

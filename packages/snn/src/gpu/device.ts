@@ -1,7 +1,15 @@
 import type { Gpu, GpuAdapter, GpuDevice } from './webgpu-api.js';
 
-/** Environment variable that picks the Dawn backend: 'auto' (default), 'vulkan', 'opengles', 'd3d12', 'metal'. */
+/**
+ * Environment variable in which applications take the Dawn backend (`gpuContext({ backend })`):
+ * 'auto' (default), 'vulkan', 'opengles', 'd3d12', 'metal'. This module reads no environment.
+ */
 export const WEBGPU_BACKEND_ENV = 'IP2_WEBGPU_BACKEND';
+
+export interface GpuContextOptions {
+  /** The Dawn backend: 'auto' (default: the platform's default, then OpenGL ES on Linux), 'vulkan', 'opengles', ... */
+  readonly backend?: string;
+}
 
 /** Thrown when no WebGPU device can be had; callers fall back to FusedPopulation. */
 export class GpuUnavailableError extends Error {
@@ -46,14 +54,15 @@ function describe(a: GpuAdapter): string {
   );
 }
 
-async function acquire(): Promise<GpuContext> {
+async function acquire(backend: string): Promise<GpuContext> {
   const dawn = await loadDawn();
-  const wanted = (process.env[WEBGPU_BACKEND_ENV] ?? 'auto').toLowerCase();
+  const wanted = backend.toLowerCase();
   const tries: { backend: string; flags: string[]; featureLevel?: string }[] = [];
   if (wanted === 'auto') {
     tries.push({ backend: 'default', flags: [] });
-    // Without a Vulkan driver Dawn can still run on OpenGL ES (e.g. Mesa's llvmpipe, headless through EGL's
-    // surfaceless platform), in WebGPU's compatibility mode.
+    // Without a Vulkan driver Dawn can still run on OpenGL ES (e.g. Mesa's llvmpipe), in WebGPU's
+    // compatibility mode. Headless, Mesa needs EGL's surfaceless platform, which it reads from the
+    // environment (EGL_PLATFORM=surfaceless) when Dawn opens the display: the application sets it.
     if (process.platform === 'linux')
       tries.push({ backend: 'opengles', flags: ['backend=opengles'], featureLevel: 'compatibility' });
   } else if (wanted === 'opengles' || wanted === 'opengl') {
@@ -63,9 +72,6 @@ async function acquire(): Promise<GpuContext> {
   }
   const failures: string[] = [];
   for (const t of tries) {
-    if (t.backend.startsWith('opengl') && process.platform === 'linux' && process.env.EGL_PLATFORM === undefined) {
-      process.env.EGL_PLATFORM = 'surfaceless';
-    }
     let adapter: GpuAdapter | null = null;
     try {
       const gpu = dawn.create(t.flags);
@@ -90,13 +96,20 @@ async function acquire(): Promise<GpuContext> {
     });
     return { device, adapter, name: describe(adapter), backend: t.backend };
   }
-  throw new GpuUnavailableError(`no WebGPU adapter is available (${failures.join('; ')})`);
+  const hint =
+    process.platform === 'linux' && tries.some((t) => t.backend.startsWith('opengl'))
+      ? '; headless, OpenGL ES needs EGL_PLATFORM=surfaceless in the environment'
+      : '';
+  throw new GpuUnavailableError(`no WebGPU adapter is available (${failures.join('; ')}${hint})`);
 }
 
-/** The process-wide WebGPU device (created on first use). Rejects with GpuUnavailableError. */
-export function gpuContext(): Promise<GpuContext> {
+/**
+ * The process-wide WebGPU device (created on first use, on `options.backend`; later calls get the
+ * same device whatever they ask for). Rejects with GpuUnavailableError.
+ */
+export function gpuContext(options: GpuContextOptions = {}): Promise<GpuContext> {
   if (shared === null) {
-    shared = acquire();
+    shared = acquire(options.backend ?? 'auto');
     shared.catch(() => {
       shared = null;
     });
@@ -105,9 +118,9 @@ export function gpuContext(): Promise<GpuContext> {
 }
 
 /** Whether a WebGPU adapter can be had in this process (loads Dawn and requests a device once). */
-export async function gpuAvailable(): Promise<boolean> {
+export async function gpuAvailable(options: GpuContextOptions = {}): Promise<boolean> {
   try {
-    await gpuContext();
+    await gpuContext(options);
     return true;
   } catch {
     return false;

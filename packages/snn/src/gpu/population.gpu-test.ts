@@ -4,7 +4,7 @@ import { FusedEngine, FusedPopulation } from '../fused/index.js';
 import { initNetwork, type NetworkConfigInput } from '../index.js';
 import { PROPERTY_KEYS } from '../properties.js';
 import { Rng } from '../rng.js';
-import { gpuContext, releaseGpu, type GpuContext } from './device.js';
+import { gpuContext, releaseGpu, WEBGPU_BACKEND_ENV, type GpuContext } from './device.js';
 import { GROUP_KEYS } from './layout.js';
 import { GpuPopulation } from './population.js';
 
@@ -86,7 +86,7 @@ describe('GpuPopulation (WebGPU)', () => {
   let ctx: GpuContext;
   beforeAll(async () => {
     // No skip: without an adapter this rejects with the reason and every test below fails.
-    ctx = await gpuContext();
+    ctx = await gpuContext({ backend: process.env[WEBGPU_BACKEND_ENV] ?? 'auto' });
   });
   afterAll(async () => {
     console.log(
@@ -117,19 +117,19 @@ describe('GpuPopulation (WebGPU)', () => {
       ];
       const gpu = await GpuPopulation.create(states, { context: ctx });
       const cpu = FusedPopulation.create(states);
-      gpu.setHomeostaticTarget(0, 0.05);
-      cpu.setHomeostaticTarget(0, 0.05);
+      await gpu.setHomeostaticTarget(0, 0.05);
+      await cpu.setHomeostaticTarget(0, 0.05);
       const batch = batchOf(12, 2, si);
       let fired = 0;
       for (let i = 0; i < 4; i++) {
-        const c = cpu.trainStep(batch);
+        const c = await cpu.trainStep(batch);
         closeStats(await gpu.trainStep(batch), c, `step ${i}`);
         fired += c.reduce((s, x) => s + x.firingRate, 0);
       }
       expect(fired).toBeGreaterThan(0);
       const snaps = await gpu.snapshots();
-      for (const [p, s] of cpu.snapshots().entries()) closeStates(snaps[p]!, s, `member ${p}`);
-      gpu.dispose();
+      for (const [p, s] of (await cpu.snapshots()).entries()) closeStates(snaps[p]!, s, `member ${p}`);
+      await gpu.dispose();
     });
   }
 
@@ -143,17 +143,17 @@ describe('GpuPopulation (WebGPU)', () => {
     const cpu = FusedPopulation.create(states);
     for (let i = 0; i < 3; i++) {
       const bs = states.map((_, p) => batchOf(10, 3, 10 * i + p));
-      closeStats(await gpu.trainStep(bs), cpu.trainStep(bs), `step ${i}`);
+      closeStats(await gpu.trainStep(bs), await cpu.trainStep(bs), `step ${i}`);
     }
-    gpu.resetOptimizer(2);
-    cpu.resetOptimizer(2);
+    await gpu.resetOptimizer(2);
+    await cpu.resetOptimizer(2);
     const bs = states.map((_, p) => batchOf(12, 1, 50 + p));
-    closeStats(await gpu.trainStep(bs), cpu.trainStep(bs), 'after reset');
+    closeStats(await gpu.trainStep(bs), await cpu.trainStep(bs), 'after reset');
     const snaps = await gpu.snapshots();
-    for (const [p, s] of cpu.snapshots().entries()) closeStates(snaps[p]!, s, `member ${p}`);
+    for (const [p, s] of (await cpu.snapshots()).entries()) closeStates(snaps[p]!, s, `member ${p}`);
 
     const gg = await gpu.gradients(bs);
-    const cg = cpu.gradients(bs);
+    const cg = await cpu.gradients(bs);
     closeStats(
       gg.map((e) => ({ ...e, gradNorm: 0 })),
       cg.map((e) => ({ ...e, gradNorm: 0 })),
@@ -168,7 +168,7 @@ describe('GpuPopulation (WebGPU)', () => {
     lesion[1] = 1;
     lesion[4] = 1;
     const ge = await gpu.evaluate(bs, { lesion });
-    const ce = cpu.evaluate(bs, { lesion });
+    const ce = await cpu.evaluate(bs, { lesion });
     closeStats(
       ge.map((e) => ({ ...e, gradNorm: 0 })),
       ce.map((e) => ({ ...e, gradNorm: 0 })),
@@ -182,10 +182,10 @@ describe('GpuPopulation (WebGPU)', () => {
     // The lesion does not stick: the next evaluation is unlesioned.
     closeStats(
       (await gpu.evaluate(bs)).map((e) => ({ ...e, gradNorm: 0 })),
-      cpu.evaluate(bs).map((e) => ({ ...e, gradNorm: 0 })),
+      (await cpu.evaluate(bs)).map((e) => ({ ...e, gradNorm: 0 })),
       'evaluate after lesion',
     );
-    gpu.dispose();
+    await gpu.dispose();
   });
 
   it('snapshots load into FusedEngine and continue identically to the population', async () => {
@@ -202,7 +202,7 @@ describe('GpuPopulation (WebGPU)', () => {
       'continued',
     );
     for (const [p, e] of engines.entries()) closeStates(await gpu.snapshot(p), e.snapshot(), `member ${p}`);
-    gpu.dispose();
+    await gpu.dispose();
   });
 
   it('refuses soft spikes and members of different sizes', async () => {

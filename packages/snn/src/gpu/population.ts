@@ -1,4 +1,5 @@
 import type {
+  EngineInfo,
   EvalOptions,
   Evaluation,
   Gradients,
@@ -11,6 +12,7 @@ import type {
 import { Member } from '../fused/members.js';
 import { batchAccuracy } from '../metrics.js';
 import { checkBatch } from '../network.js';
+import type { PassBatches, Population } from '../population.js';
 import { gpuContext, type GpuContext } from './device.js';
 import {
   ACC_PLANES,
@@ -50,6 +52,8 @@ type KernelName = 'prepare' | 'init' | 'forward' | 'readout' | 'loss' | 'backwar
 export interface GpuPopulationOptions {
   /** A context from gpuContext() (default: the process-wide one). */
   readonly context?: GpuContext;
+  /** The Dawn backend of the process-wide context, when it is created here (gpuContext's option). */
+  readonly backend?: string;
 }
 
 /**
@@ -58,9 +62,12 @@ export interface GpuPopulationOptions {
  * FusedPopulation, in float32. Parameters, Adam moments, the trajectory and the adjoints stay on
  * the GPU; a training step uploads the batches and the per-network settings and reads back only
  * the loss terms. Every method that returns results is asynchronous (a GPU read-back is), and calls
- * are executed one after the other in the order they were made. Soft spikes are not supported.
+ * are executed one after the other in the order they were made. Soft spikes are not supported, nor
+ * model version 2 (the default): create() refuses both. A member left out of a pass (a null batch)
+ * is computed on a stand-in batch, without update, and its result dropped.
  */
-export class GpuPopulation {
+export class GpuPopulation implements Population {
+  readonly info: EngineInfo;
   readonly layout: GpuLayout;
   /** The adapter, as Dawn describes it, and the backend that produced it. */
   readonly adapterName: string;
@@ -90,6 +97,7 @@ export class GpuPopulation {
     this.device = ctx.device;
     this.adapterName = ctx.name;
     this.backend = ctx.backend;
+    this.info = { engine: 'gpu', backend: `webgpu-${ctx.backend}` };
     this.layout = layout;
     this.members = members;
     this.kernels = kernelsByName;
@@ -145,7 +153,7 @@ export class GpuPopulation {
       }
     }
     const members = states.map((s) => new Member(s));
-    const ctx = options.context ?? (await gpuContext());
+    const ctx = options.context ?? (await gpuContext(options.backend ? { backend: options.backend } : {}));
     const device = ctx.device;
     const built = {} as Record<KernelName, Kernel>;
     device.pushErrorScope('validation');
@@ -193,30 +201,38 @@ export class GpuPopulation {
     return this.layout.P;
   }
 
-  /** One optimiser step of every network; a single batch is shared by all. */
-  trainStep(batch: TrialBatch | readonly TrialBatch[]): Promise<StepStats[]> {
-    const bs = this.batches(batch);
+  /**
+   * One optimiser step of every network; a single batch is shared by all. With one entry per
+   * network, a null entry leaves that network out of the step and its result is null.
+   */
+  trainStep(batch: TrialBatch | readonly TrialBatch[]): Promise<StepStats[]>;
+  trainStep(batches: PassBatches): Promise<(StepStats | null)[]>;
+  async trainStep(batch: PassBatches): Promise<(StepStats | null)[]> {
+    const { bs, present } = this.batches(batch);
     return this.exclusive(async () => {
-      await this.run(bs, 'train', null);
+      await this.pass(bs, present, 'train', null);
       const stats = await this.readStats();
-      return stats.map((t) => ({ ...t.terms, gradNorm: t.gradNorm }));
+      return stats.map((t, p) => (present[p] ? { ...t.terms, gradNorm: t.gradNorm } : null));
     });
   }
 
-  /** Forward only; `lesion` (1 = silenced) applies to every network. */
-  evaluate(batch: TrialBatch | readonly TrialBatch[], options: EvalOptions = {}): Promise<Evaluation[]> {
-    const bs = this.batches(batch);
+  /** Forward only; `lesion` (1 = silenced) applies to every network; null entries as in trainStep. */
+  evaluate(batch: TrialBatch | readonly TrialBatch[], options?: EvalOptions): Promise<Evaluation[]>;
+  evaluate(batches: PassBatches, options?: EvalOptions): Promise<(Evaluation | null)[]>;
+  async evaluate(batch: PassBatches, options: EvalOptions = {}): Promise<(Evaluation | null)[]> {
+    const { bs, present } = this.batches(batch);
     const lesion = options.lesion ?? null;
     if (lesion !== null && lesion.length !== this.layout.N) {
       throw new RangeError(`lesion has ${lesion.length} entries, network has nRec=${this.layout.N}`);
     }
     return this.exclusive(async () => {
-      await this.run(bs, 'eval', lesion);
+      await this.pass(bs, present, 'eval', lesion);
       const stats = await this.readStats();
       const { P, nOut } = this.layout;
       const { T, B } = this;
       const y = await this.read(this.step.out!, 0, T * P * B * nOut);
       return stats.map((s, p) => {
+        if (!present[p]) return null;
         const outputs = new Float32Array(T * B * nOut);
         for (let t = 0; t < T; t++) {
           outputs.set(y.subarray((t * P + p) * B * nOut, (t * P + p + 1) * B * nOut), t * B * nOut);
@@ -228,10 +244,11 @@ export class GpuPopulation {
   }
 
   /** Loss and the gradients of every group of every network, no update. */
-  gradients(batch: TrialBatch | readonly TrialBatch[]): Promise<Gradients[]> {
-    const bs = this.batches(batch);
+  async gradients(batch: TrialBatch | readonly TrialBatch[]): Promise<Gradients[]> {
+    const { bs, present } = this.batches(batch);
+    if (present.some((x) => !x)) throw new RangeError('gradients take a batch for every member');
     return this.exclusive(async () => {
-      await this.run(bs, 'grad', null);
+      await this.pass(bs, present, 'grad', null);
       const stats = await this.readStats();
       const g = await this.read(this.fixed.grads, 0, this.layout.P * this.layout.total);
       return stats.map((s, p) => ({ ...s.terms, grads: this.layout.unpack(g, p) as Params }));
@@ -239,39 +256,46 @@ export class GpuPopulation {
   }
 
   /** Zeroes Adam's moments and step count of network p (of every network without p). */
-  resetOptimizer(p?: number): void {
+  async resetOptimizer(p?: number): Promise<void> {
     this.live();
     const { P, total } = this.layout;
     const which = p === undefined ? [...this.members.keys()] : [this.member(p)];
     const zeros = new Float32Array(total);
-    for (const i of which) {
-      this.members[i]!.step = 0;
-      this.device.queue.writeBuffer(this.fixed.moments, i * total * 4, zeros);
-      this.device.queue.writeBuffer(this.fixed.moments, (P + i) * total * 4, zeros);
-    }
+    return this.exclusive(async () => {
+      for (const i of which) {
+        this.members[i]!.step = 0;
+        this.device.queue.writeBuffer(this.fixed.moments, i * total * 4, zeros);
+        this.device.queue.writeBuffer(this.fixed.moments, (P + i) * total * 4, zeros);
+      }
+    });
   }
 
-  setHomeostaticTarget(p: number, value: number | null): void {
+  async setHomeostaticTarget(p: number, value: number | null): Promise<void> {
     this.live();
-    this.members[this.member(p)]!.homeostaticTarget = value;
+    const i = this.member(p);
+    return this.exclusive(async () => {
+      this.members[i]!.homeostaticTarget = value;
+    });
   }
 
   /** The whole state of network p, loadable by any engine. */
-  snapshot(p: number): Promise<NetworkState> {
+  async snapshot(p: number): Promise<NetworkState> {
+    this.live();
     const i = this.member(p);
     return this.exclusive(async () => (await this.snapshotAll([i]))[0]!);
   }
 
-  snapshots(): Promise<NetworkState[]> {
+  async snapshots(): Promise<NetworkState[]> {
+    this.live();
     return this.exclusive(() => this.snapshotAll([...this.members.keys()]));
   }
 
-  /** Frees the GPU buffers (the shared device stays). */
-  dispose(): void {
+  /** Frees the GPU buffers once every earlier call has finished (the shared device stays). */
+  async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     const all = [...Object.values(this.fixed), ...Object.values(this.step), this.statsRead];
-    void this.chain.finally(() => {
+    await this.chain.finally(() => {
       for (const b of all) b?.destroy();
     });
   }
@@ -289,21 +313,30 @@ export class GpuPopulation {
     return p;
   }
 
-  private batches(batch: TrialBatch | readonly TrialBatch[]): readonly TrialBatch[] {
+  /**
+   * The batch of every member (a member left out gets the first present batch as a stand-in) and
+   * which members are in the pass.
+   */
+  private batches(batch: PassBatches): { bs: readonly TrialBatch[]; present: readonly boolean[] } {
     this.live();
-    const bs = Array.isArray(batch)
-      ? [...(batch as readonly TrialBatch[])]
+    const given = Array.isArray(batch)
+      ? [...(batch as readonly (TrialBatch | null)[])]
       : this.shared.map(() => batch as TrialBatch);
-    if (bs.length !== this.layout.P) throw new RangeError(`expected ${this.layout.P} batches, got ${bs.length}`);
-    const T = bs[0]!.steps;
-    const B = bs[0]!.batch;
-    for (const [p, b] of bs.entries()) {
+    if (given.length !== this.layout.P) {
+      throw new RangeError(`expected ${this.layout.P} batches, got ${given.length}`);
+    }
+    const first = given.find((b) => b !== null);
+    if (!first) throw new RangeError('a pass needs a batch for at least one network');
+    const T = first.steps;
+    const B = first.batch;
+    for (const [p, b] of given.entries()) {
+      if (b === null) continue;
       checkBatch(this.members[p]!.config, b);
       if (b.steps !== T || b.batch !== B) {
         throw new RangeError(`all batches of a pass must have the same steps and trials (${T}×${B})`);
       }
     }
-    return bs;
+    return { bs: given.map((b) => b ?? first), present: given.map((b) => b !== null) };
   }
 
   /** Runs `fn` after every earlier call has finished. */
@@ -381,19 +414,24 @@ export class GpuPopulation {
     }
   }
 
-  private async run(bs: readonly TrialBatch[], kind: PassKind, lesion: Uint8Array | null): Promise<void> {
+  private async pass(
+    bs: readonly TrialBatch[],
+    present: readonly boolean[],
+    kind: PassKind,
+    lesion: Uint8Array | null,
+  ): Promise<void> {
     this.live();
     const { P, N, nOut, total } = this.layout;
     const T = bs[0]!.steps;
     const B = bs[0]!.batch;
     this.ensureCapacity(T, B);
     const train = kind === 'train';
-    if (train) for (const m of this.members) m.step += 1;
+    if (train) for (const [p, m] of this.members.entries()) if (present[p]) m.step += 1;
     // Inputs, with each network's noise drawn from its own stream in the order of noisyInputs.
     const inputs = bs.map((b, p) => {
       const m = this.members[p]!;
       const std = m.config.inputNoise;
-      if (!train || std === 0) return b.inputs;
+      if (!train || std === 0 || !present[p]) return b.inputs;
       const x = new Float32Array(b.inputs.length);
       for (let i = 0; i < x.length; i++) x[i] = b.inputs[i]! + std * m.rng.normal();
       return x;
@@ -410,11 +448,11 @@ export class GpuPopulation {
         B,
       ),
     );
-    const pass: MemberPass[] = this.members.map((m, p) => ({
+    const memberPasses: MemberPass[] = this.members.map((m, p) => ({
       norm: lossNorm(bs[p]!.mask, m.xent, nOut),
-      update: train && m.trainable.length > 0,
+      update: train && present[p]! && m.trainable.length > 0,
     }));
-    q.writeBuffer(this.fixed.settings, 0, this.layout.packMeta(this.members, pass));
+    q.writeBuffer(this.fixed.settings, 0, this.layout.packMeta(this.members, memberPasses));
     if (lesion !== null || this.keepDirty) {
       const keep = new Float32Array(P * N).fill(1);
       if (lesion !== null)
@@ -430,7 +468,7 @@ export class GpuPopulation {
     this.dispatch(cp, 'readout', T * P * B);
     this.dispatchGroups(cp, 'loss', P);
     cp.end();
-    const backward = kind === 'grad' || pass.some((r) => r.update);
+    const backward = kind === 'grad' || memberPasses.some((r) => r.update);
     if (backward) {
       // Zero the adjoints of both steps and the accumulators (everything after keep and the natural values).
       const from = P * N * (1 + NAT_PLANES.length) * 4;
