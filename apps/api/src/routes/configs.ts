@@ -1,4 +1,5 @@
 import { NotFoundError } from '@ip2/db';
+import { FAMILY_IDS } from '@ip2/tasks';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import {
@@ -8,6 +9,7 @@ import {
   fixedConfigViewSchema,
   noQuerySchema,
   problemSchema,
+  withFamilies,
 } from '@ip2/contracts/http';
 import { fixedConfigView } from '../views.js';
 
@@ -25,7 +27,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
           "Versions are numbered per family across model versions; with modelVersion, only those measured under that version of the model's defaults (the family's current configuration for a model version is the last of them).",
         tags: ['configs'],
         security: [{ bearer: [] }],
-        querystring: configsQuerySchema,
+        querystring: withFamilies(configsQuerySchema, FAMILY_IDS),
         response: { 200: fixedConfigListSchema, ...errors },
       },
     },

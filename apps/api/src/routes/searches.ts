@@ -18,6 +18,7 @@ import {
   searchParamsSchema,
   searchViewSchema,
   taskView,
+  withFamilies,
 } from '@ip2/contracts/http';
 import { candidateView, searchView } from '../views.js';
 
@@ -75,7 +76,7 @@ export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
         security,
         headers: idempotencyHeaderSchema,
         querystring: noQuerySchema,
-        body: searchBodySchema,
+        body: withFamilies(searchBodySchema, FAMILY_IDS),
         response: {
           200: searchViewSchema,
           201: searchViewSchema,
@@ -119,7 +120,7 @@ export const searchRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
         description: 'Cursor pagination (cursor = nextCursor of the previous page) or page pagination (page=1,2,...).',
         tags: ['searches'],
         security,
-        querystring: listSearchesQuerySchema,
+        querystring: withFamilies(listSearchesQuerySchema, FAMILY_IDS),
         response: { 200: searchListSchema, ...errors },
       },
     },

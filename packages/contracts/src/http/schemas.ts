@@ -4,7 +4,7 @@
  * definition and the model versions only, so the dashboard bundles this module as it is.
  */
 import { MODEL_VERSIONS } from '@ip2/snn';
-import { searchDefinitionSchema, VERDICTS } from '@ip2/search/definition';
+import { searchDefinitionSchema, VERDICTS, type SearchDefinitionInput } from '@ip2/search/definition';
 import { z } from 'zod';
 
 export { VERDICTS, type Verdict } from '@ip2/search/definition';
@@ -21,8 +21,47 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const uuid = (field: string) =>
   z.string({ error: `${field} must be a string` }).regex(UUID, { error: `${field} must be a UUID` });
 
-/** The body of POST /v1/searches: the search definition of @ip2/search, as it is. */
-export const searchBodySchema = searchDefinitionSchema;
+/**
+ * The example body of POST /v1/searches in the OpenAPI document (what Swagger UI's "Try it out" sends): the
+ * CLI's quick preset on family sma, as `ip2 submit --family sma` builds it (apps/cli checks that they agree).
+ * A server with the default limits accepts it: 40 neurons, 288 task trainings with the validation.
+ */
+export const SEARCH_EXAMPLE: SearchDefinitionInput = {
+  family: 'sma',
+  space: ['tauD', 'tauS', 'theta'],
+  strategy: { kind: 'successive-halving', eta: 3, minTasks: 4 },
+  protocol: {
+    tasks: 12,
+    seeds: 3,
+    baseSeed: 1,
+    criterion: { window: 50, epsilon: 0.015 },
+    iterationCap: 4000,
+    evalBatch: 32,
+    network: { hidden: 40, dt: 20, lr: 0.003, loss: 'mse', modelVersion: 2, propertyOptimizer: 'adam' },
+  },
+  score: { metric: 'restricted-mean' },
+  validation: { seeds: 3 },
+};
+
+/**
+ * The body of POST /v1/searches: the search definition of @ip2/search, as it is, with SEARCH_EXAMPLE as its
+ * example (a JSON Schema `examples`, which @fastify/swagger makes the request body's example).
+ */
+export const searchBodySchema = searchDefinitionSchema.meta({ examples: [SEARCH_EXAMPLE] });
+
+/**
+ * `schema` with its `family` field documented as one of `families`: an OpenAPI `enum`, which Swagger UI
+ * offers as a list. Only the document changes: the field keeps its own rules and messages, so that the api
+ * still answers a well-formed family it does not run with a 422 naming those it does. The families are the
+ * server's (FAMILY_IDS of @ip2/tasks), which this browser-safe module does not import.
+ */
+export function withFamilies<T extends z.ZodObject<{ family: z.ZodType }>>(schema: T, families: readonly string[]): T {
+  const extended = schema.safeExtend({ family: schema.shape.family.meta({ enum: [...families] }) });
+  // A new object schema: it keeps the checks but not the metadata (the examples), which it takes over; an id
+  // would make it a second component of the same name.
+  const { id: _id, ...meta } = z.globalRegistry.get(schema) ?? {};
+  return extended.meta(meta) as unknown as T;
+}
 
 export const searchParamsSchema = z.object({ id: uuid('id') }).strict();
 export const runParamsSchema = z.object({ id: uuid('id'), runId: uuid('runId') }).strict();
@@ -100,6 +139,8 @@ export const configsQuerySchema = z
       modelVersion: z.coerce
         .number({ error: `modelVersion must be one of ${MODEL_VERSIONS.join(', ')}` })
         .pipe(z.literal(MODEL_VERSIONS, { error: `modelVersion must be one of ${MODEL_VERSIONS.join(', ')}` }))
+        // The document shows the accepted versions, not the number the query's text is coerced to first.
+        .meta({ enum: [...MODEL_VERSIONS] })
         .optional()
         .describe("Only the configurations fixed under this version of the model's defaults"),
     },
