@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { NetworkConfigInput } from './config.js';
+import type { NetworkConfigInput } from './model/config.js';
 import type { Engine, NetworkState, TrialBatch } from './engine.js';
 import { initNetwork } from './network.js';
 import { deserializeState, serializeState } from './state.js';

@@ -1,8 +1,8 @@
 import type { LossTerms, NetworkState, ParamKey, Params, TrialBatch } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { checkBatch, paramSizes, sharedSizes } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
-import { MG_H } from '../surrogates.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
+import { MG_H } from '../model/surrogates.js';
 import { instantiateKernels, matvec, type KernelExports } from './kernels.js';
 import { Member, SURROGATE_ARCTAN, SURROGATE_FAST_SIGMOID, SURROGATE_MULTI_GAUSSIAN } from './members.js';
 import { wasm } from './wasm-emit.js';

@@ -1,6 +1,7 @@
 import { hasAdaptation, type NetworkConfig } from './config.js';
-import type { LossTerms, Params, TrialBatch } from './engine.js';
+import type { LossTerms, Params, TrialBatch } from '../engine.js';
 import { toNatural } from './properties.js';
+import { initialState, step, synapticInput, type NeuronParams } from './step.js';
 
 export interface Trace {
   /** Per step, per trial, per neuron: [T][B][N], float64. */
@@ -16,8 +17,8 @@ export interface Trace {
 }
 
 /**
- * A plain float64 forward pass of the model (SCIENCE.md §2), written loop by loop from the
- * equations. Used as an independent check of the engines (finite differences, hand traces).
+ * A plain float64 forward pass of the model (SCIENCE.md §2): the neuron step of step.ts, trial by
+ * trial, with the readout and the loss of §4. Used as an independent check of the engines (finite differences, hand traces).
  * `homeostaticTarget` null disables the homeostatic term.
  */
 export function referenceForward(
@@ -32,15 +33,19 @@ export function referenceForward(
   const nOut = c.nOut;
   const prop = (k: 'tauD' | 'tauS' | 'theta' | 'beta' | 'tauA') =>
     Float64Array.from(params[k], (r) => toNatural(k, r, c.tauClamp));
-  const tauD = prop('tauD');
-  const tauS = prop('tauS');
-  const theta = prop('theta');
   const adapt = hasAdaptation(c);
-  const beta = adapt ? prop('beta') : new Float64Array(N);
-  const tauA = prop('tauA');
-  const aD = tauD.map((t) => Math.exp(-c.dt / t));
-  const aS = tauS.map((t) => Math.exp(-c.dt / t));
-  const rho = tauA.map((t) => Math.exp(-c.dt / t));
+  const spikeReadout = c.readout === 'spikes';
+  const neurons: NeuronParams = {
+    tauD: prop('tauD'),
+    tauS: prop('tauS'),
+    theta: prop('theta'),
+    beta: adapt ? prop('beta') : new Float64Array(N),
+    tauA: prop('tauA'),
+    adapt,
+    spike: c.spike,
+    softness: c.surrogate.kappa,
+    tauOut: spikeReadout ? c.tauOut : null,
+  };
 
   const size = T * B * N;
   const tr: Trace = {
@@ -52,52 +57,30 @@ export function referenceForward(
     z: new Float64Array(size),
     y: new Float64Array(T * B * nOut),
   };
-  const spikeReadout = c.readout === 'spikes';
-  const kappa = Math.exp(-c.dt / c.tauOut);
   let sumU2 = 0;
   let sumS = 0;
   for (let b = 0; b < B; b++) {
-    const d = new Float64Array(N);
-    const u = new Float64Array(N);
-    const a = new Float64Array(N);
-    let s = new Float64Array(N);
-    const z = new Float64Array(N);
-    let thr = Float64Array.from(theta);
+    let state = initialState(neurons);
     for (let t = 0; t < T; t++) {
-      const sNew = new Float64Array(N);
-      const thrNew = new Float64Array(N);
+      const x = batch.inputs.subarray((t * B + b) * nIn, (t * B + b + 1) * nIn);
+      state = step(synapticInput(x, state.s, params.wIn, params.wRec, params.b), state, neurons, c.dt);
+      const at = (t * B + b) * N;
+      tr.d.set(state.d, at);
+      tr.u.set(state.u, at);
+      tr.a.set(state.a, at);
+      tr.thr.set(state.thr, at);
+      tr.s.set(state.s, at);
+      tr.z.set(state.z, at);
       for (let i = 0; i < N; i++) {
-        let I = params.b[i] as number;
-        for (let k = 0; k < nIn; k++)
-          I += (batch.inputs[(t * B + b) * nIn + k] as number) * (params.wIn[k * N + i] as number);
-        for (let j = 0; j < N; j++) I += (s[j] as number) * (params.wRec[j * N + i] as number);
-        d[i] = aD[i]! * d[i]! + (1 - aD[i]!) * I;
-        u[i] = aS[i]! * u[i]! + (1 - aS[i]!) * d[i]! - thr[i]! * s[i]!;
-        if (adapt) a[i] = rho[i]! * a[i]! + (1 - rho[i]!) * s[i]!;
-        thrNew[i] = theta[i]! + beta[i]! * a[i]!;
-        const v = u[i]! - thrNew[i]!;
-        sNew[i] = c.spike === 'soft' ? 1 / (1 + Math.exp((-c.surrogate.kappa * v) / theta[i]!)) : v > 0 ? 1 : 0;
-        const at = (t * B + b) * N + i;
-        tr.d[at] = d[i]!;
-        tr.u[at] = u[i]!;
-        tr.a[at] = a[i]!;
-        tr.thr[at] = thrNew[i]!;
-        tr.s[at] = sNew[i]!;
-        sumU2 += u[i]! * u[i]!;
-        sumS += sNew[i]!;
-        if (spikeReadout) {
-          z[i] = kappa * z[i]! + (1 - kappa) * sNew[i]!;
-          tr.z[at] = z[i]!;
-        }
+        sumU2 += state.u[i]! * state.u[i]!;
+        sumS += state.s[i]!;
       }
-      const read = spikeReadout ? z : u;
+      const read = spikeReadout ? state.z : state.u;
       for (let o = 0; o < nOut; o++) {
         let y = params.bOut[o] as number;
         for (let i = 0; i < N; i++) y += read[i]! * (params.wOut[i * nOut + o] as number);
         tr.y[(t * B + b) * nOut + o] = y;
       }
-      s = sNew;
-      thr = thrNew;
     }
   }
   let total = 0;
