@@ -6,7 +6,7 @@ import { initNetwork, noisyInputs } from '../network.js';
 import { PROPERTY_KEYS } from '../model/properties.js';
 import { referenceForward } from '../model/reference.js';
 import { Rng } from '../rng.js';
-import { TfjsEngine } from '../tfjs-engine.js';
+import { TfjsEngine } from '../tfjs/tfjs-engine.js';
 import { FusedEngine } from './fused-engine.js';
 
 const ALL: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { initNetwork } from '../network.js';
 import { FusedEngine } from '../fused/fused-engine.js';
 import { referenceForward } from './reference.js';
-import { TfjsEngine } from '../tfjs-engine.js';
+import { TfjsEngine } from '../tfjs/tfjs-engine.js';
 import type { NetworkState, TrialBatch } from '../engine.js';
 import { softplusInverse } from './properties.js';
 import { randomBatch } from '../testkit.js';
