@@ -1,4 +1,5 @@
 import type { ParamKey, TrialBatch } from '../engine.js';
+import { maskedTaskLoss } from '../model/loss.js';
 import type { FusedCore } from './core.js';
 
 /** Loss terms of network p from the forward pass, and ∂L/∂y into dy. */
@@ -6,47 +7,11 @@ export function loss(core: FusedCore, p: number, batch: TrialBatch): void {
   const { P, N, T, B, nOut } = core;
   const m = core.members[p]!;
   const c = m.config;
-  const y = core.arena.f.y;
-  const dy = core.arena.f.dy;
-  const mask = batch.mask;
-  const tg = batch.targets;
-  let total = 0;
-  for (let i = 0; i < mask.length; i++) total += mask[i]!;
-  const norm = total === 0 ? 0 : m.xent ? 1 / total : 1 / (total * nOut);
-  let task = 0;
-  for (let t = 0; t < T; t++) {
-    for (let b = 0; b < B; b++) {
-      const w = mask[t * B + b]!;
-      const yo = ((t * P + p) * B + b) * nOut;
-      const to = (t * B + b) * nOut;
-      if (w === 0 || total === 0) {
-        for (let k = 0; k < nOut; k++) dy[yo + k] = 0;
-        continue;
-      }
-      if (!m.xent) {
-        for (let k = 0; k < nOut; k++) {
-          const e = y[yo + k]! - tg[to + k]!;
-          task += w * e * e;
-          dy[yo + k] = 2 * w * e * norm;
-        }
-      } else {
-        let max = -Infinity;
-        for (let k = 0; k < nOut; k++) max = Math.max(max, y[yo + k]!);
-        let z = 0;
-        for (let k = 0; k < nOut; k++) z += Math.exp(y[yo + k]! - max);
-        const lse = max + Math.log(z);
-        let sumT = 0;
-        for (let k = 0; k < nOut; k++) {
-          task -= w * tg[to + k]! * (y[yo + k]! - lse);
-          sumT += tg[to + k]!;
-        }
-        for (let k = 0; k < nOut; k++) {
-          dy[yo + k] = w * norm * (Math.exp(y[yo + k]! - lse) * sumT - tg[to + k]!);
-        }
-      }
-    }
-  }
-  const taskLoss = task * norm;
+  // The outputs of network p: rows [T][B] at stride P·B·nOut between steps.
+  const taskLoss = maskedTaskLoss(m.xent ? 'xent' : 'mse', batch, core.arena.f.y, core.arena.f.dy, {
+    offset: p * B * nOut,
+    stepStride: P * B * nOut,
+  });
   const count = T * B * N;
   const meanU2 = core.sumU2[p]! / count;
   const target = m.homeostaticTarget;

@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './loss.js';
 export * from './properties.js';
 export * from './reference.js';
 export {

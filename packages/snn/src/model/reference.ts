@@ -1,5 +1,6 @@
 import { hasAdaptation, type NetworkConfig } from './config.js';
 import type { LossTerms, Params, TrialBatch } from '../engine.js';
+import { maskedTaskLoss } from './loss.js';
 import { toNatural } from './properties.js';
 import { initialState, step, synapticInput, type NeuronParams } from './step.js';
 
@@ -83,26 +84,7 @@ export function referenceForward(
       }
     }
   }
-  let total = 0;
-  let task = 0;
-  for (let tb = 0; tb < T * B; tb++) {
-    const m = batch.mask[tb] as number;
-    total += m;
-    if (m === 0) continue;
-    const y = tr.y.subarray(tb * nOut, (tb + 1) * nOut);
-    const tg = batch.targets.subarray(tb * nOut, (tb + 1) * nOut);
-    if (c.loss.kind === 'mse') {
-      for (let o = 0; o < nOut; o++) task += m * (y[o]! - tg[o]!) ** 2;
-    } else {
-      let max = -Infinity;
-      for (let o = 0; o < nOut; o++) max = Math.max(max, y[o]!);
-      let z = 0;
-      for (let o = 0; o < nOut; o++) z += Math.exp(y[o]! - max);
-      const lse = max + Math.log(z);
-      for (let o = 0; o < nOut; o++) task -= m * tg[o]! * (y[o]! - lse);
-    }
-  }
-  const taskLoss = total === 0 ? 0 : c.loss.kind === 'mse' ? task / (total * nOut) : task / total;
+  const taskLoss = maskedTaskLoss(c.loss.kind, batch, tr.y, null);
   const meanU2 = sumU2 / size;
   const homeoLoss =
     homeostaticTarget === null || c.loss.lambdaH === 0 ? 0 : c.loss.lambdaH * Math.abs(meanU2 - homeostaticTarget);
