@@ -8,8 +8,8 @@ export * from './rng.js';
 export * from './state.js';
 export { createEngine, ENGINE_ENV, ENGINE_NAMES, resolveEngineName, type EngineName } from './create-engine.js';
 export { FusedEngine, FusedPopulation, ThreadedPopulation, type ThreadedPopulationOptions } from './fused/index.js';
-export { instantiateKernels, matvec, type KernelExports } from './fused/kernels.js';
-export { wasm, type WasmMemory } from './fused/wasm-emit.js';
+export { instantiateKernels, matvec, type KernelExports } from './fused/kernels/index.js';
+export { wasm, type WasmMemory } from './fused/kernels/index.js';
 export { GpuPopulation, type GpuPopulationOptions } from './gpu/population.js';
 export {
   gpuAvailable,

@@ -1,5 +1,5 @@
-import { instantiateKernels, type KernelExports } from './kernels.js';
-import { wasm } from './wasm-emit.js';
+import { instantiateKernels, type KernelExports } from './kernels/index.js';
+import { wasm } from './kernels/index.js';
 
 export const REGIONS = [
   // Every parameter group, its gradient and Adam moments: [group][P][size] (ALL_KEYS order).

@@ -1,5 +1,5 @@
 import { MG_H } from '../model/surrogates.js';
-import { matvec } from './kernels.js';
+import { matvec } from './kernels/index.js';
 import { SURROGATE_FAST_SIGMOID, SURROGATE_ARCTAN, SURROGATE_MULTI_GAUSSIAN, type Member } from './members.js';
 import { rawGradients } from './transforms.js';
 import type { FusedCore } from './core.js';

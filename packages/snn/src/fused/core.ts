@@ -21,7 +21,7 @@ export type PassKind = 'eval' | 'grad' | 'train';
  * array per state variable ([T+1][P][B][N]), so that each time step of every network is one pass.
  * A single network is the case P = 1.
  *
- * The arithmetic runs in WebAssembly SIMD kernels (kernels.ts, neuron-kernels.ts) over one memory,
+ * The arithmetic runs in WebAssembly SIMD kernels (kernels/) over one memory,
  * the arena (arena.ts); this class holds the networks' state, binds each pass's batches and
  * sequences its parts: the parameter transforms (transforms.ts), the forward pass (forward.ts), the
  * loss (loss.ts), BPTT (backward.ts) and the optimiser step (optimiser.ts). Soft spikes and lesioned

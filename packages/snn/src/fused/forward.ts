@@ -1,4 +1,4 @@
-import { matvec } from './kernels.js';
+import { matvec } from './kernels/index.js';
 import type { FusedCore } from './core.js';
 
 /** Forward pass over the bound batches; lesion (per network, or null) silences neurons. */
