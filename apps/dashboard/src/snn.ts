@@ -3,5 +3,5 @@
  * property keys and the model versions that the search definition schema of @ip2/search names. No
  * engine code.
  */
-export * from '../../../packages/snn/src/properties.ts';
-export { CURRENT_MODEL_VERSION, MODEL_VERSIONS, type ModelVersion } from '../../../packages/snn/src/config.ts';
+export * from '../../../packages/snn/src/model/properties.ts';
+export { CURRENT_MODEL_VERSION, MODEL_VERSIONS, type ModelVersion } from '../../../packages/snn/src/model/config.ts';

@@ -1,6 +1,6 @@
 import type { Engine, NetworkState } from './engine.js';
 import { FusedEngine } from './fused/index.js';
-import { TfjsEngine } from './tfjs-engine.js';
+import { TfjsEngine } from './tfjs/tfjs-engine.js';
 
 /**
  * `fused`: the hand-derived engine over typed arrays (default; covers every configuration of the

@@ -1,5 +1,5 @@
-import type { NetworkConfig } from './config.js';
-import type { PropertyKey } from './properties.js';
+import type { NetworkConfig } from './model/config.js';
+import type { PropertyKey } from './model/properties.js';
 import type { RngState } from './rng.js';
 
 /** Synaptic parameter groups. Layouts (row-major): wIn [nIn][nRec], wRec [nRec pre][nRec post], wOut [nRec][nOut]. */

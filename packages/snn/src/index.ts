@@ -1,20 +1,15 @@
-export * from './backend.js';
+export * from './model/index.js';
+export * from './tfjs/index.js';
 export * from './calibrate.js';
-export * from './config.js';
 export * from './engine.js';
 export * from './metrics.js';
 export * from './network.js';
-export * from './properties.js';
-export * from './reference.js';
 export * from './rng.js';
 export * from './state.js';
-export * from './surrogates.js';
-export { TfjsEngine, makeSpike } from './tfjs-engine.js';
-export { matMulT } from './tf-ops.js';
 export { createEngine, ENGINE_ENV, ENGINE_NAMES, resolveEngineName, type EngineName } from './create-engine.js';
 export { FusedEngine, FusedPopulation, ThreadedPopulation, type ThreadedPopulationOptions } from './fused/index.js';
-export { instantiateKernels, matvec, type KernelExports } from './fused/kernels.js';
-export { wasm, type WasmMemory } from './fused/wasm-emit.js';
+export { instantiateKernels, matvec, type KernelExports } from './fused/kernels/index.js';
+export { wasm, type WasmMemory } from './fused/kernels/index.js';
 export type { PassBatches, Population } from './population.js';
 export {
   createPopulation,

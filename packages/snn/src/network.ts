@@ -6,9 +6,9 @@ import {
   parseNetworkConfig,
   type NetworkConfig,
   type NetworkConfigInput,
-} from './config.js';
+} from './model/config.js';
 import { WEIGHT_KEYS, type NetworkState, type ParamKey, type Params, type TrialBatch } from './engine.js';
-import { PROPERTY_KEYS, PROPERTY_INFO, toNatural, toRaw, type PropertyKey } from './properties.js';
+import { PROPERTY_KEYS, PROPERTY_INFO, toNatural, toRaw, type PropertyKey } from './model/properties.js';
 import { Rng } from './rng.js';
 
 /** Shape of every parameter group. */

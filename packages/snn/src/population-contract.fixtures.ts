@@ -4,7 +4,7 @@ import { FusedEngine } from './fused/fused-engine.js';
 import { populationBatch } from './fused/population.fixtures.js';
 import { initNetwork, type NetworkConfigInput } from './index.js';
 import type { Population } from './population.js';
-import { PROPERTY_KEYS } from './properties.js';
+import { PROPERTY_KEYS } from './model/properties.js';
 
 /* The contract every Population implementation keeps (not built into the package). */
 

@@ -1,4 +1,4 @@
-import { parseNetworkConfig } from './config.js';
+import { parseNetworkConfig } from './model/config.js';
 import type { AdamState, NetworkState, ParamKey, Params } from './engine.js';
 import { paramSizes } from './network.js';
 import type { RngState } from './rng.js';

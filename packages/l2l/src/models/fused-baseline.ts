@@ -1,6 +1,7 @@
 import {
   batchAccuracy,
   instantiateKernels,
+  maskedTaskLoss,
   Rng,
   wasm,
   type EngineInfo,
@@ -27,56 +28,6 @@ import {
  * decay and Adam, the readout layer, and the state format of the TensorFlow.js engine (either engine
  * restores the other's bytes). Each model adds its forward pass and its backward pass.
  */
-
-/**
- * The spiking engines' masked task loss on outputs y [T, B, nOut] (float64 sums): 'mse' =
- * Σ mask·(y − target)² / (nOut·Σ mask); 'xent' = −Σ mask·Σ target·log softmax(y) / Σ mask; 0 when
- * nothing is scored. With `dy`, also writes ∂loss/∂y there.
- */
-export function maskedTaskLoss(
-  kind: 'mse' | 'xent',
-  batch: TrialBatch,
-  y: ArrayLike<number>,
-  dy: Float32Array | Float64Array | null,
-): number {
-  const { nOut, targets, mask } = batch;
-  let total = 0;
-  for (let s = 0; s < mask.length; s++) total += mask[s]!;
-  if (dy) dy.fill(0);
-  if (total === 0) return 0;
-  const norm = kind === 'mse' ? 1 / (total * nOut) : 1 / total;
-  let value = 0;
-  for (let s = 0; s < mask.length; s++) {
-    const w = mask[s]!;
-    if (w === 0) continue;
-    const base = s * nOut;
-    if (kind === 'mse') {
-      for (let o = 0; o < nOut; o++) {
-        const e = y[base + o]! - targets[base + o]!;
-        value += w * e * e;
-        if (dy) dy[base + o] = 2 * w * e * norm;
-      }
-    } else {
-      let max = -Infinity;
-      for (let o = 0; o < nOut; o++) max = Math.max(max, y[base + o]!);
-      let sum = 0;
-      for (let o = 0; o < nOut; o++) sum += Math.exp(y[base + o]! - max);
-      const lse = max + Math.log(sum);
-      let mass = 0;
-      for (let o = 0; o < nOut; o++) {
-        const t = targets[base + o]!;
-        value -= w * t * (y[base + o]! - lse);
-        mass += t;
-      }
-      if (dy) {
-        for (let o = 0; o < nOut; o++) {
-          dy[base + o] = w * norm * (mass * Math.exp(y[base + o]! - lse) - targets[base + o]!);
-        }
-      }
-    }
-  }
-  return value * norm;
-}
 
 /** 1 / (1 + e^−z): one exp, exact at both ends (e^−z = ∞ gives 0). */
 export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));

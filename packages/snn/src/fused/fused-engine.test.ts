@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { NetworkConfigInput } from '../config.js';
+import type { NetworkConfigInput } from '../model/config.js';
 import type { NetworkState, ParamKey, Params, TrialBatch } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { initNetwork, noisyInputs } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
-import { referenceForward } from '../reference.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
+import { referenceForward } from '../model/reference.js';
 import { Rng } from '../rng.js';
-import { TfjsEngine } from '../tfjs-engine.js';
+import { TfjsEngine } from '../tfjs/tfjs-engine.js';
 import { FusedEngine } from './fused-engine.js';
 
 const ALL: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];

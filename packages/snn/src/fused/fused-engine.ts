@@ -1,4 +1,4 @@
-import type { NetworkConfig } from '../config.js';
+import type { NetworkConfig } from '../model/config.js';
 import type {
   Engine,
   EngineInfo,

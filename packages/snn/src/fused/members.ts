@@ -1,10 +1,10 @@
-import { hasAdaptation, type NetworkConfig } from '../config.js';
+import { hasAdaptation, type NetworkConfig } from '../model/config.js';
 import type { NetworkState, ParamKey } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { decayRate, learningRate, tauRange, trainableKeys } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
 import { Rng } from '../rng.js';
-import { MG_H, MG_S } from '../surrogates.js';
+import { MG_H, MG_S } from '../model/surrogates.js';
 
 const ALL_GROUPS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
 

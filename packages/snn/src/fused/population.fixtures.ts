@@ -1,6 +1,6 @@
 import type { NetworkState, TrialBatch } from '../engine.js';
 import { initNetwork } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
 import { Rng } from '../rng.js';
 
 /* Fixtures of the population tests (not built into the package). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NetworkState, ParamKey, TrialBatch } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { initNetwork } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
 import { FusedEngine } from './fused-engine.js';
 import { bits, mixedMembers, populationBatch } from './population.fixtures.js';
 import { FusedPopulation } from './population.js';

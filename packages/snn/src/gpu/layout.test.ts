@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initNetwork } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
 import { GpuLayout, GROUP_KEYS, lossNorm, Member, META, META_STRIDE } from './layout.js';
 import { kernels } from './wgsl.js';
 

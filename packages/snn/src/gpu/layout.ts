@@ -2,7 +2,7 @@ import type { NetworkState, ParamKey, Params } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { Member, SURROGATE_MULTI_GAUSSIAN } from '../fused/members.js';
 import { paramSizes, sharedSizes } from '../network.js';
-import { PROPERTY_KEYS } from '../properties.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
 
 /** Parameter groups in the order they are packed in a network's parameter vector. */
 export const GROUP_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetworkState, ParamKey, StepStats, TrialBatch } from '../engine.js';
 import { FusedEngine, FusedPopulation } from '../fused/index.js';
 import { initNetwork, type NetworkConfigInput } from '../index.js';
-import { PROPERTY_KEYS } from '../properties.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
 import { Rng } from '../rng.js';
 import { gpuContext, releaseGpu, WEBGPU_BACKEND_ENV, type GpuContext } from './device.js';
 import { GROUP_KEYS } from './layout.js';

@@ -1,4 +1,4 @@
-import { MG_H } from '../surrogates.js';
+import { MG_H } from '../model/surrogates.js';
 import {
   ACC_PLANES,
   GROUP_KEYS,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { instantiateKernels, matvec } from './kernels.js';
-import { wasm } from './wasm-emit.js';
+import { instantiateKernels, matvec, wasm } from './index.js';
 
 /**
  * The matrix kernels against plain loops, on sizes that exercise every blocking path and tail

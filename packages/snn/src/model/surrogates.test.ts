@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveBackend } from './backend.js';
+import { resolveBackend } from '../tfjs/backend.js';
 import { parseNetworkConfig } from './config.js';
 import { assertSurrogateName, MG_H, MG_S, SURROGATE_NAMES, surrogate, type SurrogateParams } from './surrogates.js';
-import { makeSpike } from './tfjs-engine.js';
+import { makeSpike } from '../tfjs/tfjs-engine.js';
 
 const points = [-0.9, -0.31, -0.05, -0.001, 0.0005, 0.02, 0.12, 0.5, 1.7];
 const thetas = [0.8, 1.0, 1.3];

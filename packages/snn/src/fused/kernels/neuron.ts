@@ -1,108 +1,10 @@
-import { F32, F64, Fn, I32, V128, type Local, type ValType } from './wasm-emit.js';
+import { F32, Fn, I32, V128, type Local, type ValType } from './wasm-emit.js';
+import { overRow } from './lanes.js';
 
 /**
- * The per-neuron updates of the fused engine as WebAssembly kernels. Each body is written once
- * against `Lanes` and emitted twice: on f32x4 for the whole vectors of a row, and on f32 for the
- * remaining neurons, so every neuron gets the same float32 arithmetic.
+ * The neuron kernels of the fused engine: the forward update, the surrogate ψ, the backward update
+ * and the spike readout's leaky filter (lanes.ts says how each body is emitted).
  */
-class Lanes {
-  constructor(
-    readonly f: Fn,
-    readonly vec: boolean,
-  ) {}
-
-  get type(): typeof V128 | typeof F32 {
-    return this.vec ? V128 : F32;
-  }
-
-  /** Pushes the value at ptr + off. */
-  load(ptr: Local, off: Local): this {
-    this.f.get(ptr).get(off).add();
-    if (this.vec) this.f.loadV();
-    else this.f.loadF32();
-    return this;
-  }
-
-  /** Stores the value that `value` pushes at ptr + off. */
-  store(ptr: Local, off: Local, value: () => void): this {
-    this.f.get(ptr).get(off).add();
-    value();
-    if (this.vec) this.f.storeV();
-    else this.f.storeF32();
-    return this;
-  }
-
-  /** ptr[off] += the value that `value` pushes. */
-  accumulate(ptr: Local, off: Local, value: () => void): this {
-    return this.store(ptr, off, () => {
-      this.load(ptr, off);
-      value();
-      this.add();
-    });
-  }
-
-  c(x: number): this {
-    this.f.f32(x);
-    if (this.vec) this.f.splat();
-    return this;
-  }
-
-  /** A scalar f32 local, broadcast when on vectors. */
-  scalar(l: Local): this {
-    this.f.get(l);
-    if (this.vec) this.f.splat();
-    return this;
-  }
-
-  add(): this {
-    if (this.vec) this.f.vadd();
-    else this.f.fadd();
-    return this;
-  }
-  sub(): this {
-    if (this.vec) this.f.vsub();
-    else this.f.fsub();
-    return this;
-  }
-  mul(): this {
-    if (this.vec) this.f.vmul();
-    else this.f.fmul();
-    return this;
-  }
-  div(): this {
-    if (this.vec) this.f.vdiv();
-    else this.f.fdiv();
-    return this;
-  }
-  neg(): this {
-    if (this.vec) this.f.vneg();
-    else this.f.fneg();
-    return this;
-  }
-  abs(): this {
-    if (this.vec) this.f.vabs();
-    else this.f.fabs();
-    return this;
-  }
-}
-
-/** Emits `body` for the vectors of a row (byte offset `ib` in steps of 16) and then the scalar tail. */
-function overRow(f: Fn, ib: Local, nBytes: Local, n4Bytes: Local, body: (L: Lanes) => void): void {
-  f.forStep(
-    ib,
-    () => f.i32(0),
-    n4Bytes,
-    16,
-    () => body(new Lanes(f, true)),
-  );
-  f.forStep(
-    ib,
-    () => f.get(n4Bytes),
-    nBytes,
-    4,
-    () => body(new Lanes(f, false)),
-  );
-}
 
 /** Per-network parameter rows: row r of a call belongs to network r / perNet, whose rows are `stride` bytes apart. */
 function netRows(
@@ -531,67 +433,6 @@ export function backwardKernel(adapt: boolean, soft: boolean): Fn {
   return f;
 }
 
-/** Adam on n floats: m, v updated in place, w −= lr (m / bc1) / (√(v / bc2) + ε), with g scaled by `scale`. */
-export function adamKernel(): Fn {
-  const names = 'w g m v n'.split(' ');
-  const f = new Fn('adam', [...names.map((): ValType => I32), F32, F32, F32, F32, F32, F32, F32, F32, F32]);
-  const [w, g, m, v, n, scale, lr, b1, omb1, b2, omb2, bc1, bc2, eps] = f.params as Local[];
-  const ib = f.local(I32);
-  const nBytes = f.local(I32);
-  const n4Bytes = f.local(I32);
-  const vg = f.local(V128);
-  const vm = f.local(V128);
-  const vv = f.local(V128);
-  const sg = f.local(F32);
-  const sm = f.local(F32);
-  const sv = f.local(F32);
-  f.get(n!).i32(2).shl().set(nBytes);
-  f.get(n!).i32(-4).and().i32(2).shl().set(n4Bytes);
-  overRow(f, ib, nBytes, n4Bytes, (L) => {
-    const [G, M, Vv] = L.vec ? [vg, vm, vv] : [sg, sm, sv];
-    L.load(g!, ib).scalar(scale!).mul();
-    f.set(G);
-    L.scalar(b1!).load(m!, ib).mul().scalar(omb1!);
-    f.get(G);
-    L.mul().add();
-    f.set(M);
-    L.store(m!, ib, () => f.get(M));
-    L.scalar(b2!).load(v!, ib).mul().scalar(omb2!);
-    f.get(G).get(G);
-    L.mul().mul().add();
-    f.set(Vv);
-    L.store(v!, ib, () => f.get(Vv));
-    L.store(w!, ib, () => {
-      L.load(w!, ib).scalar(lr!);
-      f.get(M);
-      L.scalar(bc1!).div();
-      f.get(Vv);
-      L.scalar(bc2!).div();
-      if (L.vec) f.simd(0xe3);
-      else f.op(0x91); // sqrt
-      L.scalar(eps!).add().div().mul().sub();
-    });
-  });
-  return f;
-}
-
-/** y += a x over n floats. */
-export function axpyKernel(): Fn {
-  const f = new Fn('axpy', [I32, I32, I32, F32]);
-  const [y, x, n, a] = f.params as Local[];
-  const ib = f.local(I32);
-  const nBytes = f.local(I32);
-  const n4Bytes = f.local(I32);
-  f.get(n!).i32(2).shl().set(nBytes);
-  f.get(n!).i32(-4).and().i32(2).shl().set(n4Bytes);
-  overRow(f, ib, nBytes, n4Bytes, (L) => {
-    L.accumulate(y!, ib, () => {
-      L.scalar(a!).load(x!, ib).mul();
-    });
-  });
-  return f;
-}
-
 /**
  * A leaky scan over `steps` rows of n floats, `stride` bytes apart (negative: backwards):
  * dst[k] = κ dst[k − 1] + c src[k], where dst[k − 1] is the row at dst[k] − stride. The spike readout
@@ -627,28 +468,5 @@ export function leakKernel(): Fn {
       f.get(sp).get(stride!).add().set(sp);
     },
   );
-  return f;
-}
-
-/** Σ x² over n floats (four f32 lanes and a tail, summed in f64). */
-export function sumSquaresKernel(): Fn {
-  const f = new Fn('sum_squares', [I32, I32], F64);
-  const [x, n] = f.params as Local[];
-  const ib = f.local(I32);
-  const nBytes = f.local(I32);
-  const n4Bytes = f.local(I32);
-  const acc = f.local(V128);
-  const tail = f.local(F32);
-  f.get(n!).i32(2).shl().set(nBytes);
-  f.get(n!).i32(-4).and().i32(2).shl().set(n4Bytes);
-  f.vzero().set(acc).f32(0).set(tail);
-  overRow(f, ib, nBytes, n4Bytes, (L) => {
-    const a = L.vec ? acc : tail;
-    f.get(a);
-    L.load(x!, ib).load(x!, ib).mul().add();
-    f.set(a);
-  });
-  f.get(acc).lane(0).get(acc).lane(1).fadd().get(acc).lane(2).get(acc).lane(3).fadd().fadd().promote();
-  f.get(tail).promote().dadd();
   return f;
 }

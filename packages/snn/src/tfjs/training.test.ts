@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { NetworkConfigInput } from './config.js';
-import type { Engine, NetworkState, TrialBatch } from './engine.js';
-import { initNetwork } from './network.js';
-import { deserializeState, serializeState } from './state.js';
-import { randomBatch } from './testkit.js';
+import type { NetworkConfigInput } from '../model/config.js';
+import type { Engine, NetworkState, TrialBatch } from '../engine.js';
+import { initNetwork } from '../network.js';
+import { deserializeState, serializeState } from '../state.js';
+import { randomBatch } from '../testkit.js';
 import { TfjsEngine } from './tfjs-engine.js';
 
 const small: NetworkConfigInput = {

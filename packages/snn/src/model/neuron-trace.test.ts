@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { initNetwork } from './network.js';
-import { FusedEngine } from './fused/fused-engine.js';
+import { initNetwork } from '../network.js';
+import { FusedEngine } from '../fused/fused-engine.js';
 import { referenceForward } from './reference.js';
-import { TfjsEngine } from './tfjs-engine.js';
-import type { NetworkState, TrialBatch } from './engine.js';
+import { TfjsEngine } from '../tfjs/tfjs-engine.js';
+import type { NetworkState, TrialBatch } from '../engine.js';
 import { softplusInverse } from './properties.js';
+import { randomBatch } from '../testkit.js';
 
 /**
  * One neuron, constant drive I = 2 from t = 0 (W_in = 2, x = 1), no recurrence, readout y = u.
@@ -133,4 +134,52 @@ describe('single neuron, hand-computed trace', () => {
     const { trace } = referenceForward(paper.config, { ...state.params, beta: paper.params.beta }, batch, null);
     for (let t = 0; t < T; t++) expect(trace.thr[t]).toBeCloseTo(theta, 6);
   });
+});
+
+/**
+ * A small recurrent population over a few steps: the engines' readouts follow the float64 model
+ * (step.ts through referenceForward) to float32 rounding, spike for spike.
+ */
+describe('every engine follows the model step by step', () => {
+  const cases = [
+    { name: 'adaptation, spike readout', space: ['tauD', 'tauS', 'theta', 'beta', 'tauA'], readout: 'spikes' },
+    { name: 'no adaptation, spike readout', space: ['tauD', 'tauS', 'theta'], readout: 'spikes' },
+    { name: 'adaptation, membrane readout', space: ['tauD', 'tauS', 'theta', 'beta', 'tauA'], readout: 'membrane' },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.name}: fused and TensorFlow.js readouts within 1e-4 of the float64 model`, async () => {
+      const state = initNetwork({
+        nIn: 4,
+        nRec: 16,
+        nOut: 3,
+        space: [...c.space],
+        readout: c.readout,
+        tauOut: 60,
+        init: { tauD: { min: 20, max: 80 }, tauS: { min: 20, max: 80 } },
+        weights: { inGain: 2, recGain: 1.5, outGain: 1, bias: 1 },
+        seed: 4,
+      });
+      const batch = randomBatch({ steps: 12, batch: 2, nIn: 4, nOut: 3, seed: 9 });
+      const ref = referenceForward(state.config, state.params, batch, null);
+      const spikes = ref.trace.s.reduce((n, x) => n + x, 0);
+      // The check means something only if the population spikes, and not on every step.
+      expect(spikes).toBeGreaterThan(4);
+      expect(spikes).toBeLessThan(ref.trace.s.length / 2);
+      const tf = await TfjsEngine.create(state);
+      const fused = FusedEngine.create(state);
+      try {
+        for (const engine of [tf, fused]) {
+          const ev = engine.evaluate(batch);
+          expect(ev.firingRate, engine.info.engine).toBeCloseTo(ref.terms.firingRate, 7);
+          for (let i = 0; i < ref.trace.y.length; i++) {
+            expect(Math.abs(ev.outputs[i]! - ref.trace.y[i]!), `${engine.info.engine} y[${i}]`).toBeLessThan(1e-4);
+          }
+          expect(Math.abs(ev.meanU2 - ref.terms.meanU2) / ref.terms.meanU2).toBeLessThan(1e-5);
+        }
+      } finally {
+        tf.dispose();
+        fused.dispose();
+      }
+    });
+  }
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // The umbrella package's Node bundle registers every op's gradient with tfjs-core.
 import '@tensorflow/tfjs';
-import { hasAdaptation, type NetworkConfig } from './config.js';
+import { hasAdaptation, type NetworkConfig } from '../model/config.js';
 import type {
   Engine,
   EngineInfo,
@@ -14,14 +14,14 @@ import type {
   Params,
   StepStats,
   TrialBatch,
-} from './engine.js';
-import { WEIGHT_KEYS } from './engine.js';
-import { checkBatch, decayRate, learningRate, paramSizes, tauRange, trainableKeys, noisyInputs } from './network.js';
-import { PROPERTY_KEYS } from './properties.js';
-import { Rng } from './rng.js';
+} from '../engine.js';
+import { WEIGHT_KEYS } from '../engine.js';
+import { checkBatch, decayRate, learningRate, paramSizes, tauRange, trainableKeys, noisyInputs } from '../network.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
+import { Rng } from '../rng.js';
 import { resolveBackend } from './backend.js';
-import { MG_H, MG_S, type SurrogateParams } from './surrogates.js';
-import { batchAccuracy } from './metrics.js';
+import { MG_H, MG_S, type SurrogateParams } from '../model/surrogates.js';
+import { batchAccuracy } from '../metrics.js';
 import { matMulT as matMul } from './tf-ops.js';
 
 const ALL_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];

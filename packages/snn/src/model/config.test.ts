@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, parseNetworkConfig } from './config.js';
 import { allMasks, maskFromKeys, maskKeys, maskLabel, parsePropertyKeys, PAPER_SPACE } from './properties.js';
-import { initNetwork, intrinsicValues, learningRate } from './network.js';
+import { initNetwork, intrinsicValues, learningRate } from '../network.js';
 
 describe('network configuration', () => {
   it('fills SCIENCE.md defaults', () => {
@@ -117,14 +117,14 @@ describe('backend resolver', () => {
 
   it('rejects an unknown forced backend, naming the variable and the valid ones', async () => {
     vi.stubEnv('IP2_TF_BACKEND', 'metal');
-    const { resolveBackend } = await import('./backend.js');
+    const { resolveBackend } = await import('../tfjs/backend.js');
     await expect(resolveBackend(() => {})).rejects.toThrow(
       /IP2_TF_BACKEND='metal' is not a backend; valid: tensorflow, wasm, cpu/,
     );
   });
 
   it('falls back past the native backend when it is not installed, and reports why', async () => {
-    const { resolveBackend } = await import('./backend.js');
+    const { resolveBackend } = await import('../tfjs/backend.js');
     const lines: string[] = [];
     const choice = await resolveBackend((l) => lines.push(l));
     expect(['tensorflow', 'wasm']).toContain(choice.backend);

@@ -1,13 +1,5 @@
-import {
-  adamKernel,
-  axpyKernel,
-  leakKernel,
-  backwardKernel,
-  forwardKernel,
-  psiKernel,
-  sumSquaresKernel,
-} from './neuron-kernels.js';
-import { assemble, F32, Fn, I32, V128, wasm, type Local, type WasmMemory, type WasmModule } from './wasm-emit.js';
+import type { KernelExports } from './module.js';
+import { F32, Fn, I32, V128, type Local } from './wasm-emit.js';
 
 /**
  * The linear-algebra kernels of the fused engine, as WebAssembly SIMD (f32x4). Every output
@@ -17,7 +9,7 @@ import { assemble, F32, Fn, I32, V128, wasm, type Local, type WasmMemory, type W
  */
 
 /** Emits `acc(k) += W[row r] · x[trial b]` over j-vectors, for an R × Tb block (R rows, Tb trials). */
-function matvecKernel(R: number, Tb: number): Fn {
+export function matvecKernel(R: number, Tb: number): Fn {
   // (w, x, out, n, rowFrom, rowTo, outStride) — out[b][i] = Σ_j W[i][j] x[b][j], for b < Tb.
   const f = new Fn(`matvec_${R}x${Tb}`, [I32, I32, I32, I32, I32, I32, I32]);
   const [w, x, out, n, rowFrom, rowTo, outStride] = f.params as [Local, Local, Local, Local, Local, Local, Local];
@@ -109,7 +101,7 @@ function matvecKernel(R: number, Tb: number): Fn {
  * Y[r][0..n) (=, or += when `accumulate`) Σ_k X[r][k] · W[k][0..n), skipping zero X, for rows
  * r = g·perGroup + q (group stride in bytes for X and Y; rows within a group contiguous).
  */
-function projKernel(accumulate: boolean): Fn {
+export function projKernel(accumulate: boolean): Fn {
   // (x, xRow, xGroup, w, y, yGroup, groups, perGroup, k, n)
   const f = new Fn(accumulate ? 'proj_add' : 'proj', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, xRow, xGroup, w, y, yGroup, groups, perGroup, kk, n] = f.params as Local[] as [
@@ -243,7 +235,7 @@ function projKernel(accumulate: boolean): Fn {
  * gather: y[0..n) += Σ_q W[idx[q]][0..n); scatter: G[idx[q]][0..n) += v[0..n), for q in [q0, q1).
  * idx holds i32 row numbers.
  */
-function rowsKernel(scatter: boolean): Fn {
+export function rowsKernel(scatter: boolean): Fn {
   // (m, idx, q0, q1, v, n)
   const f = new Fn(scatter ? 'scatter_rows' : 'gather_rows', [I32, I32, I32, I32, I32, I32]);
   const [m, idx, q0, q1, v, n] = f.params as [Local, Local, Local, Local, Local, Local];
@@ -303,7 +295,7 @@ function rowsKernel(scatter: boolean): Fn {
  * spike list spikeIdx[off[r] .. off[r+1]) of row r; gather adds those rows of the network's matrix
  * to v[r]; scatter adds v[r] to those rows.
  */
-function netRowsKernel(scatter: boolean): Fn {
+export function netRowsKernel(scatter: boolean): Fn {
   // (m, mStride, perNet, idx, off, v, rows, n)
   const f = new Fn(scatter ? 'scatter_net' : 'gather_net', [I32, I32, I32, I32, I32, I32, I32, I32]);
   const [m, mStride, perNet, idx, off, v, rows, n] = f.params as Local[] as [
@@ -385,7 +377,7 @@ function netRowsKernel(scatter: boolean): Fn {
  * G[k][0..n) += Σ_r X[r][k] · D[r][0..n), skipping zero X, over rows r = g·perGroup + q (X rows
  * xRow bytes apart, groups xGroup apart; D rows n floats apart, groups dGroup apart).
  */
-function gemmTnKernel(): Fn {
+export function gemmTnKernel(): Fn {
   // (x, xRow, xGroup, d, dGroup, groups, perGroup, k, n, g)
   const f = new Fn('gemm_tn', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, xRow, xGroup, d, dGroup, groups, perGroup, kk, n, gm] = f.params as Local[] as [
@@ -503,88 +495,6 @@ function gemmTnKernel(): Fn {
     },
   );
   return f;
-}
-
-export interface KernelExports {
-  matvec_2x4(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
-  matvec_1x4(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
-  matvec_4x1(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
-  matvec_1x1(w: number, x: number, out: number, n: number, from: number, to: number, outStride: number): void;
-  proj(...args: number[]): void;
-  proj_add(...args: number[]): void;
-  gather_rows(m: number, idx: number, q0: number, q1: number, v: number, n: number): void;
-  scatter_rows(m: number, idx: number, q0: number, q1: number, v: number, n: number): void;
-  gemm_tn(...args: number[]): void;
-  forward_plain(...args: number[]): void;
-  forward_adapt(...args: number[]): void;
-  psi_fast_sigmoid(...args: number[]): void;
-  psi_arctan(...args: number[]): void;
-  backward_plain_hard(...args: number[]): void;
-  backward_adapt_hard(...args: number[]): void;
-  backward_plain_soft(...args: number[]): void;
-  backward_adapt_soft(...args: number[]): void;
-  adam(...args: number[]): void;
-  gather_net(
-    m: number,
-    mStride: number,
-    perNet: number,
-    idx: number,
-    off: number,
-    v: number,
-    rows: number,
-    n: number,
-  ): void;
-  scatter_net(
-    m: number,
-    mStride: number,
-    perNet: number,
-    idx: number,
-    off: number,
-    v: number,
-    rows: number,
-    n: number,
-  ): void;
-  axpy(y: number, x: number, n: number, a: number): void;
-  leak(dst: number, src: number, steps: number, n: number, stride: number, kappa: number, c: number): void;
-  sum_squares(x: number, n: number): number;
-}
-
-let compiled: WasmModule | null = null;
-
-/** The compiled kernel module (built once per process). */
-export function kernelModule(): WasmModule {
-  compiled ??= new wasm.Module(
-    assemble([
-      matvecKernel(2, 4),
-      matvecKernel(1, 4),
-      matvecKernel(4, 1),
-      matvecKernel(1, 1),
-      projKernel(false),
-      projKernel(true),
-      rowsKernel(false),
-      rowsKernel(true),
-      gemmTnKernel(),
-      forwardKernel(false),
-      forwardKernel(true),
-      psiKernel('fast-sigmoid'),
-      psiKernel('arctan'),
-      backwardKernel(false, false),
-      backwardKernel(true, false),
-      backwardKernel(false, true),
-      backwardKernel(true, true),
-      adamKernel(),
-      netRowsKernel(false),
-      netRowsKernel(true),
-      axpyKernel(),
-      leakKernel(),
-      sumSquaresKernel(),
-    ]),
-  );
-  return compiled;
-}
-
-export function instantiateKernels(memory: WasmMemory): KernelExports {
-  return new wasm.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { NetworkConfigInput } from './config.js';
-import type { NetworkState, ParamKey, Params, TrialBatch } from './engine.js';
-import { WEIGHT_KEYS } from './engine.js';
-import { initNetwork } from './network.js';
-import { PROPERTY_KEYS } from './properties.js';
-import { referenceForward } from './reference.js';
-import { randomBatch } from './testkit.js';
+import type { NetworkConfigInput } from '../model/config.js';
+import type { NetworkState, ParamKey, Params, TrialBatch } from '../engine.js';
+import { WEIGHT_KEYS } from '../engine.js';
+import { initNetwork } from '../network.js';
+import { PROPERTY_KEYS } from '../model/properties.js';
+import { referenceForward } from '../model/reference.js';
+import { randomBatch } from '../testkit.js';
 import { TfjsEngine } from './tfjs-engine.js';
 
 /**
