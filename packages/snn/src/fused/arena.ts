@@ -1,5 +1,12 @@
 import { instantiateKernels, type KernelExports } from './kernels/index.js';
 import { wasm } from './kernels/index.js';
+import {
+  ACCUMULATOR_PLANES,
+  NETWORK_PLANES,
+  PROPERTY_PLANES,
+  type AccumulatorPlane,
+  type PropertyPlane,
+} from '../model/planes.js';
 
 export const REGIONS = [
   // Every parameter group, its gradient and Adam moments: [group][P][size] (ALL_KEYS order).
@@ -7,40 +14,35 @@ export const REGIONS = [
   'grads',
   'adamM',
   'adamV',
-  'woT',
-  'gWoT',
-  // Intrinsic properties as float32 rows [P][N], and the accumulators of their derivatives.
-  'paD',
-  'pcD',
-  'paS',
-  'pcS',
-  'prho',
-  'pcR',
-  'pth',
-  'pbe',
-  'gaD',
-  'gaS',
-  'gRho',
-  'gBe',
-  'gTh',
-  'gB',
+  // W_outᵀ [P][nOut][N] (lesioned columns zeroed) and the accumulator of its gradient.
+  'wOutT',
+  'gradWOutT',
+  // The glossary's natural values of the intrinsic properties as float32 rows [P][N], and the
+  // accumulators of their derivatives [P][N].
+  ...PROPERTY_PLANES,
+  ...ACCUMULATOR_PLANES,
+  // Σ u² and Σ s of each network (float64).
   'sums',
-  'ch',
+  ...NETWORK_PLANES,
   'xin',
+  // The trajectory [T+1][P][B][N]: the glossary's TRAJECTORY_PLANES, with ψ, the filtered spikes z
+  // and their adjoint z̄ before Ī.
   'I',
   'd',
   'u',
   'a',
-  'thr',
+  'adaptiveThreshold',
   's',
   'psi',
   'z',
-  'zb',
-  'dI',
-  'ds',
+  'zBar',
+  'IBar',
+  // s̄ from the recurrence and the readout, [P][B][N]; ū, d̄, ā of two steps, [2][3][P][B][N].
+  'sBar',
   'adj',
+  // The readout y and its adjoint ȳ, [T][P][B][nOut].
   'y',
-  'dy',
+  'yBar',
   'spikeIdx',
   'spikeOff',
 ] as const;
@@ -93,47 +95,38 @@ export interface ArenaShape {
 export function regionSizes(shape: ArenaShape, slots: number, B: number): Record<Region, number> {
   const { P, N, nIn, nOut } = shape;
   const traj = slots * P * B * N;
-  const PN = P * N;
   const all = P * shape.total;
+  // The glossary's per-neuron planes, [P][N] each.
+  const perNeuron = Object.fromEntries([...PROPERTY_PLANES, ...ACCUMULATOR_PLANES].map((r) => [r, P * N])) as Record<
+    PropertyPlane | AccumulatorPlane,
+    number
+  >;
   return {
     params: all,
     grads: all,
     adamM: all,
     adamV: all,
-    woT: P * nOut * N,
-    gWoT: P * nOut * N,
-    paD: PN,
-    pcD: PN,
-    paS: PN,
-    pcS: PN,
-    prho: PN,
-    pcR: PN,
-    pth: PN,
-    pbe: PN,
-    gaD: PN,
-    gaS: PN,
-    gRho: PN,
-    gBe: PN,
-    gTh: PN,
-    gB: PN,
+    wOutT: P * nOut * N,
+    gradWOutT: P * nOut * N,
     sums: 4 * P,
-    ch: P,
     xin: P * slots * B * nIn,
     I: traj,
     d: traj,
     u: traj,
     a: traj,
-    thr: traj,
+    adaptiveThreshold: traj,
     s: traj,
     psi: traj,
     z: traj,
-    zb: traj,
-    dI: traj,
-    ds: P * B * N,
+    zBar: traj,
+    IBar: traj,
+    sBar: P * B * N,
     adj: 6 * P * B * N,
     y: slots * P * B * nOut,
-    dy: slots * P * B * nOut,
+    yBar: slots * P * B * nOut,
     spikeIdx: traj,
     spikeOff: slots * P * B + 1,
+    ...perNeuron,
+    homeostaticFactor: P,
   };
 }

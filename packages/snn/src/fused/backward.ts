@@ -1,6 +1,7 @@
 import { MG_H } from '../model/surrogates.js';
 import { matvec } from './kernels/index.js';
 import { SURROGATE_FAST_SIGMOID, SURROGATE_ARCTAN, SURROGATE_MULTI_GAUSSIAN, type Member } from './members.js';
+import { ACCUMULATOR_PLANES } from '../model/planes.js';
 import { rawGradients } from './transforms.js';
 import type { FusedCore } from './core.js';
 
@@ -16,14 +17,14 @@ export function backward(core: FusedCore, active: readonly boolean[], weights: r
   for (let p = 0; p < P; p++) {
     if (!active[p]) continue;
     const pn = p * N;
-    for (const g of [F.gaD, F.gaS, F.gRho, F.gBe, F.gTh, F.gB]) g.fill(0, pn, pn + N);
+    for (const g of ACCUMULATOR_PLANES) F[g].fill(0, pn, pn + N);
     if (weights[p]) {
-      F.gWoT.fill(0, p * nOut * N, (p + 1) * nOut * N);
+      F.gradWOutT.fill(0, p * nOut * N, (p + 1) * nOut * N);
       core.grads.wIn.fill(0, p * nIn * N, (p + 1) * nIn * N);
       core.grads.wRec.fill(0, p * N * N, (p + 1) * N * N);
     }
   }
-  F.ch.set(core.ch);
+  F.homeostaticFactor.set(core.homeostaticFactor);
   const spans = core
     .spans(
       (p) => active[p]!,
@@ -40,7 +41,7 @@ export function backward(core: FusedCore, active: readonly boolean[], weights: r
     if (!active[p]) continue;
     if (weights[p]) {
       // ∂L/∂W_in = Σ_t xᵀ Ī, ∂L/∂W_outᵀ = Σ_t ȳᵀ u, and for soft spikes ∂L/∂W_rec = Σ_t s[t−1]ᵀ Ī.
-      const dI1 = A.at.dI + (P + p) * B * N * 4;
+      const dI1 = A.at.IBar + (P + p) * B * N * 4;
       gemmTn(
         core,
         A.at.xin + p * T * B * nIn * 4,
@@ -56,7 +57,7 @@ export function backward(core: FusedCore, active: readonly boolean[], weights: r
       );
       gemmTn(
         core,
-        A.at.dy + p * B * nOut * 4,
+        A.at.yBar + p * B * nOut * 4,
         nOut * 4,
         P * B * nOut * 4,
         (core.members[p]!.spikeReadout ? A.at.z : A.at.u) + (P + p) * B * N * 4,
@@ -65,7 +66,7 @@ export function backward(core: FusedCore, active: readonly boolean[], weights: r
         B,
         nOut,
         N,
-        A.at.gWoT + p * nOut * N * 4,
+        A.at.gradWOutT + p * nOut * N * 4,
       );
       if (core.members[p]!.soft) {
         gemmTn(core, A.at.s + p * B * N * 4, N * 4, PBN * 4, dI1, PBN * 4, T, B, N, N, core.addr('grads', 'wRec', p));
@@ -76,7 +77,7 @@ export function backward(core: FusedCore, active: readonly boolean[], weights: r
 }
 
 /**
- * The adjoint of the filtered spikes of network p at every step, into zb [T][P][B][N]:
+ * The adjoint of the filtered spikes of network p at every step, into zBar [T][P][B][N]:
  * z̄[t] = W_out ȳ[t] + κ z̄[t+1]. Step t's backward adds (1 − κ) z̄[t] to s̄[t].
  */
 export function readoutAdjoint(core: FusedCore, p: number): void {
@@ -89,8 +90,8 @@ export function readoutAdjoint(core: FusedCore, p: number): void {
     matvec(
       K,
       core.addr('params', 'wOut', p),
-      A.at.dy + (g * P + p) * B * nOut * 4,
-      A.at.zb + (g * P + p) * B * N * 4,
+      A.at.yBar + (g * P + p) * B * nOut * 4,
+      A.at.zBar + (g * P + p) * B * N * 4,
       N,
       nOut,
       trials,
@@ -99,7 +100,7 @@ export function readoutAdjoint(core: FusedCore, p: number): void {
   }
   // z̄[t] += κ z̄[t+1], from t = T − 2 down to 0, in place.
   if (T > 1) {
-    const at = A.at.zb + ((T - 2) * P + p) * B * N * 4;
+    const at = A.at.zBar + ((T - 2) * P + p) * B * N * 4;
     K.leak(at, at, T - 1, B * N, -P * B * N * 4, core.members[p]!.kappaOut, 1);
   }
 }
@@ -147,12 +148,12 @@ export function backwardStep(core: FusedCore, t: number, p0: number, p1: number,
   if (t < T - 1) {
     for (let p = p0; p < p1; p++) {
       const o = (slot0 + (p - p0) * B + P * B) * N * 4;
-      matvec(K, core.addr('params', 'wRec', p), at.dI + o, at.ds + p * B * N * 4, N, N, B, N);
+      matvec(K, core.addr('params', 'wRec', p), at.IBar + o, at.sBar + p * B * N * 4, N, N, B, N);
     }
   } else {
-    A.f.ds.fill(0, st / 4, st / 4 + rows * N);
+    A.f.sBar.fill(0, st / 4, st / 4 + rows * N);
   }
-  if (m.spikeReadout) K.axpy(at.ds + st, at.zb + (t * P + p0) * B * N * 4, rows * N, 1 - m.kappaOut);
+  if (m.spikeReadout) K.axpy(at.sBar + st, at.zBar + (t * P + p0) * B * N * 4, rows * N, 1 - m.kappaOut);
   const kernel = m.adapt
     ? m.soft
       ? K.backward_adapt_soft
@@ -162,7 +163,7 @@ export function backwardStep(core: FusedCore, t: number, p0: number, p1: number,
       : K.backward_plain_hard;
   const pn = p0 * N * 4;
   kernel(
-    at.ds,
+    at.sBar,
     next,
     next + plane,
     next + 2 * plane,
@@ -171,36 +172,36 @@ export function backwardStep(core: FusedCore, t: number, p0: number, p1: number,
     cur + 2 * plane,
     st,
     at.u,
-    at.thr,
+    at.adaptiveThreshold,
     at.s,
     at.psi,
     at.d,
     at.I,
     at.a,
-    at.dI,
+    at.IBar,
     slot0 * N * 4,
     prev0 * N * 4,
-    at.paD + pn,
-    at.pcD + pn,
-    at.paS + pn,
-    at.pcS + pn,
-    at.prho + pn,
-    at.pcR + pn,
-    at.pth + pn,
-    at.pbe + pn,
-    at.gaD + pn,
-    at.gaS + pn,
-    at.gRho + pn,
-    at.gBe + pn,
-    at.gTh + pn,
-    at.gB + pn,
-    at.dy + (t * P + p0) * B * nOut * 4,
-    at.woT + p0 * nOut * N * 4,
+    at.alphaD + pn,
+    at.oneMinusAlphaD + pn,
+    at.alphaS + pn,
+    at.oneMinusAlphaS + pn,
+    at.rho + pn,
+    at.oneMinusRho + pn,
+    at.threshold + pn,
+    at.adaptationStrength + pn,
+    at.gradAlphaD + pn,
+    at.gradAlphaS + pn,
+    at.gradRho + pn,
+    at.gradAdaptationStrength + pn,
+    at.gradThreshold + pn,
+    at.gradBias + pn,
+    at.yBar + (t * P + p0) * B * nOut * 4,
+    at.wOutT + p0 * nOut * N * 4,
     // The spike readout reaches u only through s (added to s̄ above), not through W_out ȳ.
     m.spikeReadout ? 0 : nOut,
     rows,
     N,
-    at.ch + p0 * 4,
+    at.homeostaticFactor + p0 * 4,
     B,
     N * 4,
     nOut * N * 4,
@@ -213,7 +214,7 @@ export function backwardStep(core: FusedCore, t: number, p0: number, p1: number,
       B,
       at.spikeIdx,
       at.spikeOff + prev0 * 4,
-      at.dI + slot0 * N * 4,
+      at.IBar + slot0 * N * 4,
       rows,
       N,
     );
@@ -231,17 +232,29 @@ export function surrogates(core: FusedCore, p0: number, p1: number): void {
     const k = m.surrogate === SURROGATE_FAST_SIGMOID ? m.kappa : 1.5707963267948966 * m.kappa;
     if (p0 === 0 && p1 === P) {
       const o = P * B * N * 4;
-      kernel(at.u + o, at.thr + o, at.pth, at.psi + o, T * P * B, N, m.gamma, k, B, P, N * 4);
+      kernel(at.u + o, at.adaptiveThreshold + o, at.threshold, at.psi + o, T * P * B, N, m.gamma, k, B, P, N * 4);
     } else {
       for (let t = 0; t < T; t++) {
         const o = ((t + 1) * P + p0) * B * N * 4;
-        kernel(at.u + o, at.thr + o, at.pth + p0 * N * 4, at.psi + o, (p1 - p0) * B, N, m.gamma, k, B, P, N * 4);
+        kernel(
+          at.u + o,
+          at.adaptiveThreshold + o,
+          at.threshold + p0 * N * 4,
+          at.psi + o,
+          (p1 - p0) * B,
+          N,
+          m.gamma,
+          k,
+          B,
+          P,
+          N * 4,
+        );
       }
     }
     return;
   }
-  const { u, thr, s, psi } = A.f;
-  const th = core.nat.th;
+  const { u, adaptiveThreshold: thr, s, psi } = A.f;
+  const th = core.natural.threshold;
   for (let p = p0; p < p1; p++) {
     for (let t = 0; t < T; t++) {
       for (let b = 0; b < B; b++) {
@@ -266,10 +279,10 @@ export function finishGradients(core: FusedCore, p: number, weights: boolean): v
   rawGradients(core, p);
   if (!weights) return;
   const w = core.params;
-  const dy = F.dy;
+  const yBar = F.yBar;
   for (let k = 0; k < nOut; k++) {
     let sum = 0;
-    for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) sum += dy[((t * P + p) * B + b) * nOut + k]!;
+    for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) sum += yBar[((t * P + p) * B + b) * nOut + k]!;
     g.bOut[p * nOut + k] = sum;
   }
   const K = core.arena.kernels;
@@ -280,10 +293,10 @@ export function finishGradients(core: FusedCore, p: number, weights: boolean): v
   }
   const sOut = inLoss ? (2 * c.lambdaOut) / (N * nOut) : 0;
   const wo = p * N * nOut;
-  const gWoT = F.gWoT;
+  const gradWOutT = F.gradWOutT;
   for (let i = 0; i < N; i++) {
     for (let k = 0; k < nOut; k++) {
-      g.wOut[wo + i * nOut + k] = gWoT[(p * nOut + k) * N + i]! + sOut * w.wOut[wo + i * nOut + k]!;
+      g.wOut[wo + i * nOut + k] = gradWOutT[(p * nOut + k) * N + i]! + sOut * w.wOut[wo + i * nOut + k]!;
     }
   }
 }

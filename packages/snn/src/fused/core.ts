@@ -8,7 +8,7 @@ import { forward } from './forward.js';
 import { loss } from './loss.js';
 import { Member } from './members.js';
 import { optimiserStep } from './optimiser.js';
-import { NaturalProperties, prepareParams } from './transforms.js';
+import { naturalProperties, prepareParams, type NaturalProperties } from './transforms.js';
 
 export const ALL_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
 
@@ -51,14 +51,14 @@ export class FusedCore {
    * loss.ts, backward.ts, optimiser.ts); not for use outside the fused engine.
    */
   /** Natural values and derivative factors of the intrinsic properties, [P][N]. */
-  readonly nat: NaturalProperties;
+  readonly natural: NaturalProperties;
   /** Per-network terms of the last pass. */
   readonly terms: LossTerms[];
   readonly gradNorms: Float64Array;
   readonly sumU2: Float64Array;
   readonly sumS: Float64Array;
   /** The homeostatic term's factor c_h of each network in the backward pass. */
-  readonly ch: Float64Array;
+  readonly homeostaticFactor: Float64Array;
 
   arena: Arena;
   private capSlots = 0;
@@ -110,13 +110,13 @@ export class FusedCore {
         if (v) this.adamV[k].set(v, p * this.sizes[k]);
       }
     }
-    this.nat = new NaturalProperties(P * this.N);
+    this.natural = naturalProperties(P * this.N);
     this.terms = states.map(() => ({ loss: 0, taskLoss: 0, homeoLoss: 0, l2Loss: 0, meanU2: 0, firingRate: 0 }));
     this.gradNorms = new Float64Array(P);
     this.inPass = new Uint8Array(P).fill(1);
     this.sumU2 = new Float64Array(P);
     this.sumS = new Float64Array(P);
-    this.ch = new Float64Array(P);
+    this.homeostaticFactor = new Float64Array(P);
   }
 
   /** Points the weight groups that the kernels read or write at the arena. */
@@ -144,7 +144,7 @@ export class FusedCore {
     const capB = Math.max(B, this.capB);
     const old = this.arena;
     const next = new Arena(regionSizes(this, capSlots, capB));
-    for (const r of ['params', 'grads', 'adamM', 'adamV', 'gWoT'] as const) next.f[r].set(old.f[r]);
+    for (const r of ['params', 'grads', 'adamM', 'adamV', 'gradWOutT'] as const) next.f[r].set(old.f[r]);
     this.arena = next;
     this.bindArenaViews();
     this.capSlots = capSlots;

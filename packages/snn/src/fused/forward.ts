@@ -16,7 +16,7 @@ export function forward(core: FusedCore, lesion: readonly (Uint8Array | null)[] 
   F.a.fill(0, 0, PBN);
   F.s.fill(0, 0, PBN);
   for (let p = 0; p < P; p++) {
-    for (let b = 0; b < B; b++) F.thr.set(F.pth.subarray(p * N, (p + 1) * N), (p * B + b) * N);
+    for (let b = 0; b < B; b++) F.adaptiveThreshold.set(F.threshold.subarray(p * N, (p + 1) * N), (p * B + b) * N);
   }
   A.spikeOff.fill(0, 0, P * B + 1);
   A.sums.fill(0, 0, 2 * P);
@@ -67,7 +67,7 @@ export function forward(core: FusedCore, lesion: readonly (Uint8Array | null)[] 
     for (let g = 0; g < groups; g++) {
       matvec(
         K,
-        A.at.woT + p * nOut * N * 4,
+        A.at.wOutT + p * nOut * N * 4,
         (spikes ? A.at.z : A.at.u) + ((g + 1) * P + p) * B * N * 4,
         A.at.y + (g * P + p) * B * nOut * 4,
         nOut,
@@ -131,18 +131,18 @@ export function forwardKernelStep(core: FusedCore, t: number, p0: number, p1: nu
     at.d,
     at.u,
     at.a,
-    at.thr,
+    at.adaptiveThreshold,
     at.s,
     slot0 * N * 4,
     prev0 * N * 4,
-    at.paD + pn,
-    at.pcD + pn,
-    at.paS + pn,
-    at.pcS + pn,
-    at.prho + pn,
-    at.pcR + pn,
-    at.pth + pn,
-    at.pbe + pn,
+    at.alphaD + pn,
+    at.oneMinusAlphaD + pn,
+    at.alphaS + pn,
+    at.oneMinusAlphaS + pn,
+    at.rho + pn,
+    at.oneMinusRho + pn,
+    at.threshold + pn,
+    at.adaptationStrength + pn,
     core.addr('params', 'b', p0),
     rows,
     N,
@@ -163,10 +163,19 @@ export function forwardStep(core: FusedCore, t: number, p: number, lesion: Uint8
   const kappa = m.kappa;
   const A = core.arena;
   const K = A.kernels;
-  const { I, d, u, a, thr, s } = A.f;
+  const { I, d, u, a, adaptiveThreshold: thr, s } = A.f;
   const spikeIdx = A.spikeIdx;
   const spikeOff = A.spikeOff;
-  const { aD, cD, aS, cS, rho, cR, th, be } = core.nat;
+  const {
+    alphaD: aD,
+    oneMinusAlphaD: cD,
+    alphaS: aS,
+    oneMinusAlphaS: cS,
+    rho,
+    oneMinusRho: cR,
+    threshold: th,
+    adaptationStrength: be,
+  } = core.natural;
   const bias = core.params.b;
   const wr = core.addr('params', 'wRec', p);
   const slot0 = ((t + 1) * P + p) * B;

@@ -2,44 +2,21 @@
  * The intrinsic properties' transforms in the fused engine (SCIENCE.md §3): raw (learned) values to
  * the natural values the neuron update uses, and the chain rule back to the raw values.
  */
+import { PROPERTY_PLANES, SLOPE_PLANES, type PropertyPlane, type SlopePlane } from '../model/planes.js';
 import type { FusedCore } from './core.js';
 
 /**
- * Natural values of the intrinsic properties of every network, [P][N], float64: the decays α_d, α_s,
- * ρ, their complements 1 − α, θ and β; and the derivative factors of the raw parameterisation:
- * ∂α/∂raw (zero where a forward-mode clamp is active), ∂θ/∂raw, ∂β/∂raw.
+ * Natural values of the intrinsic properties of every network, [P][N], float64: the glossary's
+ * PROPERTY_PLANES (α_d, α_s, ρ, their complements 1 − α, θ and β) and SLOPE_PLANES, the derivative
+ * factors of the raw parameterisation (∂α/∂raw, zero where a forward-mode clamp is active, ∂θ/∂raw, ∂β/∂raw).
  */
-export class NaturalProperties {
-  readonly aD: Float64Array;
-  readonly cD: Float64Array;
-  readonly aS: Float64Array;
-  readonly cS: Float64Array;
-  readonly rho: Float64Array;
-  readonly cR: Float64Array;
-  readonly th: Float64Array;
-  readonly be: Float64Array;
-  readonly kD: Float64Array;
-  readonly kS: Float64Array;
-  readonly kR: Float64Array;
-  readonly kTh: Float64Array;
-  readonly kBe: Float64Array;
+export type NaturalProperties = Readonly<Record<PropertyPlane | SlopePlane, Float64Array>>;
 
-  constructor(PN: number) {
-    const f64 = () => new Float64Array(PN);
-    this.aD = f64();
-    this.cD = f64();
-    this.aS = f64();
-    this.cS = f64();
-    this.rho = f64();
-    this.cR = f64();
-    this.th = f64();
-    this.be = f64();
-    this.kD = f64();
-    this.kS = f64();
-    this.kR = f64();
-    this.kTh = f64();
-    this.kBe = f64();
-  }
+export function naturalProperties(PN: number): NaturalProperties {
+  return Object.fromEntries([...PROPERTY_PLANES, ...SLOPE_PLANES].map((k) => [k, new Float64Array(PN)])) as Record<
+    PropertyPlane | SlopePlane,
+    Float64Array
+  >;
 }
 
 /**
@@ -50,6 +27,7 @@ export function prepareParams(core: FusedCore, lesion: readonly (Uint8Array | nu
   const { N, nOut } = core;
   const { tauD, tauS, theta, beta, tauA, wOut } = core.params;
   const F = core.arena.f;
+  const nat = core.natural;
   for (const [p, m] of core.members.entries()) {
     if (!core.inPass[p]) continue;
     const c = m.config;
@@ -58,28 +36,28 @@ export function prepareParams(core: FusedCore, lesion: readonly (Uint8Array | nu
     const dt = c.dt;
     for (let i = 0; i < N; i++) {
       const n = p * N + i;
-      const ad = decay(tauD[n]!, dt, c.tauClamp, lo, hi, core.nat.kD, n, m.clampAfterStep);
-      core.nat.aD[n] = ad;
-      core.nat.cD[n] = 1 - ad;
-      const as = decay(tauS[n]!, dt, c.tauClamp, lo, hi, core.nat.kS, n, m.clampAfterStep);
-      core.nat.aS[n] = as;
-      core.nat.cS[n] = 1 - as;
+      const ad = decay(tauD[n]!, dt, c.tauClamp, lo, hi, nat.alphaDSlope, n, m.clampAfterStep);
+      nat.alphaD[n] = ad;
+      nat.oneMinusAlphaD[n] = 1 - ad;
+      const as = decay(tauS[n]!, dt, c.tauClamp, lo, hi, nat.alphaSSlope, n, m.clampAfterStep);
+      nat.alphaS[n] = as;
+      nat.oneMinusAlphaS[n] = 1 - as;
       const rt = theta[n]!;
-      core.nat.th[n] = softplus(rt);
-      core.nat.kTh[n] = sigmoid(rt);
+      nat.threshold[n] = softplus(rt);
+      nat.thresholdSlope[n] = sigmoid(rt);
       if (m.adapt) {
-        const r = decay(tauA[n]!, dt, c.tauClamp, lo, hi, core.nat.kR, n, m.clampAfterStep);
-        core.nat.rho[n] = r;
-        core.nat.cR[n] = 1 - r;
+        const r = decay(tauA[n]!, dt, c.tauClamp, lo, hi, nat.rhoSlope, n, m.clampAfterStep);
+        nat.rho[n] = r;
+        nat.oneMinusRho[n] = 1 - r;
         const rb = beta[n]!;
-        core.nat.be[n] = softplus(rb);
-        core.nat.kBe[n] = sigmoid(rb);
+        nat.adaptationStrength[n] = softplus(rb);
+        nat.adaptationStrengthSlope[n] = sigmoid(rb);
       } else {
-        core.nat.rho[n] = 0;
-        core.nat.cR[n] = 0;
-        core.nat.be[n] = 0;
-        core.nat.kR[n] = 0;
-        core.nat.kBe[n] = 0;
+        nat.rho[n] = 0;
+        nat.oneMinusRho[n] = 0;
+        nat.adaptationStrength[n] = 0;
+        nat.rhoSlope[n] = 0;
+        nat.adaptationStrengthSlope[n] = 0;
       }
     }
     const wo = p * N * nOut;
@@ -87,17 +65,10 @@ export function prepareParams(core: FusedCore, lesion: readonly (Uint8Array | nu
     const cut = lesion?.[p] ?? null;
     for (let i = 0; i < N; i++) {
       const keep = cut === null || cut[i] === 0;
-      for (let o = 0; o < nOut; o++) F.woT[to + o * N + i] = keep ? wOut[wo + i * nOut + o]! : 0;
+      for (let o = 0; o < nOut; o++) F.wOutT[to + o * N + i] = keep ? wOut[wo + i * nOut + o]! : 0;
     }
   }
-  F.paD.set(core.nat.aD);
-  F.pcD.set(core.nat.cD);
-  F.paS.set(core.nat.aS);
-  F.pcS.set(core.nat.cS);
-  F.prho.set(core.nat.rho);
-  F.pcR.set(core.nat.cR);
-  F.pth.set(core.nat.th);
-  F.pbe.set(core.nat.be);
+  for (const k of PROPERTY_PLANES) F[k].set(nat[k]);
 }
 
 /**
@@ -109,15 +80,16 @@ export function rawGradients(core: FusedCore, p: number): void {
   const m = core.members[p]!;
   const g = core.grads;
   const F = core.arena.f;
+  const nat = core.natural;
   const pn = p * N;
   for (let i = 0; i < N; i++) {
     const n = pn + i;
-    g.tauD[n] = F.gaD[n]! * core.nat.kD[n]!;
-    g.tauS[n] = F.gaS[n]! * core.nat.kS[n]!;
-    g.theta[n] = F.gTh[n]! * core.nat.kTh[n]!;
-    g.beta[n] = m.adapt ? F.gBe[n]! * core.nat.kBe[n]! : 0;
-    g.tauA[n] = m.adapt ? F.gRho[n]! * core.nat.kR[n]! : 0;
-    g.b[n] = F.gB[n]!;
+    g.tauD[n] = F.gradAlphaD[n]! * nat.alphaDSlope[n]!;
+    g.tauS[n] = F.gradAlphaS[n]! * nat.alphaSSlope[n]!;
+    g.theta[n] = F.gradThreshold[n]! * nat.thresholdSlope[n]!;
+    g.beta[n] = m.adapt ? F.gradAdaptationStrength[n]! * nat.adaptationStrengthSlope[n]! : 0;
+    g.tauA[n] = m.adapt ? F.gradRho[n]! * nat.rhoSlope[n]! : 0;
+    g.b[n] = F.gradBias[n]!;
   }
 }
 
