@@ -1,7 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { initNetwork } from '../network.js';
+import {
+  ACCUMULATOR_PLANES,
+  NETWORK_PLANES,
+  PLANE_DOCS,
+  PLANES,
+  PROPERTY_PLANES,
+  SLOPE_PLANES,
+  TRAJECTORY_PLANES,
+} from '../model/planes.js';
 import { PROPERTY_KEYS } from '../model/properties.js';
-import { GpuLayout, GROUP_KEYS, lossNorm, Member, META, META_STRIDE } from './layout.js';
+import {
+  ACC_PLANES,
+  GpuLayout,
+  GROUP_KEYS,
+  lossNorm,
+  Member,
+  META,
+  META_STRIDE,
+  NATURAL_PLANES,
+  STATS,
+  TRAJ_PLANES,
+} from './layout.js';
 import { kernels } from './wgsl.js';
 
 /** CPU-side checks of the GPU buffer layout and packing (no adapter needed). */
@@ -76,5 +96,24 @@ describe('GpuLayout', () => {
       expect(k.bindings.length).toBeLessThanOrEqual(8);
       expect(k.code).toContain(`const TOTAL: u32 = ${L.total}u;`);
     }
+  });
+
+  it('gives every plane of the glossary a slot, and the WGSL an accessor for each', () => {
+    expect(Object.keys(PLANE_DOCS).sort()).toEqual([...PLANES].sort());
+    expect(new Set(PLANES).size).toBe(PLANES.length);
+    expect([...NATURAL_PLANES]).toEqual([...PROPERTY_PLANES, ...SLOPE_PLANES]);
+    expect([...ACC_PLANES]).toEqual([...ACCUMULATOR_PLANES]);
+    expect([...TRAJ_PLANES]).toEqual([...TRAJECTORY_PLANES]);
+    for (const plane of NETWORK_PLANES) expect(STATS, plane).toHaveProperty(plane);
+    const code = kernels(L)
+      .map((k) => k.code)
+      .join('\n');
+    const declared = new Set([...code.matchAll(/\bfn (\w+)\(/g)].map((m) => m[1]!));
+    for (const plane of NATURAL_PLANES) expect(declared.has(`n_${plane}`), plane).toBe(true);
+    for (const plane of ACC_PLANES) expect(declared.has(`a_${plane}`), plane).toBe(true);
+    for (const plane of TRAJ_PLANES) expect(declared.has(`t_${plane}`), plane).toBe(true);
+    for (const plane of NETWORK_PLANES) expect(code).toContain(`S_${plane.toUpperCase()}`);
+    // Every plane accessor the kernels call is one that the layout declares.
+    for (const m of code.matchAll(/\b([nat]_\w+)\(/g)) expect(declared.has(m[1]!), m[1]).toBe(true);
   });
 });

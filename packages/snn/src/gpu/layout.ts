@@ -2,6 +2,7 @@ import type { NetworkState, ParamKey, Params } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { Member, SURROGATE_MULTI_GAUSSIAN } from '../fused/members.js';
 import { paramSizes, sharedSizes } from '../network.js';
+import { ACCUMULATOR_PLANES, PROPERTY_PLANES, SLOPE_PLANES, TRAJECTORY_PLANES } from '../model/planes.js';
 import { PROPERTY_KEYS } from '../model/properties.js';
 
 /** Parameter groups in the order they are packed in a network's parameter vector. */
@@ -55,20 +56,22 @@ export const STATS = {
   meanU2: 4,
   firingRate: 5,
   /** c_h = 2 λ_h sign(m − σ_h) / (T B N): the homeostatic term's factor in the backward pass. */
-  ch: 6,
+  homeostaticFactor: 6,
   gradNorm: 7,
   /** Clip factor min(1, clip / ‖g‖) (1 when clipNorm is 0). */
   scale: 8,
 } as const;
 
-/** Planes of the trajectory buffer, each [T+1][P][B][N] (slot 0: the initial state). */
-export const TRAJ_PLANES = ['I', 'd', 'u', 'a', 'thr', 's', 'dI'] as const;
-export type TrajPlane = (typeof TRAJ_PLANES)[number];
+/** Planes of the trajectory buffer, each [T+1][P][B][N] (slot 0: the initial state): the glossary's. */
+export const TRAJ_PLANES = TRAJECTORY_PLANES;
 
-/** Natural values and derivative factors of the intrinsic properties, each [P][N], in the work buffer. */
-export const NAT_PLANES = ['aD', 'cD', 'aS', 'cS', 'rho', 'cR', 'th', 'be', 'kD', 'kS', 'kR', 'kTh', 'kBe'] as const;
-/** Per-trial accumulators of the intrinsic derivatives, each [P][B][N], in the work buffer. */
-export const ACC_PLANES = ['gaD', 'gaS', 'gRho', 'gBe', 'gTh', 'gB'] as const;
+/**
+ * Natural values (the glossary's PROPERTY_PLANES) and derivative factors (SLOPE_PLANES) of the
+ * intrinsic properties, each [P][N], in the work buffer.
+ */
+export const NATURAL_PLANES = [...PROPERTY_PLANES, ...SLOPE_PLANES] as const;
+/** Per-trial accumulators of the intrinsic derivatives (the glossary's), each [P][B][N], in the work buffer. */
+export const ACC_PLANES = ACCUMULATOR_PLANES;
 
 /**
  * Where everything lives in the GPU buffers of a population of P networks with nIn inputs, N
@@ -80,7 +83,7 @@ export const ACC_PLANES = ['gaD', 'gaS', 'gRho', 'gBe', 'gTh', 'gB'] as const;
  * - traj: TRAJ_PLANES, each [T+1][P][B][N].
  * - io: x [P][T][B][nIn], targets [P][T][B][nOut], mask [P][T][B] (uploaded per pass).
  * - out: y [T][P][B][nOut], ȳ [T][P][B][nOut], task-loss partial sums [P][T][B].
- * - work: keep [P][N] (1, or 0 for a lesioned neuron), NAT_PLANES [P][N], the adjoints ū, d̄, ā of
+ * - work: keep [P][N] (1, or 0 for a lesioned neuron), NATURAL_PLANES [P][N], the adjoints ū, d̄, ā of
  *   two consecutive steps [2][3][P][B][N], ACC_PLANES [P][B][N].
  */
 export class GpuLayout {
@@ -122,7 +125,7 @@ export class GpuLayout {
     const plane = (T + 1) * P * B * N;
     const io = P * T * B * (nIn + nOut + 1);
     const out = 2 * T * P * B * nOut + P * T * B;
-    const work = P * N * (1 + NAT_PLANES.length) + (6 + ACC_PLANES.length) * P * B * N;
+    const work = P * N * (1 + NATURAL_PLANES.length) + (6 + ACC_PLANES.length) * P * B * N;
     return { traj: TRAJ_PLANES.length * plane, plane, io, out, work };
   }
 

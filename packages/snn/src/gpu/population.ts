@@ -18,7 +18,7 @@ import {
   ACC_PLANES,
   GpuLayout,
   lossNorm,
-  NAT_PLANES,
+  NATURAL_PLANES,
   META_STRIDE,
   STATS,
   STATS_STRIDE,
@@ -471,7 +471,7 @@ export class GpuPopulation implements Population {
     const backward = kind === 'grad' || memberPasses.some((r) => r.update);
     if (backward) {
       // Zero the adjoints of both steps and the accumulators (everything after keep and the natural values).
-      const from = P * N * (1 + NAT_PLANES.length) * 4;
+      const from = P * N * (1 + NATURAL_PLANES.length) * 4;
       this.clear(enc, this.step.work!, from, (6 + ACC_PLANES.length) * P * B * N * 4);
       cp = enc.beginComputePass();
       for (let t = T - 1; t >= 0; t--) this.dispatch(cp, 'backward', P * B * N, t);

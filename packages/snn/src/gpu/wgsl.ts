@@ -4,7 +4,7 @@ import {
   GROUP_KEYS,
   META,
   META_STRIDE,
-  NAT_PLANES,
+  NATURAL_PLANES,
   STATS,
   STATS_STRIDE,
   TRAJ_PLANES,
@@ -65,11 +65,11 @@ fn idy(t: u32, p: u32, b: u32, k: u32) -> u32 { return cfg.T * P * cfg.B * NOUT 
 fn ipart(p: u32, t: u32, b: u32) -> u32 { return 2u * cfg.T * P * cfg.B * NOUT + (p * cfg.T + t) * cfg.B + b; }
 // work: keep [P][N], natural values [NAT][P][N], adjoints [2][3][P][B][N], accumulators [ACC][P][B][N]
 fn ikeep(p: u32, i: u32) -> u32 { return p * N + i; }
-${NAT_PLANES.map((n, i) => `fn n_${n}(p: u32, i: u32) -> u32 { return ${i + 1}u * P * N + p * N + i; }`).join('\n')}
+${NATURAL_PLANES.map((n, i) => `fn n_${n}(p: u32, i: u32) -> u32 { return ${i + 1}u * P * N + p * N + i; }`).join('\n')}
 fn iadj(half: u32, which: u32, p: u32, b: u32, i: u32) -> u32 {
-  return ${1 + NAT_PLANES.length}u * P * N + ((half * 3u + which) * P + p) * cfg.B * N + b * N + i;
+  return ${1 + NATURAL_PLANES.length}u * P * N + ((half * 3u + which) * P + p) * cfg.B * N + b * N + i;
 }
-${ACC_PLANES.map((n, i) => `fn a_${n}(p: u32, b: u32, i: u32) -> u32 { return ${1 + NAT_PLANES.length}u * P * N + (${6 + i}u * P + p) * cfg.B * N + b * N + i; }`).join('\n')}
+${ACC_PLANES.map((n, i) => `fn a_${n}(p: u32, b: u32, i: u32) -> u32 { return ${1 + NATURAL_PLANES.length}u * P * N + (${6 + i}u * P + p) * cfg.B * N + b * N + i; }`).join('\n')}
 fn im(p: u32, k: u32) -> u32 { return p * MS + k; }
 fn ist(p: u32, k: u32) -> u32 { return p * SS + k; }
 fn gindex(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 { return (wid.y * nwg.x + wid.x) * WG + lid.x; }
@@ -122,29 +122,29 @@ ${entry} {
   let base = p * TOTAL;
   let dD = decay(params[base + OFF_TAUD + i], p);
   let dS = decay(params[base + OFF_TAUS + i], p);
-  work[n_aD(p, i)] = dD.x;
-  work[n_cD(p, i)] = 1.0 - dD.x;
-  work[n_kD(p, i)] = dD.y;
-  work[n_aS(p, i)] = dS.x;
-  work[n_cS(p, i)] = 1.0 - dS.x;
-  work[n_kS(p, i)] = dS.y;
+  work[n_alphaD(p, i)] = dD.x;
+  work[n_oneMinusAlphaD(p, i)] = 1.0 - dD.x;
+  work[n_alphaDSlope(p, i)] = dD.y;
+  work[n_alphaS(p, i)] = dS.x;
+  work[n_oneMinusAlphaS(p, i)] = 1.0 - dS.x;
+  work[n_alphaSSlope(p, i)] = dS.y;
   let rt = params[base + OFF_THETA + i];
-  work[n_th(p, i)] = softplus(rt);
-  work[n_kTh(p, i)] = sigmoid(rt);
+  work[n_threshold(p, i)] = softplus(rt);
+  work[n_thresholdSlope(p, i)] = sigmoid(rt);
   if (settings[im(p, M_ADAPT)] != 0.0) {
     let dA = decay(params[base + OFF_TAUA + i], p);
     let rb = params[base + OFF_BETA + i];
     work[n_rho(p, i)] = dA.x;
-    work[n_cR(p, i)] = 1.0 - dA.x;
-    work[n_kR(p, i)] = dA.y;
-    work[n_be(p, i)] = softplus(rb);
-    work[n_kBe(p, i)] = sigmoid(rb);
+    work[n_oneMinusRho(p, i)] = 1.0 - dA.x;
+    work[n_rhoSlope(p, i)] = dA.y;
+    work[n_adaptationStrength(p, i)] = softplus(rb);
+    work[n_adaptationStrengthSlope(p, i)] = sigmoid(rb);
   } else {
     work[n_rho(p, i)] = 0.0;
-    work[n_cR(p, i)] = 0.0;
-    work[n_kR(p, i)] = 0.0;
-    work[n_be(p, i)] = 0.0;
-    work[n_kBe(p, i)] = 0.0;
+    work[n_oneMinusRho(p, i)] = 0.0;
+    work[n_rhoSlope(p, i)] = 0.0;
+    work[n_adaptationStrength(p, i)] = 0.0;
+    work[n_adaptationStrengthSlope(p, i)] = 0.0;
   }
 }`,
     ),
@@ -162,12 +162,12 @@ ${entry} {
   let i = g % N;
   let b = (g / N) % cfg.B;
   let p = g / (N * cfg.B);
-  traj[tI(0u, p, b, i)] = 0.0;
-  traj[td(0u, p, b, i)] = 0.0;
-  traj[tu(0u, p, b, i)] = 0.0;
-  traj[ta(0u, p, b, i)] = 0.0;
-  traj[ts(0u, p, b, i)] = 0.0;
-  traj[tthr(0u, p, b, i)] = work[n_th(p, i)];
+  traj[t_I(0u, p, b, i)] = 0.0;
+  traj[t_d(0u, p, b, i)] = 0.0;
+  traj[t_u(0u, p, b, i)] = 0.0;
+  traj[t_a(0u, p, b, i)] = 0.0;
+  traj[t_s(0u, p, b, i)] = 0.0;
+  traj[t_adaptiveThreshold(0u, p, b, i)] = work[n_threshold(p, i)];
 }`,
     ),
     // One forward step t of every (network, trial, neuron).
@@ -192,22 +192,22 @@ ${entry} {
   var I = 0.0;
   for (var k = 0u; k < NIN; k++) { I += io[ix(p, t, b, k)] * params[base + OFF_WIN + k * N + i]; }
   for (var j = 0u; j < N; j++) {
-    if (traj[ts(t, p, b, j)] != 0.0) { I += params[base + OFF_WREC + j * N + i]; }
+    if (traj[t_s(t, p, b, j)] != 0.0) { I += params[base + OFF_WREC + j * N + i]; }
   }
   I = I + params[base + OFF_B + i];
-  let sP = traj[ts(t, p, b, i)];
-  let d = work[n_aD(p, i)] * traj[td(t, p, b, i)] + work[n_cD(p, i)] * I;
-  let u = work[n_aS(p, i)] * traj[tu(t, p, b, i)] + work[n_cS(p, i)] * d - traj[tthr(t, p, b, i)] * sP;
-  let a = work[n_rho(p, i)] * traj[ta(t, p, b, i)] + work[n_cR(p, i)] * sP;
-  let th = work[n_th(p, i)] + work[n_be(p, i)] * a;
+  let sP = traj[t_s(t, p, b, i)];
+  let d = work[n_alphaD(p, i)] * traj[t_d(t, p, b, i)] + work[n_oneMinusAlphaD(p, i)] * I;
+  let u = work[n_alphaS(p, i)] * traj[t_u(t, p, b, i)] + work[n_oneMinusAlphaS(p, i)] * d - traj[t_adaptiveThreshold(t, p, b, i)] * sP;
+  let a = work[n_rho(p, i)] * traj[t_a(t, p, b, i)] + work[n_oneMinusRho(p, i)] * sP;
+  let th = work[n_threshold(p, i)] + work[n_adaptationStrength(p, i)] * a;
   var s = 0.0;
   if (u - th > 0.0) { s = work[ikeep(p, i)]; }
-  traj[tI(slot, p, b, i)] = I;
-  traj[td(slot, p, b, i)] = d;
-  traj[tu(slot, p, b, i)] = u;
-  traj[ta(slot, p, b, i)] = a;
-  traj[tthr(slot, p, b, i)] = th;
-  traj[ts(slot, p, b, i)] = s;
+  traj[t_I(slot, p, b, i)] = I;
+  traj[t_d(slot, p, b, i)] = d;
+  traj[t_u(slot, p, b, i)] = u;
+  traj[t_a(slot, p, b, i)] = a;
+  traj[t_adaptiveThreshold(slot, p, b, i)] = th;
+  traj[t_s(slot, p, b, i)] = s;
 }`,
     ),
     // Readout y = W_out (u · keep) + b_out of every (step, network, trial), ȳ and the task-loss partials.
@@ -232,7 +232,7 @@ ${entry} {
   for (var o = 0u; o < NOUT; o++) {
     var y = 0.0;
     for (var i = 0u; i < N; i++) {
-      y += params[base + OFF_WOUT + i * NOUT + o] * (traj[tu(t + 1u, p, b, i)] * work[ikeep(p, i)]);
+      y += params[base + OFF_WOUT + i * NOUT + o] * (traj[t_u(t + 1u, p, b, i)] * work[ikeep(p, i)]);
     }
     out[iy(t, p, b, o)] = y + params[base + OFF_BOUT + o];
   }
@@ -293,9 +293,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let i = q % N;
     let b = (q / N) % cfg.B;
     let t = q / (N * cfg.B);
-    let u = traj[tu(t + 1u, p, b, i)];
+    let u = traj[t_u(t + 1u, p, b, i)];
     acc.y += u * u;
-    acc.z += traj[ts(t + 1u, p, b, i)];
+    acc.z += traj[t_s(t + 1u, p, b, i)];
   }
   for (var q = l; q < NIN * N; q += WG) { let w = params[base + OFF_WIN + q]; acc.w += w * w; }
   for (var q = l; q < N * N; q += WG) { let w = params[base + OFF_WREC + q]; acc2.x += w * w; }
@@ -332,7 +332,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     stats[ist(p, S_L2LOSS)] = l2;
     stats[ist(p, S_MEANU2)] = meanU2;
     stats[ist(p, S_FIRINGRATE)] = r.z / count;
-    stats[ist(p, S_CH)] = ch;
+    stats[ist(p, S_HOMEOSTATICFACTOR)] = ch;
     stats[ist(p, S_GRADNORM)] = 0.0;
     stats[ist(p, S_SCALE)] = 1.0;
   }
@@ -382,35 +382,35 @@ ${entry} {
   let nxt = 1u - cur;
   var ds = 0.0;
   if (t + 1u < cfg.T) {
-    for (var q = 0u; q < N; q++) { ds += params[base + OFF_WREC + i * N + q] * traj[tdI(slot + 1u, p, b, q)]; }
+    for (var q = 0u; q < N; q++) { ds += params[base + OFF_WREC + i * N + q] * traj[t_IBar(slot + 1u, p, b, q)]; }
   }
   let uN = work[iadj(nxt, 0u, p, b, i)];
   let dN = work[iadj(nxt, 1u, p, b, i)];
   let aN = work[iadj(nxt, 2u, p, b, i)];
-  let u = traj[tu(slot, p, b, i)];
-  let thr = traj[tthr(slot, p, b, i)];
-  let s = traj[ts(slot, p, b, i)];
-  let th = work[n_th(p, i)];
-  let sbar = ds - thr * uN + work[n_cR(p, i)] * aN;
+  let u = traj[t_u(slot, p, b, i)];
+  let thr = traj[t_adaptiveThreshold(slot, p, b, i)];
+  let s = traj[t_s(slot, p, b, i)];
+  let th = work[n_threshold(p, i)];
+  let sbar = ds - thr * uN + work[n_oneMinusRho(p, i)] * aN;
   let vbar = sbar * psi(p, u - thr, th);
   let thbar = -vbar - s * uN;
   var rb = 0.0;
   for (var o = 0u; o < NOUT; o++) { rb += out[idy(t, p, b, o)] * (params[base + OFF_WOUT + i * NOUT + o] * work[ikeep(p, i)]); }
-  let ubar = rb + stats[ist(p, S_CH)] * u + work[n_aS(p, i)] * uN + vbar;
-  let dbar = work[n_cS(p, i)] * ubar + work[n_aD(p, i)] * dN;
+  let ubar = rb + stats[ist(p, S_HOMEOSTATICFACTOR)] * u + work[n_alphaS(p, i)] * uN + vbar;
+  let dbar = work[n_oneMinusAlphaS(p, i)] * ubar + work[n_alphaD(p, i)] * dN;
   var abar = 0.0;
-  if (settings[im(p, M_ADAPT)] != 0.0) { abar = work[n_be(p, i)] * thbar + work[n_rho(p, i)] * aN; }
-  let Ibar = work[n_cD(p, i)] * dbar;
+  if (settings[im(p, M_ADAPT)] != 0.0) { abar = work[n_adaptationStrength(p, i)] * thbar + work[n_rho(p, i)] * aN; }
+  let Ibar = work[n_oneMinusAlphaD(p, i)] * dbar;
   work[iadj(cur, 0u, p, b, i)] = ubar;
   work[iadj(cur, 1u, p, b, i)] = dbar;
   work[iadj(cur, 2u, p, b, i)] = abar;
-  traj[tdI(slot, p, b, i)] = Ibar;
-  work[a_gaD(p, b, i)] += dbar * (traj[td(t, p, b, i)] - traj[tI(slot, p, b, i)]);
-  work[a_gaS(p, b, i)] += ubar * (traj[tu(t, p, b, i)] - traj[td(slot, p, b, i)]);
-  work[a_gRho(p, b, i)] += abar * (traj[ta(t, p, b, i)] - traj[ts(t, p, b, i)]);
-  work[a_gBe(p, b, i)] += thbar * traj[ta(slot, p, b, i)];
-  work[a_gTh(p, b, i)] += thbar;
-  work[a_gB(p, b, i)] += Ibar;
+  traj[t_IBar(slot, p, b, i)] = Ibar;
+  work[a_gradAlphaD(p, b, i)] += dbar * (traj[t_d(t, p, b, i)] - traj[t_I(slot, p, b, i)]);
+  work[a_gradAlphaS(p, b, i)] += ubar * (traj[t_u(t, p, b, i)] - traj[t_d(slot, p, b, i)]);
+  work[a_gradRho(p, b, i)] += abar * (traj[t_a(t, p, b, i)] - traj[t_s(t, p, b, i)]);
+  work[a_gradAdaptationStrength(p, b, i)] += thbar * traj[t_a(slot, p, b, i)];
+  work[a_gradThreshold(p, b, i)] += thbar;
+  work[a_gradBias(p, b, i)] += Ibar;
 }`,
     ),
     // Gradients of every parameter of every network (one thread per parameter), L2 terms included.
@@ -440,7 +440,7 @@ ${entry} {
       let k = e / N;
       let i = e % N;
       for (var t = 0u; t < cfg.T; t++) {
-        for (var b = 0u; b < cfg.B; b++) { g += io[ix(p, t, b, k)] * traj[tdI(t + 1u, p, b, i)]; }
+        for (var b = 0u; b < cfg.B; b++) { g += io[ix(p, t, b, k)] * traj[t_IBar(t + 1u, p, b, i)]; }
       }
       g += 2.0 * settings[im(p, M_LAMBDAIN)] / f32(NIN * N) * params[base + e];
     }
@@ -450,21 +450,21 @@ ${entry} {
       let i = q % N;
       for (var t = 1u; t < cfg.T; t++) {
         for (var b = 0u; b < cfg.B; b++) {
-          if (traj[ts(t, p, b, j)] != 0.0) { g += traj[ts(t, p, b, j)] * traj[tdI(t + 1u, p, b, i)]; }
+          if (traj[t_s(t, p, b, j)] != 0.0) { g += traj[t_s(t, p, b, j)] * traj[t_IBar(t + 1u, p, b, i)]; }
         }
       }
       g += 2.0 * settings[im(p, M_LAMBDAREC)] / f32(N * N) * params[base + e];
     }
     case 2u: {
       let i = e - OFF_B;
-      for (var b = 0u; b < cfg.B; b++) { g += work[a_gB(p, b, i)]; }
+      for (var b = 0u; b < cfg.B; b++) { g += work[a_gradBias(p, b, i)]; }
     }
     case 3u: {
       let q = e - OFF_WOUT;
       let i = q / NOUT;
       let o = q % NOUT;
       for (var t = 0u; t < cfg.T; t++) {
-        for (var b = 0u; b < cfg.B; b++) { g += traj[tu(t + 1u, p, b, i)] * out[idy(t, p, b, o)]; }
+        for (var b = 0u; b < cfg.B; b++) { g += traj[t_u(t + 1u, p, b, i)] * out[idy(t, p, b, o)]; }
       }
       g += 2.0 * settings[im(p, M_LAMBDAOUT)] / f32(N * NOUT) * params[base + e];
     }
@@ -476,31 +476,31 @@ ${entry} {
     }
     case 5u: {
       let i = e - OFF_TAUD;
-      for (var b = 0u; b < cfg.B; b++) { g += work[a_gaD(p, b, i)]; }
-      g *= work[n_kD(p, i)];
+      for (var b = 0u; b < cfg.B; b++) { g += work[a_gradAlphaD(p, b, i)]; }
+      g *= work[n_alphaDSlope(p, i)];
     }
     case 6u: {
       let i = e - OFF_TAUS;
-      for (var b = 0u; b < cfg.B; b++) { g += work[a_gaS(p, b, i)]; }
-      g *= work[n_kS(p, i)];
+      for (var b = 0u; b < cfg.B; b++) { g += work[a_gradAlphaS(p, b, i)]; }
+      g *= work[n_alphaSSlope(p, i)];
     }
     case 7u: {
       let i = e - OFF_THETA;
-      for (var b = 0u; b < cfg.B; b++) { g += work[a_gTh(p, b, i)]; }
-      g *= work[n_kTh(p, i)];
+      for (var b = 0u; b < cfg.B; b++) { g += work[a_gradThreshold(p, b, i)]; }
+      g *= work[n_thresholdSlope(p, i)];
     }
     case 8u: {
       let i = e - OFF_BETA;
       if (adapt) {
-        for (var b = 0u; b < cfg.B; b++) { g += work[a_gBe(p, b, i)]; }
-        g *= work[n_kBe(p, i)];
+        for (var b = 0u; b < cfg.B; b++) { g += work[a_gradAdaptationStrength(p, b, i)]; }
+        g *= work[n_adaptationStrengthSlope(p, i)];
       }
     }
     default: {
       let i = e - OFF_TAUA;
       if (adapt) {
-        for (var b = 0u; b < cfg.B; b++) { g += work[a_gRho(p, b, i)]; }
-        g *= work[n_kR(p, i)];
+        for (var b = 0u; b < cfg.B; b++) { g += work[a_gradRho(p, b, i)]; }
+        g *= work[n_rhoSlope(p, i)];
       }
     }
   }
@@ -576,5 +576,5 @@ ${entry} {
 }
 
 function trajFn(n: string): string {
-  return `t${n}`;
+  return `t_${n}`;
 }
