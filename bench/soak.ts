@@ -747,7 +747,9 @@ async function main(): Promise<void> {
   let duplicated = 0;
   let missing = 0;
   const states: Record<string, number> = {};
-  const inDb = await stack.store.client.search.findMany({ select: { id: true, owner: true, state: true } });
+  const inDb = await stack.store.client.search.findMany({
+    select: { id: true, owner: true, state: true, error: true },
+  });
   if (inDb.length !== searches.size || inDb.some((r) => !searches.has(r.id))) {
     problem(`the database has ${inDb.length} searches, the clients were answered with ${searches.size}`);
   }
@@ -773,7 +775,7 @@ async function main(): Promise<void> {
         if (!want.has(r.key) || !sameResult(r, want.get(r.key)!))
           problem(`cancelled search ${row.id}: result ${r.key} differs from the local mode's`);
     } else {
-      problem(`search ${row.id} ended ${row.state}`);
+      problem(`search ${row.id} ended ${row.state}: ${row.error ?? 'no error recorded'}`);
     }
     // The follower: task events 1..N, each once, N the results stored.
     const ids = s.events;

@@ -1,9 +1,9 @@
-import { openStore, type Store } from '@ip2/db';
+import { openStore, UnavailableError, type Store } from '@ip2/db';
 import { deserializeState } from '@ip2/snn';
 import { useTestStore } from '@ip2/testing/store';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { processTrainJob, type TrainDeps, type TrainProgress } from './train.js';
+import { isOutage, processTrainJob, type TrainDeps, type TrainProgress } from './train.js';
 
 /* The processor's logic in this process, against a real, migrated PostgreSQL database. */
 
@@ -235,6 +235,51 @@ describe('processTrainJob', () => {
       expect(await rows(r.id), `${r.candidate}/${r.seedIndex}`).toEqual(await rows(twin.id));
       expect(await rows(r.id)).toHaveLength(3);
     }
+  });
+
+  /** The test database's store, whose connection is lost at the `nth` call of `method` of its runs. */
+  function losing(method: 'recordTasks' | 'claim', nth: number): Store {
+    let calls = 0;
+    const runs = new Proxy(store.runs, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target);
+        if (key !== method || typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (++calls === nth) return Promise.reject(new UnavailableError('database unavailable (P1017)'));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return new Proxy(store, { get: (target, key) => (key === 'runs' ? runs : Reflect.get(target, key, target)) });
+  }
+
+  it('an outage of the database ends the chunk without failing the job; the next job goes on with the same results', async () => {
+    const { run, payload } = await newRun();
+    const cut = await processTrainJob({ ...deps(), store: losing('recordTasks', 2), outagePauseMs: 0 }, job(payload));
+    expect(cut).toMatchObject({ tasksWritten: 1, nextTask: 1 });
+    expect((await store.runs.list(payload.searchId)).find((r) => r.id === run.id)).toMatchObject({ state: 'WAITING' });
+    const rest = await processTrainJob(deps(), job({ ...payload, fromTask: 1 }));
+    expect(rest).toMatchObject({ tasksWritten: 2, nextTask: 3 });
+    // The same as a run that met no outage.
+    const clean = await newRun();
+    await processTrainJob(deps(), job(clean.payload));
+    const strip = (rows: Awaited<ReturnType<typeof store.runs.results>>) =>
+      rows.map(({ taskIndex, iterations, finalLoss, accuracy }) => ({ taskIndex, iterations, finalLoss, accuracy }));
+    expect(strip(await store.runs.results(run.id))).toEqual(strip(await store.runs.results(clean.run.id)));
+  });
+
+  it('an outage when claiming ends the job with nothing done; other errors still fail it', async () => {
+    const { run, payload } = await newRun();
+    const outage = { ...deps(), store: losing('claim', 1), outagePauseMs: 0 };
+    expect(await processTrainJob(outage, job(payload))).toMatchObject({ tasksWritten: 0, nextTask: 0 });
+    expect(await store.runs.results(run.id)).toHaveLength(0);
+    expect(isOutage(new UnavailableError('database unavailable (P1017)'))).toBe(true);
+    expect(isOutage(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }))).toBe(
+      true,
+    );
+    expect(isOutage(new Error('Connection is closed.'))).toBe(true);
+    expect(isOutage(new Error('the network turned NaN'))).toBe(false);
+    expect(isOutage(new TypeError('x is undefined'))).toBe(false);
   });
 
   it('fails an invalid payload without retry', async () => {

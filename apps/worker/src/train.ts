@@ -1,5 +1,5 @@
-import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
-import { ClaimLostError, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
+import { InvalidJobError, JOBS, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
+import { ClaimLostError, isRetryable, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunks, type RunCheckpoint } from '@ip2/l2l';
 import { chunkJob, parseStoredSearchDefinition, searchState, tableFromRows, type SearchDefinition } from '@ip2/search';
 import { UnrecoverableError } from 'bullmq';
@@ -24,6 +24,11 @@ export interface TrainDeps {
   readonly threads?: number;
   /** True once the process was asked to stop: the chunk ends at the next task boundary. */
   readonly stopping?: () => boolean;
+  /**
+   * How long a job that met an outage of PostgreSQL or Redis waits before it ends (default the job's
+   * back-off), so that a long outage does not turn into a busy loop of jobs queued again.
+   */
+  readonly outagePauseMs?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -51,7 +56,14 @@ interface Held {
  * One run.train job: validate, claim the run, train the chunk from the run's checkpoint, record each
  * task's result with the checkpoint after it in one transaction, heartbeat, and release the run. A
  * chunk stops early (the run goes back to WAITING, the rest is queued again) when the search is
- * cancelled, the claim is lost, or the process is stopping. Only infrastructure errors fail the job.
+ * cancelled, the claim is lost, or the process is stopping.
+ *
+ * An outage of PostgreSQL or Redis (a connection refused, closed or timed out) is not the job's fault
+ * and does not fail it: the chunk ends where it is, its runs go back to WAITING (or, when even that
+ * cannot be written, the reaper takes them back once their heartbeat is stale), and the controller
+ * queues the rest again. Failing the job instead would spend its attempts on outages, and a search
+ * would fail after a few overlapping ones. Only other errors fail the job (and, on its last attempt,
+ * the run).
  *
  * With `population` > 1, the job also claims up to population − 1 other runs of the same search that
  * are queued (at most half of them), and trains them with its own in lock-step (trainChunks: the
@@ -71,7 +83,20 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
   const none = (nextTask: number) =>
     parseResult('run.train', { tasksWritten: 0, nextTask, engine: 'none', backend: 'none' });
 
-  const claim = await store.runs.claim(payload.runId, deps.worker, { staleAfterMs: deps.staleMs });
+  const outage = async (e: unknown, where: string) => {
+    log(
+      `run ${payload.runId}: ${where} during an outage (${e instanceof Error ? e.message : String(e)}); scheduled again`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, deps.outagePauseMs ?? JOBS['run.train'].backoffMs));
+  };
+  let claim: RunClaim | null;
+  try {
+    claim = await store.runs.claim(payload.runId, deps.worker, { staleAfterMs: deps.staleMs });
+  } catch (e) {
+    if (!isOutage(e)) throw e;
+    await outage(e, 'not claimed');
+    return none(payload.fromTask);
+  }
   if (claim === null) {
     // Held by a live worker, finished, cancelled or unknown: nothing to do for this job.
     log(`run ${payload.runId}: not claimable, job ${job.id ?? '?'} skipped`);
@@ -172,6 +197,15 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
       log(`run ${claim.runId}: claim lost (${e.message})`);
       return none(payload.fromTask);
     }
+    if (isOutage(e)) {
+      await store.runs.release(claim.runId, claim.claimToken, 'WAITING').catch(() => undefined);
+      await outage(e, `chunk ended after task ${(main?.nextTask ?? payload.fromTask) - 1}`);
+      return parseResult('run.train', {
+        tasksWritten: main?.written ?? 0,
+        nextTask: main?.nextTask ?? payload.fromTask,
+        ...(main?.engine ?? { engine: 'none', backend: 'none' }),
+      });
+    }
     if (!(e instanceof UnrecoverableError)) {
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const message = e instanceof Error ? e.message : String(e);
@@ -244,6 +278,20 @@ async function adopt(
     held.push(h);
     taken++;
   }
+}
+
+/**
+ * An outage of PostgreSQL (a DbError that may go away if tried again: unreachable, connection closed,
+ * too many connections, a write conflict) or of Redis (ioredis gave up on a command, or its connection
+ * is closed), rather than an error of the job itself.
+ */
+export function isOutage(e: unknown): boolean {
+  if (isRetryable(e)) return true;
+  if (typeof e !== 'object' || e === null) return false;
+  const { name, message, code } = e as { name?: unknown; message?: unknown; code?: unknown };
+  if (name === 'MaxRetriesPerRequestError') return true;
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') return true;
+  return typeof message === 'string' && /^Connection is closed\.?$/.test(message);
 }
 
 async function searchCancelled(store: Store, searchId: string): Promise<boolean> {

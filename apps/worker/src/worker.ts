@@ -38,6 +38,9 @@ function forkOptions(config: WorkerConfig) {
   };
 }
 
+/** Times a train job may be taken back from a dead worker before BullMQ fails it. */
+export const TRAIN_MAX_STALLS = 1_000;
+
 /**
  * Starts a BullMQ worker on the run.train queue. Each job runs in a child process (one per unit of
  * concurrency); when a chunk ends, either way, the controller is asked to look at the search again.
@@ -52,6 +55,11 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     concurrency: config.concurrency,
     lockDuration: config.lockMs,
     stalledInterval: config.lockMs,
+    // A stalled train job is one whose worker process died holding it (a job's own crash fails it in
+    // its child process instead): never the job's fault, and the job goes on from the run's
+    // checkpoint. BullMQ's default (fail at the second stall) failed searches whose runs met two
+    // worker deaths.
+    maxStalledCount: TRAIN_MAX_STALLS,
     name: config.workerId,
     workerForkOptions: forkOptions(config),
   });
