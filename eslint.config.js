@@ -104,4 +104,20 @@ export default tseslint.config(
     files: SCIENCE.map((p) => `${p}/src/**/*.test.ts`),
     rules: { 'no-restricted-imports': restrict(PRISMA, IO) },
   },
+  {
+    // The apps parse the environment (IP2_ENGINE, IP2_TF_BACKEND, IP2_LOG, ...) and pass the choice in;
+    // tests (*.test.ts, and *.gpu-test.ts run on machines with a GPU) may read it to pick what they test.
+    files: SCIENCE.map((p) => `${p}/src/**`),
+    ignores: ['**/*.test.ts', '**/*.gpu-test.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Science packages read no environment: take the value as an option; the apps parse the environment.',
+        },
+      ],
+    },
+  },
 );

@@ -29,6 +29,7 @@ import {
   type BaselineModel,
   type LearnerSpec,
 } from '@ip2/l2l';
+import type { TfBackendName } from '@ip2/snn';
 import { createInstance, trainingBatch } from '@ip2/tasks';
 import { quantile } from './stats.js';
 
@@ -68,7 +69,12 @@ function flops(model: string, hidden: number): number {
 
 async function child(engine: 'fused' | 'tfjs', model: string, hidden: number): Promise<void> {
   const out = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
-  const learner = await createBaselineLearner(spec(model, hidden), {}, undefined, engine);
+  // The parent picks the TF.js backend through IP2_TF_BACKEND (see nodeChild).
+  const backend = process.env.IP2_TF_BACKEND as TfBackendName | undefined;
+  const learner = await createBaselineLearner(spec(model, hidden), {}, undefined, {
+    engine,
+    ...(backend ? { tf: { backend, forcedBy: 'IP2_TF_BACKEND' } } : {}),
+  });
   const t0 = performance.now();
   const loss0 = learner.trainStep(batch).loss;
   for (let i = 0; i < 2; i++) learner.trainStep(batch);
@@ -158,7 +164,7 @@ function nodeChild(engine: string, model: string, hidden: number): ChildProcess 
 
 /** The network's initial parameters and the batch for the PyTorch child: a JSON header and one float32 blob. */
 async function torchChild(dir: string, model: string, hidden: number): Promise<ChildProcess> {
-  const learner = await createBaselineLearner(spec(model, hidden), {}, undefined, 'fused');
+  const learner = await createBaselineLearner(spec(model, hidden), {}, undefined, { engine: 'fused' });
   const params = learner.parameters();
   const config = learner.config;
   learner.dispose();

@@ -31,6 +31,7 @@ import {
   type Engine,
   type NetworkConfigInput,
   type NetworkState,
+  type TfBackendName,
   type TrialBatch,
 } from '@ip2/snn';
 import { FusedEngine, FusedPopulation, ThreadedPopulation } from '../packages/snn/src/fused/index.js';
@@ -125,7 +126,12 @@ async function child(kind: string, shapeName: string): Promise<void> {
       variant?.modelVersion === 2
         ? calibrateFiringRate(network(s, 1, variant), batch, rateHz(V1_FIRING, 20)).state
         : network(s, 1, variant);
-    const engine: Engine = kind === 'tfjs' ? await TfjsEngine.create(state) : FusedEngine.create(state);
+    // The parent picks each TF.js child's backend through IP2_TF_BACKEND (see nodeChild).
+    const backend = process.env.IP2_TF_BACKEND as TfBackendName | undefined;
+    const engine: Engine =
+      kind === 'tfjs'
+        ? await TfjsEngine.create(state, backend ? { backend, forcedBy: 'IP2_TF_BACKEND' } : {})
+        : FusedEngine.create(state);
     engine.setHomeostaticTarget(HOMEOSTATIC_TARGET);
     info = { backend: engine.info.backend };
     step = () => {

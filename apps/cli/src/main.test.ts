@@ -145,6 +145,35 @@ describe('ip2 search --resume: a search stored before model versions', () => {
   });
 });
 
+describe('ip2 l2l and search: the engine and backend of the environment', () => {
+  afterEach(() => vi.unstubAllEnvs());
+  const cases: [string, string, string, RegExp][] = [
+    ['l2l', 'IP2_ENGINE', 'cuda', /^ip2: error: IP2_ENGINE: unknown engine 'cuda'; valid: fused, tfjs\n$/],
+    ['search', 'IP2_ENGINE', 'gpu', /^ip2: error: IP2_ENGINE: unknown engine 'gpu'; valid: fused, tfjs\n$/],
+    [
+      'l2l',
+      'IP2_TF_BACKEND',
+      'metal',
+      /^ip2: error: IP2_TF_BACKEND: 'metal' is not a backend; valid: tensorflow, wasm, cpu\n$/,
+    ],
+    [
+      'search',
+      'IP2_TF_BACKEND',
+      'webgl',
+      /^ip2: error: IP2_TF_BACKEND: 'webgl' is not a backend; valid: tensorflow, wasm, cpu\n$/,
+    ],
+  ];
+  for (const [command, variable, value, message] of cases) {
+    it(`${variable}=${value} ip2 ${command} → exit 1, one line naming the variable, nothing written`, async () => {
+      vi.stubEnv(variable, value);
+      const dir = mkdtempSync(join(tmpdir(), 'ip2-cli-'));
+      expect(await main([command, '--out', join(dir, 'r'), '--quiet'])).toBe(1);
+      expect(stderr).toMatch(message);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  }
+});
+
 describe('ip2 l2l: a tiny real run', () => {
   it('writes results.json, tasks.csv, timings.csv and curve.svg', async () => {
     const dir = out();

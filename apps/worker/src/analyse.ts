@@ -2,6 +2,7 @@ import { InvalidJobError, parsePayload, parseResult, type JobPayload, type JobRe
 import { NotFoundError, type Store } from '@ip2/db';
 import { analyseConfiguration, sortTaskRecords } from '@ip2/report';
 import { parseStoredSearchDefinition } from '@ip2/search';
+import type { ComputeOptions } from '@ip2/snn';
 import { UnrecoverableError } from 'bullmq';
 
 /** What the analysis processor needs of a BullMQ job. */
@@ -14,6 +15,8 @@ export interface AnalyseJob {
 
 export interface AnalyseDeps {
   readonly store: Store;
+  /** The engine and TensorFlow.js backend the runs are trained again on (parsed from the worker's environment). */
+  readonly compute?: ComputeOptions;
   readonly log?: (message: string) => void;
 }
 
@@ -68,7 +71,13 @@ async function analyse(deps: AnalyseDeps, payload: JobPayload<'search.analyse'>)
   deps.log?.(
     `search ${searchId}: analysing mask ${fixed.record.mask.keys.join(',') || '(none)'} over ${seeds} seed(s)`,
   );
-  const analysis = await analyseConfiguration(definition, fixed.record.mask.keys, { seeds, records });
+  const { engine, tf } = deps.compute ?? {};
+  const analysis = await analyseConfiguration(definition, fixed.record.mask.keys, {
+    seeds,
+    records,
+    ...(engine ? { engine } : {}),
+    ...(tf ? { tf } : {}),
+  });
   await store.analyses.complete(searchId, analysis);
   const tasks = analysis.runs.flatMap((r) => r.tasks).filter((t) => t.reproduced !== null);
   deps.log?.(

@@ -1,3 +1,4 @@
+import { computeOptions } from '@ip2/contracts';
 import { openStore, type Store } from '@ip2/db';
 import type { SandboxedJob } from 'bullmq';
 import { processAnalyseJob } from './analyse.js';
@@ -18,12 +19,14 @@ process.removeAllListeners('SIGTERM');
 process.removeAllListeners('SIGINT');
 
 const config = parseWorkerEnv(process.env);
+const log = (m: string) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`);
+const compute = computeOptions(config.compute, config.logBackend ? log : undefined);
 let store: Store | null = null;
 
 export default async function process_(job: SandboxedJob) {
   store ??= openStore({ url: config.databaseUrl, poolSize: 2 });
   return processAnalyseJob(
-    { store, log: (m) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`) },
+    { store, compute, log },
     { id: job.id, data: job.data, attemptsMade: job.attemptsMade, opts: { attempts: job.opts.attempts } },
   );
 }

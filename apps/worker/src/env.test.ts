@@ -67,6 +67,31 @@ describe('worker environment', () => {
     );
   });
 
+  it('parses the engine and TensorFlow.js backend once, for every job', () => {
+    expect(parseWorkerEnv({ DATABASE_URL: DB })).toMatchObject({ compute: {}, logBackend: true });
+    expect(parseWorkerEnv({ DATABASE_URL: DB, IP2_ENGINE: '', IP2_TF_BACKEND: ' ' }).compute).toEqual({});
+    expect(
+      parseWorkerEnv({ DATABASE_URL: DB, IP2_ENGINE: 'tfjs', IP2_TF_BACKEND: ' wasm ', IP2_LOG: 'silent' }),
+    ).toMatchObject({ compute: { engine: 'tfjs', tfBackend: 'wasm' }, logBackend: false });
+  });
+
+  it('names IP2_ENGINE and IP2_TF_BACKEND when they hold no engine or backend', () => {
+    expect(() => parseWorkerEnv({ DATABASE_URL: DB, IP2_ENGINE: 'cuda' })).toThrow(
+      /^IP2_ENGINE: unknown engine 'cuda'; valid: fused, tfjs$/m,
+    );
+    expect(() => parseWorkerEnv({ DATABASE_URL: DB, IP2_TF_BACKEND: 'metal' })).toThrow(
+      /^IP2_TF_BACKEND: 'metal' is not a backend; valid: tensorflow, wasm, cpu$/m,
+    );
+    let message = '';
+    try {
+      parseWorkerEnv({ DATABASE_URL: DB, IP2_ENGINE: 'gpu', IP2_TF_BACKEND: 'webgl' });
+    } catch (e) {
+      expect(e).toBeInstanceOf(EnvError);
+      message = (e as Error).message;
+    }
+    expect(message.split('\n').map((l) => l.split(':')[0])).toEqual(['IP2_ENGINE', 'IP2_TF_BACKEND']);
+  });
+
   it('main exits with code 2 and says what is wrong', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, WORKER_CONCURRENCY: '0' };
     delete env.DATABASE_URL;

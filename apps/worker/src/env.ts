@@ -1,4 +1,4 @@
-import { blank, parseEnv, sharedEnv } from '@ip2/contracts';
+import { blank, computeEnv, parseEnv, sharedEnv, type ComputeChoice } from '@ip2/contracts';
 
 export { EnvError } from '@ip2/contracts';
 import { availableParallelism, hostname } from 'node:os';
@@ -19,6 +19,7 @@ export const workerEnvSchema = z
     LOCK_MS: int(1_000, 3_600_000, 30_000),
     QUEUE_PREFIX: sharedEnv.QUEUE_PREFIX,
     WORKER_ID: z.preprocess(blank, z.string().min(1).max(200).optional()),
+    ...computeEnv,
   })
   .refine((e) => e.STALE_MS > e.HEARTBEAT_MS, {
     message: 'must exceed HEARTBEAT_MS',
@@ -42,9 +43,12 @@ export interface WorkerConfig {
   readonly queuePrefix: string;
   readonly workerId: string;
   readonly host: string;
+  /** The engine and TensorFlow.js backend every job trains on (IP2_ENGINE, IP2_TF_BACKEND; absent: the library's). */
+  readonly compute: ComputeChoice;
+  /** Whether a job process says which TensorFlow.js backend it uses (not with IP2_LOG=silent). */
+  readonly logBackend: boolean;
 }
 
-/** A wrong or missing environment variable; the message names each one. */
 /** The worker's configuration from its environment (EnvError naming every wrong variable). */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerConfig {
   const e = parseEnv(workerEnvSchema, env);
@@ -61,5 +65,10 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerC
     queuePrefix: e.QUEUE_PREFIX,
     workerId: e.WORKER_ID ?? `${host}-${process.pid}`,
     host,
+    compute: {
+      ...(e.IP2_ENGINE ? { engine: e.IP2_ENGINE } : {}),
+      ...(e.IP2_TF_BACKEND ? { tfBackend: e.IP2_TF_BACKEND } : {}),
+    },
+    logBackend: e.IP2_LOG !== 'silent',
   };
 }

@@ -1,3 +1,4 @@
+import { computeOptions } from '@ip2/contracts';
 import { openStore, type Store } from '@ip2/db';
 import type { SandboxedJob } from 'bullmq';
 import { parseWorkerEnv } from './env.js';
@@ -10,6 +11,8 @@ import { processTrainJob } from './train.js';
  */
 
 const config = parseWorkerEnv(process.env);
+const log = (m: string) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`);
+const compute = computeOptions(config.compute, config.logBackend ? log : undefined);
 let store: Store | null = null;
 // Set when this process gets SIGTERM or SIGINT itself (a signal to the whole process group).
 let stopping = false;
@@ -33,9 +36,10 @@ export default async function process_(job: SandboxedJob, _token?: string, signa
       heartbeatMs: config.heartbeatMs,
       population: config.population,
       threads: config.threads,
+      compute,
       staleMs: config.staleMs,
       stopping: () => stopping || signal?.aborted === true,
-      log: (m) => process.stderr.write(`[worker ${config.workerId}] ${m}\n`),
+      log,
     },
     {
       id: job.id,

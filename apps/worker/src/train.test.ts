@@ -29,8 +29,8 @@ function deps(): TrainDeps {
   return { store, worker: { workerId: 'test', host: 'here' }, heartbeatMs: 1000, staleMs: 60_000 };
 }
 
-async function newRun() {
-  const { search } = await store.searches.create('owner', { definition });
+async function newRun(d: typeof definition = definition) {
+  const { search } = await store.searches.create('owner', { definition: d });
   const run = (await store.runs.list(search.id)).find((r) => r.candidate === '1')!;
   const payload = {
     searchId: search.id,
@@ -84,6 +84,21 @@ describe('processTrainJob', () => {
       expect(Number.isInteger(r.activeNeurons) && r.activeNeurons >= 0 && r.activeNeurons <= 8).toBe(true);
       expect(r.fractionSilent).toBeCloseTo(1 - r.activeNeurons / 8, 12);
     }
+  });
+
+  it('trains on the engine and TensorFlow.js backend the worker parsed from its environment', async () => {
+    // A short cap: the TensorFlow.js engine is slow on networks this small.
+    const short = { ...definition, protocol: { ...definition.protocol, iterationCap: 20 } };
+    const { search, run, payload } = await newRun(short);
+    const lines: string[] = [];
+    const result = await processTrainJob(
+      { ...deps(), compute: { engine: 'tfjs', tf: { backend: 'wasm', log: (l) => lines.push(l) } } },
+      job({ ...payload, toTask: 1 }),
+    );
+    expect(result).toMatchObject({ tasksWritten: 1, engine: 'tfjs', backend: 'wasm' });
+    const [after] = (await store.runs.list(search.id)).filter((r) => r.id === run.id);
+    expect(after).toMatchObject({ engine: 'tfjs', backend: 'wasm' });
+    expect(lines).toEqual(['TensorFlow.js backend: wasm (forced by backend)']);
   });
 
   it('trains under the model settings of the definition; a search stored before model versions under version 1', async () => {

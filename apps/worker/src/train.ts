@@ -2,6 +2,7 @@ import { InvalidJobError, JOBS, parsePayload, parseResult, type JobPayload, type
 import { ClaimLostError, isRetryable, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunks, type RunCheckpoint } from '@ip2/l2l';
 import { chunkJob, parseStoredSearchDefinition, searchState, tableFromRows, type SearchDefinition } from '@ip2/search';
+import type { ComputeOptions } from '@ip2/snn';
 import { UnrecoverableError } from 'bullmq';
 
 /** What the processor needs of a BullMQ job (a sandboxed job is a plain object with these). */
@@ -22,6 +23,8 @@ export interface TrainDeps {
   readonly population?: number;
   /** Worker threads each lock-step population is spread over (0 or absent: the job's own thread). */
   readonly threads?: number;
+  /** The engine and TensorFlow.js backend every run trains on (parsed from the worker's environment). */
+  readonly compute?: ComputeOptions;
   /** True once the process was asked to stop: the chunk ends at the next task boundary. */
   readonly stopping?: () => boolean;
   /**
@@ -135,13 +138,18 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
         if (held.length > 1) log(`run ${claim.runId}: training with ${held.length - 1} more run(s) in lock-step`);
       }
       const items = held.map((h) => ({
-        job: chunkJob(definition, { seed: h.claim.seed, keys: h.claim.keys, fromTask: h.fromTask, toTask: h.toTask }),
+        job: chunkJob(
+          definition,
+          { seed: h.claim.seed, keys: h.claim.keys, fromTask: h.fromTask, toTask: h.toTask },
+          deps.compute?.engine,
+        ),
         checkpoint: h.checkpoint,
       }));
       const of = main.toTask - main.fromTask;
       const threads = deps.threads ?? 0;
       const population = threads > 0 ? { kind: 'threaded' as const, threads } : { kind: 'fused' as const };
-      for await (const { index, step } of trainChunks(items, { population })) {
+      const tf = deps.compute?.tf;
+      for await (const { index, step } of trainChunks(items, { population, ...(tf ? { tf } : {}) })) {
         const h = held[index]!;
         let out;
         try {

@@ -1,3 +1,4 @@
+import { ENGINE_NAMES, TF_BACKENDS, type ComputeOptions, type EngineName, type TfBackendName } from '@ip2/snn';
 import { z } from 'zod';
 
 /** A process's environment does not fit its schema; the message names every wrong variable. */
@@ -66,6 +67,52 @@ export const sharedEnv = {
       .default('info'),
   ),
 };
+
+/**
+ * The engine and TensorFlow.js backend that a process which trains networks (worker, CLI) forces for
+ * all of them; each unset one leaves the choice to @ip2/snn (`fused`; the first backend that loads).
+ * IP2_LOG=silent: the line naming the backend in use is not written. The science packages read no
+ * environment: the app parses these once and passes computeOptions in.
+ */
+export const computeEnv = {
+  IP2_ENGINE: z.preprocess(
+    blank,
+    z
+      .enum(ENGINE_NAMES, {
+        error: (iss) => `unknown engine '${String(iss.input)}'; valid: ${ENGINE_NAMES.join(', ')}`,
+      })
+      .optional(),
+  ),
+  IP2_TF_BACKEND: z.preprocess(
+    (v) => blank(typeof v === 'string' ? v.trim() : v),
+    z
+      .enum(TF_BACKENDS, {
+        error: (iss) => `'${String(iss.input)}' is not a backend; valid: ${TF_BACKENDS.join(', ')}`,
+      })
+      .optional(),
+  ),
+  IP2_LOG: z.preprocess(blank, z.string().optional()),
+};
+
+/** computeEnv alone, for a process that reads nothing else of the service's environment (the CLI). */
+export const computeEnvSchema = z.object(computeEnv);
+
+/** What computeEnv parsed: absent ones take the library's choice. */
+export interface ComputeChoice {
+  readonly engine?: EngineName | undefined;
+  readonly tfBackend?: TfBackendName | undefined;
+}
+
+/** The options of @ip2/snn (createEngine) and @ip2/l2l for a choice; `log` gets the line naming the backend. */
+export function computeOptions(choice: ComputeChoice, log?: (line: string) => void): ComputeOptions {
+  return {
+    ...(choice.engine ? { engine: choice.engine } : {}),
+    tf: {
+      ...(choice.tfBackend ? { backend: choice.tfBackend, forcedBy: 'IP2_TF_BACKEND' } : {}),
+      ...(log ? { log } : {}),
+    },
+  };
+}
 
 /**
  * On SIGTERM or SIGINT (the first one; later ones are ignored): `close`, then exit 0, or 1 with the reason

@@ -3,6 +3,7 @@ import {
   createPopulation,
   PROPERTY_KEYS,
   resolveEngineName,
+  type BackendOptions,
   type EngineName,
   type PopulationOptions,
   type ModelVersion,
@@ -65,6 +66,7 @@ export interface ChunkJob {
   readonly protocol: Protocol;
   readonly fromTask: number;
   readonly toTask: number;
+  /** The engine its app chose (absent: `fused`). */
   readonly engine?: EngineName;
 }
 
@@ -74,6 +76,8 @@ export type RunLearnerSpec = Pick<
   'family' | 'seed' | 'model' | 'space' | 'mask' | 'hidden' | 'lr' | 'loss' | 'network' | 'engine'
 > & {
   readonly dt: number;
+  /** How a `tfjs` engine picks its TensorFlow.js backend (the process's choice, as its app passes it). */
+  readonly tf?: BackendOptions;
 };
 
 /**
@@ -98,13 +102,16 @@ function learnerSpec(spec: RunLearnerSpec): LearnerSpec {
   };
 }
 
-function learnerOptions(spec: Pick<RunLearnerSpec, 'family' | 'space' | 'mask' | 'network' | 'engine'>): ModelOptions {
+function learnerOptions(
+  spec: Pick<RunLearnerSpec, 'family' | 'space' | 'mask' | 'network' | 'engine' | 'tf'>,
+): ModelOptions {
   return {
     family: spec.family,
     space: spec.space,
     mask: spec.mask,
     ...(spec.network === undefined ? {} : { network: networkSettingsConfig(spec.network) }),
     ...(spec.engine ? { engine: spec.engine } : {}),
+    ...(spec.tf ? { tf: spec.tf } : {}),
   };
 }
 
@@ -157,15 +164,18 @@ async function* trainWith(
  * checkpoint the run starts from a fresh network at task 0; with one, it resumes at the
  * checkpoint's next task — which may lie before `fromTask` when a previous attempt stopped between
  * storing a result and its checkpoint: those tasks are trained again and, training being
- * deterministic, reproduce the stored results exactly.
+ * deterministic, reproduce the stored results exactly. `tf`: how a `tfjs` engine picks its backend.
  */
 export async function* trainChunk(
   job: ChunkJob,
   checkpoint: RunCheckpoint | null,
   signal?: AbortSignal,
+  tf?: BackendOptions,
 ): AsyncGenerator<ChunkStep> {
   const start = chunkStart(job, checkpoint);
-  const learner = sequenceLearner(await createRunLearner({ ...job, dt: job.protocol.dt }, checkpoint?.learner));
+  const learner = sequenceLearner(
+    await createRunLearner({ ...job, dt: job.protocol.dt, ...(tf ? { tf } : {}) }, checkpoint?.learner),
+  );
   yield* trainWith(job, checkpoint, start, learner, signal);
 }
 
@@ -191,6 +201,8 @@ export interface TrainChunksOptions {
    * results; `gpu` is experimental (model version 1 only).
    */
   readonly population?: PopulationOptions;
+  /** How a `tfjs` engine picks its TensorFlow.js backend (the process's choice, as its app passes it). */
+  readonly tf?: BackendOptions;
 }
 
 /**
@@ -241,7 +253,12 @@ export async function* trainChunks(
     for (const [i, it] of items.entries()) {
       learners.push(
         slot.get(i) ??
-          sequenceLearner(await createRunLearner({ ...it.job, dt: it.job.protocol.dt }, it.checkpoint?.learner)),
+          sequenceLearner(
+            await createRunLearner(
+              { ...it.job, dt: it.job.protocol.dt, ...(options.tf ? { tf: options.tf } : {}) },
+              it.checkpoint?.learner,
+            ),
+          ),
       );
     }
   } catch (e) {

@@ -12,6 +12,7 @@ import {
   type LesionRow,
   type LesionStudy,
   type ChunkJob,
+  type RunLearnerSpec,
   type TaskModularity,
   type TaskResult,
 } from '@ip2/l2l';
@@ -101,7 +102,10 @@ export interface AnalysisOptions {
   readonly tasks?: number;
   /** Quantile groups of the lesion study (default 4). */
   readonly groups?: number;
+  /** The engine its app chose (absent: `fused`). */
   readonly engine?: ChunkJob['engine'];
+  /** How a `tfjs` engine picks its TensorFlow.js backend (the process's choice, as its app passes it). */
+  readonly tf?: RunLearnerSpec['tf'];
   /** The search's results: the replayed tasks are compared with them. */
   readonly records?: readonly StoredTask[];
 }
@@ -182,7 +186,7 @@ export async function analyseConfiguration(
     const seed = runSeed(definition.protocol.baseSeed, seedIndex);
     const job = chunkJob(definition, { seed, keys, fromTask: 0, toTask: tasks }, options.engine);
     const protocol = { ...job.protocol, snapshots: true };
-    const learner = await createRunLearner({ ...job, dt: protocol.dt });
+    const learner = await createRunLearner({ ...job, dt: protocol.dt, ...(options.tf ? { tf: options.tf } : {}) });
     try {
       engine = `${learner.info.engine}/${learner.info.backend}`;
       keep(learner.intrinsic!(), -1);

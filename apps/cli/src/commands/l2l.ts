@@ -29,6 +29,7 @@ import { adaptationCurveSpec, isNearSilent, renderSvg, TASK_COLUMNS } from '@ip2
 import { ENGINE_NAMES, PAPER_SPACE, parsePropertyKeys, type EngineName, type PropertyKey } from '@ip2/snn';
 import { createInstance, FAMILY_IDS, getFamily } from '@ip2/tasks';
 import { modelSettingsFromFlags, type ModelFlags } from '../definition.js';
+import { backendOptions, computeFromEnv } from '../compute.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, positiveNumber, UsageError } from '../errors.js';
 import { readDefinitionFile, readJsonFile } from '../config-file.js';
 import { ensureWritableDir, toCsv, toJson, writeAtomic } from '../output.js';
@@ -231,7 +232,11 @@ function hiddenOf(f: L2lFlags, model: string, family: string): number | undefine
   return Math.min(8192, hiddenForParameters(model as BaselineModel, params, nIn, nOut));
 }
 
-export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean = () => false): Promise<void> {
+export async function runL2l(
+  flags: L2lFlags,
+  given: (flag: string) => boolean = () => false,
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
   const f =
     flags.config !== undefined
       ? flagsFromConfig(flags, given)
@@ -239,6 +244,7 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
         ? flags
         : flagsFromFixed(flags, given);
   const plan = planL2l(f);
+  const compute = computeFromEnv(env, plan.engine);
   const out = ensureWritableDir('--out', plan.out);
   const learner = await createRunLearner({
     family: plan.family,
@@ -251,7 +257,8 @@ export async function runL2l(flags: L2lFlags, given: (flag: string) => boolean =
     loss: plan.loss,
     network: plan.network,
     dt: plan.protocol.dt,
-    ...(plan.engine ? { engine: plan.engine } : {}),
+    ...(compute.engine ? { engine: compute.engine } : {}),
+    tf: backendOptions(compute),
   });
   const label = plan.model === 'ip2' ? `ip2 [${plan.mask.join(',') || '∅'}]` : plan.model;
   const bar = progressBar(

@@ -11,7 +11,8 @@ import {
   type SearchDefinition,
   type TrainAction,
 } from '@ip2/search';
-import { ENGINE_NAMES, type EngineName } from '@ip2/snn';
+import { ENGINE_NAMES, type BackendOptions, type EngineName } from '@ip2/snn';
+import { backendOptions, computeFromEnv, type CliCompute } from '../compute.js';
 import { definitionFromFlags, type DefinitionFlags } from '../definition.js';
 import { nonNegativeInt, oneOf, parseFlag, positiveInt, UsageError } from '../errors.js';
 import { ensureWritableDir, writeAtomic } from '../output.js';
@@ -42,7 +43,8 @@ export interface LocalSearchOptions {
   readonly workers: number;
   /** Runs a worker thread trains together in lock-step (spiking models on the fused engine); 1: one at a time. */
   readonly population?: number;
-  readonly engine?: EngineName;
+  /** The engine of every run and the TensorFlow.js backend of the worker threads (default: the library's). */
+  readonly compute?: CliCompute;
   readonly signal?: AbortSignal;
   readonly onResult?: (r: { candidate: string; seedIndex: number; result: TaskResult }) => void;
 }
@@ -56,7 +58,7 @@ export interface LocalSearchOptions {
  * the same store.
  */
 export async function runLocalSearch(o: LocalSearchOptions): Promise<void> {
-  const pool = new WorkerPool(o.workers);
+  const pool = new WorkerPool(o.workers, o.compute);
   const population = o.population ?? 1;
   const inFlight = new Set<string>();
   const busy = new Set<Promise<void>>();
@@ -75,7 +77,7 @@ export async function runLocalSearch(o: LocalSearchOptions): Promise<void> {
       for (const part of spread(trains, free, population)) {
         const keys = part.map((a) => runKey(a.candidate, a.seedIndex));
         const chunks = part.map((a) => ({
-          job: chunkJob(o.definition, a, o.engine),
+          job: chunkJob(o.definition, a, o.compute?.engine),
           checkpoint: o.store.checkpoint(a.candidate, a.seedIndex),
           callbacks: {
             onTask: (result: TaskResult, checkpoint: Uint8Array, engine: { engine: string; backend: string }) => {
@@ -127,13 +129,18 @@ function abortPromise(signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
-export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<number> {
+export async function runSearch(
+  f: SearchFlags,
+  signal?: AbortSignal,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const input = definitionFromFlags(f);
   let definition = parseFlag('search', () => parseSearchDefinition(input));
   const workers = positiveInt('--workers', f.workers, 256) ?? Math.max(1, availableParallelism());
   const population = positiveInt('--population', f.population, 256) ?? DEFAULT_POPULATION;
   const engine = oneOf('--engine', f.engine, ENGINE_NAMES);
   const analysisSeeds = nonNegativeInt('--analysis-seeds', f.analysisSeeds, 1000) ?? 2;
+  const compute = computeFromEnv(env, engine);
   if (f.resume && !FileStore.hasSearch(f.out)) throw new UsageError(`--resume: '${f.out}' holds no search to resume`);
   const out = ensureWritableDir('--out', f.out);
   const store = new FileStore(out);
@@ -174,7 +181,7 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
       store,
       workers,
       population,
-      ...(engine ? { engine } : {}),
+      compute,
       ...(signal ? { signal } : {}),
       onResult: () => {
         const { s, alive } = status();
@@ -224,7 +231,8 @@ export async function runSearch(f: SearchFlags, signal?: AbortSignal): Promise<n
   bar.stop();
   await writeOutputs(out, definition, store, (Date.now() - started) / 1000, {
     seeds: analysisSeeds,
-    ...(engine ? { engine } : {}),
+    ...(compute.engine ? { engine: compute.engine } : {}),
+    tf: backendOptions(compute),
   });
   return 0;
 }
@@ -235,7 +243,7 @@ async function writeOutputs(
   definition: SearchDefinition,
   store: FileStore,
   seconds: number,
-  analyse: { readonly seeds: number; readonly engine?: EngineName },
+  analyse: { readonly seeds: number; readonly engine?: EngineName; readonly tf?: BackendOptions },
 ): Promise<void> {
   const files = taskFiles(store.results());
   writeAtomic(join(out, 'tasks.csv'), files.csv);

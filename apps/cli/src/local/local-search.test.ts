@@ -66,6 +66,36 @@ describe('local search', () => {
     }
   }, 180_000);
 
+  it('trains on the engine of its jobs and the TensorFlow.js backend it hands its threads', async () => {
+    const small = parseSearchDefinition({
+      family: 'sma',
+      space: ['tauD'],
+      strategy: { kind: 'exhaustive' },
+      // A short cap: the TensorFlow.js engine is slow on networks this small.
+      protocol: {
+        ...definition.protocol,
+        tasks: 1,
+        seeds: 1,
+        iterationCap: 20,
+        criterion: { window: 10, epsilon: 0.05 },
+      },
+      validation: { seeds: 0 },
+    });
+    const s = new FileStore(mkdtempSync(join(tmpdir(), 'ip2-local-')));
+    s.writeDefinition(small);
+    // cpu, not the wasm backend the threads would pick themselves: the choice came from the pool.
+    await runLocalSearch({
+      definition: small,
+      store: s,
+      workers: 1,
+      compute: { engine: 'tfjs', tfBackend: 'cpu', logBackend: false },
+    });
+    expect(s.results().map((r) => r.engine)).toEqual([
+      { engine: 'tfjs', backend: 'cpu' },
+      { engine: 'tfjs', backend: 'cpu' },
+    ]);
+  }, 180_000);
+
   it('spreads the chunks to start over the free threads, at most `population` on each', () => {
     const ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     expect(spread(ids, 2, 4)).toEqual([

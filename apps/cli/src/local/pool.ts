@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ChunkJob, TaskResult } from '@ip2/l2l';
+import type { CliCompute } from '../compute.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 export interface ChunkCallbacks {
@@ -16,6 +17,7 @@ export interface PoolChunk {
 /**
  * A fixed pool of worker threads, one set of chunks at a time each (trained together, see trainChunks). The worker script is the
  * compiled worker.js beside this file; run from TypeScript sources (tests), it is loaded through tsx.
+ * Each thread gets `compute` as its workerData: the threads read no environment.
  */
 export class WorkerPool {
   private readonly idle: Worker[] = [];
@@ -23,7 +25,10 @@ export class WorkerPool {
   private readonly waiting: ((w: Worker) => void)[] = [];
   private closed = false;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    compute: CliCompute = { logBackend: false },
+  ) {
     const here = new URL(import.meta.url);
     const fromSource = here.pathname.endsWith('.ts');
     const script = new URL(fromSource ? './worker.ts' : './worker.js', here);
@@ -32,9 +37,9 @@ export class WorkerPool {
       const w = fromSource
         ? new Worker(
             `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(script.href)}); });`,
-            { eval: true, execArgv: ['--conditions', '@ip2/source'] },
+            { eval: true, execArgv: ['--conditions', '@ip2/source'], workerData: compute },
           )
-        : new Worker(script);
+        : new Worker(script, { workerData: compute });
       w.unref();
       this.all.push(w);
       this.idle.push(w);

@@ -1,5 +1,6 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { decodeCheckpoint, encodeCheckpoint, trainChunks, type ChunkJob } from '@ip2/l2l';
+import { backendOptions, type CliCompute } from '../compute.js';
 
 /** Messages from the pool to a worker and back. */
 export type ToWorker = {
@@ -22,6 +23,8 @@ export type FromWorker =
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts runs inside a worker thread');
+// The pool's choice of TensorFlow.js backend (from the main thread's environment; the engine is in each job).
+const tf = backendOptions(workerData as CliCompute);
 
 port.on('message', (msg: ToWorker) => {
   void (async () => {
@@ -30,7 +33,7 @@ port.on('message', (msg: ToWorker) => {
         job: c.job,
         checkpoint: c.checkpoint ? decodeCheckpoint(c.checkpoint) : null,
       }));
-      for await (const { index, step } of trainChunks(items)) {
+      for await (const { index, step } of trainChunks(items, { tf })) {
         const bytes = encodeCheckpoint(step.checkpoint);
         const out: FromWorker = { type: 'task', index, result: step.result, checkpoint: bytes, engine: step.engine };
         port.postMessage(out, [bytes.buffer as ArrayBuffer]);

@@ -156,7 +156,7 @@ describe('parameter counts', () => {
     for (const model of BASELINE_MODELS) {
       for (const hidden of [4, 8, 12]) {
         for (const engine of ['fused', 'tfjs'] as const) {
-          const l = await createBaselineLearner(tiny(model, { hidden }), { mlpRatio: 3 }, undefined, engine);
+          const l = await createBaselineLearner(tiny(model, { hidden }), { mlpRatio: 3 }, undefined, { engine });
           const sizes = Object.values(l.parameters()).reduce((n, a) => n + a.length, 0);
           expect(baselineParameters(model, 3, 2, hidden, 3), `${model} ${hidden}`).toBe(sizes);
           expect(l.parameterCount()).toBe(sizes);

@@ -1,4 +1,4 @@
-import { ENGINE_ENV, ENGINE_NAMES, type EngineName } from '@ip2/snn';
+import { resolveEngineName, type ComputeOptions } from '@ip2/snn';
 import type { LearnerSpec } from '../learner.js';
 import { attention } from './attention.js';
 import { gru, lstm } from './gated.js';
@@ -89,26 +89,23 @@ const FUSED: Partial<Record<BaselineModel, FusedFactory>> = {
 export const FUSED_BASELINES = BASELINE_MODELS.filter((m) => FUSED[m] !== undefined);
 
 /**
- * Builds (or, with `saved`, restores) the baseline named by `spec.model`. Engine: `engine`, else
- * the IP2_ENGINE environment variable, else `fused` where the model has a fused engine and
- * TensorFlow.js elsewhere (asking for `fused` on a model without one falls back to TensorFlow.js;
- * `learner.info` records which ran). Both engines of a model read each other's saved state.
+ * Builds (or, with `saved`, restores) the baseline named by `spec.model`. Engine: `compute.engine`,
+ * else `fused` where the model has a fused engine and TensorFlow.js elsewhere (asking for `fused` on
+ * a model without one falls back to TensorFlow.js, on the backend `compute.tf` picks; `learner.info`
+ * records which ran). Both engines of a model read each other's saved state.
  */
 export async function createBaselineLearner(
   spec: LearnerSpec,
   options: BaselineOptionsInput = {},
   saved?: Uint8Array,
-  engine?: EngineName,
+  compute: ComputeOptions = {},
 ): Promise<BaselineLearner | FusedBaselineLearner> {
   if (!(BASELINE_MODELS as readonly string[]).includes(spec.model)) {
     throw new RangeError(`unknown baseline '${spec.model}'; valid: ${BASELINE_MODELS.join(', ')}`);
   }
   const model = spec.model as BaselineModel;
-  const name = engine ?? process.env[ENGINE_ENV] ?? 'fused';
-  if (!(ENGINE_NAMES as readonly string[]).includes(name)) {
-    throw new RangeError(`unknown engine '${name}'; valid: ${ENGINE_NAMES.join(', ')}`);
-  }
+  const name = resolveEngineName(compute);
   const fused = FUSED[model];
   if (name === 'fused' && fused) return fused(spec, options, saved);
-  return BaselineLearner.create(ARCHITECTURES[model].arch, spec, options, saved);
+  return BaselineLearner.create(ARCHITECTURES[model].arch, spec, options, saved, compute.tf);
 }

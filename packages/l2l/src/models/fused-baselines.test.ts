@@ -40,8 +40,8 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 async function pair(s: LearnerSpec, options: BaselineOptionsInput = {}) {
-  const fused = await createBaselineLearner(s, options, undefined, 'fused');
-  const tf = await createBaselineLearner(s, options, undefined, 'tfjs');
+  const fused = await createBaselineLearner(s, options, undefined, { engine: 'fused' });
+  const tf = await createBaselineLearner(s, options, undefined, { engine: 'tfjs' });
   expect(fused).toBeInstanceOf(FusedBaselineLearner);
   expect(fused.info).toEqual({ engine: 'fused', backend: 'wasm-simd' });
   expect(tf).toBeInstanceOf(BaselineLearner);
@@ -292,7 +292,7 @@ describe.each(MODELS)('fused %s against the TensorFlow.js autodiff', (model) => 
         spec(model, { loss, hidden: model.startsWith('attn') ? 4 : 5, nIn: 3 }),
         { weightDecay: { mode: 'loss' } },
         undefined,
-        'fused',
+        { engine: 'fused' },
       )) as FusedBaselineLearner;
       const b = randomBatch({ steps: 7, batch: 2, nIn: 3, nOut: 3, scored: 0.7, seed: 3 });
       l.trainStep(b);
@@ -321,9 +321,9 @@ describe.each(MODELS)('fused %s against the TensorFlow.js autodiff', (model) => 
 describe.each(MODELS)('fused %s state', (model) => {
   it('save and restore continue byte-identically', async () => {
     const s = spec(model, { seed: 12 });
-    const a = await createBaselineLearner(s, {}, undefined, 'fused');
+    const a = await createBaselineLearner(s, {}, undefined, { engine: 'fused' });
     for (let i = 0; i < 5; i++) a.trainStep(batch(300 + i));
-    const b = await createBaselineLearner(s, {}, a.save(), 'fused');
+    const b = await createBaselineLearner(s, {}, a.save(), { engine: 'fused' });
     expect(b.save()).toEqual(a.save());
     for (let i = 5; i < 12; i++) {
       if (i === 8) {
@@ -341,12 +341,12 @@ describe.each(MODELS)('fused %s state', (model) => {
 
   it('reads the TensorFlow.js engine’s state and the other way round', async () => {
     const s = spec(model, { seed: 13 });
-    const tf = await createBaselineLearner(s, { clipNorm: 0.5 }, undefined, 'tfjs');
+    const tf = await createBaselineLearner(s, { clipNorm: 0.5 }, undefined, { engine: 'tfjs' });
     tf.trainStep(batch(400));
-    const fused = await createBaselineLearner(s, {}, tf.save(), 'fused');
+    const fused = await createBaselineLearner(s, {}, tf.save(), { engine: 'fused' });
     expect(fused.config.clipNorm).toBe(0.5);
     expect(fused.save()).toEqual(tf.save());
-    const back = await createBaselineLearner(s, {}, fused.save(), 'tfjs');
+    const back = await createBaselineLearner(s, {}, fused.save(), { engine: 'tfjs' });
     expect(back.save()).toEqual(tf.save());
     tf.dispose();
     back.dispose();
@@ -355,17 +355,14 @@ describe.each(MODELS)('fused %s state', (model) => {
 
   it('a state saved before decoupled decay existed restores with the penalty in the loss', async () => {
     const s = spec(model, { seed: 14 });
-    const tf = (await createBaselineLearner(
-      s,
-      { weightDecay: { mode: 'loss' } },
-      undefined,
-      'tfjs',
-    )) as BaselineLearner;
+    const tf = (await createBaselineLearner(s, { weightDecay: { mode: 'loss' } }, undefined, {
+      engine: 'tfjs',
+    })) as BaselineLearner;
     const { weightDecay: _, ...old } = tf.config;
     const { meta, arrays } = await import('./tf-common.js').then((m) => m.unpackArrays(tf.save()));
     const bytes = (await import('./tf-common.js')).packArrays({ ...(meta as object), config: old }, arrays);
     for (const engine of ['fused', 'tfjs'] as const) {
-      const l = await createBaselineLearner(s, {}, bytes, engine);
+      const l = await createBaselineLearner(s, {}, bytes, { engine });
       expect(l.config.weightDecay.mode).toBe('loss');
       l.dispose();
     }
@@ -375,11 +372,15 @@ describe.each(MODELS)('fused %s state', (model) => {
   it('rejects bad state, shapes and lesions with a message naming them', async () => {
     const s = spec(model);
     const other = model === 'rnn' ? 'gru' : 'rnn';
-    await expect(createBaselineLearner(s, {}, new Uint8Array(3), 'fused')).rejects.toThrow(/short/);
-    const foreign = await createBaselineLearner(spec(other), {}, undefined, 'fused');
-    await expect(createBaselineLearner(s, {}, foreign.save(), 'fused')).rejects.toThrow(/saved state is of model/);
-    await expect(createBaselineLearner({ ...s, hidden: 0 }, {}, undefined, 'fused')).rejects.toThrow(/hidden/);
-    const l = await createBaselineLearner(s, {}, undefined, 'fused');
+    await expect(createBaselineLearner(s, {}, new Uint8Array(3), { engine: 'fused' })).rejects.toThrow(/short/);
+    const foreign = await createBaselineLearner(spec(other), {}, undefined, { engine: 'fused' });
+    await expect(createBaselineLearner(s, {}, foreign.save(), { engine: 'fused' })).rejects.toThrow(
+      /saved state is of model/,
+    );
+    await expect(createBaselineLearner({ ...s, hidden: 0 }, {}, undefined, { engine: 'fused' })).rejects.toThrow(
+      /hidden/,
+    );
+    const l = await createBaselineLearner(s, {}, undefined, { engine: 'fused' });
     expect(() => l.trainStep(batch(1, { nIn: 5 }))).toThrow(/inputs/);
     if (model === 'rnn') expect(() => l.evaluate(batch(1), new Uint8Array(4))).toThrow(/lesion/);
     l.dispose();

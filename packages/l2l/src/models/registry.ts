@@ -36,7 +36,7 @@ const spikingDescriptions: Record<(typeof SPIKING_MODELS)[number], string> = {
 };
 
 const createBaseline: LearnerFactory = (spec, options, saved) =>
-  createBaselineLearner(spec, options.baseline, saved, options.engine);
+  createBaselineLearner(spec, options.baseline, saved, options);
 
 /** Every model the protocol can train, by name. Adding one is one entry here. */
 export const MODELS: readonly ModelEntry[] = [

@@ -13,8 +13,8 @@ import {
   Rng,
   serializeState,
   trainableKeys,
+  type ComputeOptions,
   type Engine,
-  type EngineName,
   type NetworkConfigInput,
   type NetworkState,
   type PropertyKey,
@@ -26,14 +26,14 @@ import type { Learner, LearnerEvaluation, LearnerSpec, LearnerStep } from '../le
 export const SPIKING_MODELS = ['ip2', 'rsnn-noip', 'ip-inner', 'ip-random'] as const;
 export type SpikingModel = (typeof SPIKING_MODELS)[number];
 
-export interface SpikingOptions {
+/** With the engine and TensorFlow.js backend (ComputeOptions) that the app chose. */
+export interface SpikingOptions extends ComputeOptions {
   /** Search space (default: the paper's). */
   readonly space?: readonly PropertyKey[];
   /** Learnable properties for `ip2` (ignored by the controls, which fix their own). */
   readonly mask?: readonly PropertyKey[];
   /** Further network configuration (surrogate, λs, ηs, ...). */
   readonly network?: NetworkConfigInput;
-  readonly engine?: EngineName;
   /**
    * The task family the network will learn: sets the input scaling from the family's expected input
    * norm and calibrates the initial firing rate (SCIENCE.md §2) when the network is created.
@@ -169,6 +169,6 @@ export async function createSpikingLearner(
   saved?: Uint8Array,
 ): Promise<Learner> {
   const state = spikingNetworkState(spec, options, saved);
-  const engine = await createEngine(state, options.engine ? { engine: options.engine } : {});
+  const engine = await createEngine(state, options);
   return new SpikingLearner(spec.model, engine);
 }

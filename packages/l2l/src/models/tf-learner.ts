@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchAccuracy, resolveBackend, Rng, type EngineInfo, type TrialBatch } from '@ip2/snn';
+import { batchAccuracy, resolveBackend, Rng, type BackendOptions, type EngineInfo, type TrialBatch } from '@ip2/snn';
 import { z } from 'zod';
 import type { Learner, LearnerEvaluation, LearnerSpec, LearnerStep } from '../learner.js';
 import { Adam, checkBatch, packArrays, readAll, taskLoss, unpackArrays, type AdamSnapshot } from './tf-common.js';
@@ -183,15 +183,17 @@ export class BaselineLearner implements Learner {
 
   /**
    * A fresh learner (parameters drawn from `Rng.seeded(seed, model, 'init')`), or the one saved in
-   * `saved`, whose own config then wins over `spec` and `options`.
+   * `saved`, whose own config then wins over `spec` and `options`. On the process's TensorFlow.js
+   * backend (resolveBackend, with `tf`'s options).
    */
   static async create(
     arch: Architecture,
     spec: LearnerSpec,
     options: BaselineOptionsInput = {},
     saved?: Uint8Array,
+    tf: BackendOptions = {},
   ): Promise<BaselineLearner> {
-    const { backend } = await resolveBackend();
+    const { backend } = await resolveBackend(tf);
     if (!saved) {
       const config = baselineConfig(spec, options);
       arch.check?.(config);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, parseNetworkConfig } from './config.js';
 import { allMasks, maskFromKeys, maskKeys, maskLabel, parsePropertyKeys, PAPER_SPACE } from './properties.js';
 import { initNetwork, intrinsicValues, learningRate } from '../network.js';
+import type { TfBackendName } from '../tfjs/backend.js';
 
 describe('network configuration', () => {
   it('fills SCIENCE.md defaults', () => {
@@ -111,22 +112,31 @@ describe('initialisation', () => {
 
 describe('backend resolver', () => {
   afterEach(() => {
-    vi.unstubAllEnvs();
     vi.resetModules();
   });
 
-  it('rejects an unknown forced backend, naming the variable and the valid ones', async () => {
-    vi.stubEnv('IP2_TF_BACKEND', 'metal');
+  it('rejects an unknown forced backend, naming who forced it and the valid ones', async () => {
     const { resolveBackend } = await import('../tfjs/backend.js');
-    await expect(resolveBackend(() => {})).rejects.toThrow(
-      /IP2_TF_BACKEND='metal' is not a backend; valid: tensorflow, wasm, cpu/,
+    await expect(
+      resolveBackend({ backend: 'metal' as TfBackendName, forcedBy: 'IP2_TF_BACKEND', log: () => {} }),
+    ).rejects.toThrow(/IP2_TF_BACKEND='metal' is not a backend; valid: tensorflow, wasm, cpu/);
+    await expect(resolveBackend({ backend: 'metal' as TfBackendName })).rejects.toThrow(
+      /backend='metal' is not a backend; valid: tensorflow, wasm, cpu/,
     );
+  });
+
+  it('loads a forced backend and says who forced it', async () => {
+    const { resolveBackend } = await import('../tfjs/backend.js');
+    const lines: string[] = [];
+    const choice = await resolveBackend({ backend: 'cpu', forcedBy: 'IP2_TF_BACKEND', log: (l) => lines.push(l) });
+    expect(choice).toEqual({ backend: 'cpu', reason: 'forced by IP2_TF_BACKEND', skipped: [] });
+    expect(lines).toEqual(['TensorFlow.js backend: cpu (forced by IP2_TF_BACKEND)']);
   });
 
   it('falls back past the native backend when it is not installed, and reports why', async () => {
     const { resolveBackend } = await import('../tfjs/backend.js');
     const lines: string[] = [];
-    const choice = await resolveBackend((l) => lines.push(l));
+    const choice = await resolveBackend({ log: (l) => lines.push(l) });
     expect(['tensorflow', 'wasm']).toContain(choice.backend);
     if (choice.backend === 'wasm') expect(choice.skipped[0]).toMatch(/^tensorflow: /);
     expect(lines.join('\n')).toMatch(/TensorFlow\.js backend: /);

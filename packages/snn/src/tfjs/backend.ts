@@ -3,12 +3,22 @@ import * as tf from '@tensorflow/tfjs-core';
 export const TF_BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 export type TfBackendName = (typeof TF_BACKENDS)[number];
 
-/** Environment variable that forces a TensorFlow.js backend. */
+/** The environment variable from which the apps (worker, CLI) take a backend to force; this package reads none. */
 export const BACKEND_ENV = 'IP2_TF_BACKEND';
+
+/** How the backend is chosen: by the app, which passes in what it parsed (the library reads no environment). */
+export interface BackendOptions {
+  /** A backend to force (absent: the first of tensorflow, wasm, cpu that loads). */
+  readonly backend?: TfBackendName;
+  /** Who forced it, for the reason and the errors (e.g. the variable an app read it from; default: `backend`). */
+  readonly forcedBy?: string;
+  /** Where the choice is reported, one line (default: nowhere). */
+  readonly log?: (line: string) => void;
+}
 
 export interface BackendChoice {
   readonly backend: TfBackendName;
-  /** Why this one: forced by the environment, or the first that loaded. */
+  /** Why this one: forced (by whom), or the first that loaded. */
   readonly reason: string;
   /** Backends tried before it, with why each was passed over. */
   readonly skipped: readonly string[];
@@ -40,20 +50,23 @@ async function tryLoad(name: TfBackendName): Promise<string | null> {
 }
 
 /**
- * Picks the TensorFlow.js backend once per process: `tensorflow` (native, if @tensorflow/tfjs-node-gpu
- * or @tensorflow/tfjs-node is installed), else `wasm`, else `cpu`. IP2_TF_BACKEND forces one; a
- * forced backend that fails to load is an error, not a silent fallback.
+ * Picks the TensorFlow.js backend once per process (TensorFlow.js has one global backend: the first
+ * call decides, later calls get its choice): `options.backend` if given, else `tensorflow` (native, if
+ * @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node is installed), else `wasm`, else `cpu`. A forced
+ * backend that fails to load is an error, not a silent fallback.
  */
-export function resolveBackend(log: (line: string) => void = defaultLog): Promise<BackendChoice> {
+export function resolveBackend(options: BackendOptions = {}): Promise<BackendChoice> {
+  const log = options.log ?? (() => undefined);
   chosen ??= (async () => {
-    const forced = process.env[BACKEND_ENV]?.trim();
-    if (forced) {
+    const forced = options.backend;
+    if (forced !== undefined) {
+      const by = options.forcedBy ?? 'backend';
       if (!(TF_BACKENDS as readonly string[]).includes(forced)) {
-        throw new RangeError(`${BACKEND_ENV}='${forced}' is not a backend; valid: ${TF_BACKENDS.join(', ')}`);
+        throw new RangeError(`${by}='${String(forced)}' is not a backend; valid: ${TF_BACKENDS.join(', ')}`);
       }
-      const err = await tryLoad(forced as TfBackendName);
-      if (err) throw new Error(`${BACKEND_ENV}=${forced} could not be loaded (${err})`);
-      const choice = { backend: forced as TfBackendName, reason: `forced by ${BACKEND_ENV}`, skipped: [] };
+      const err = await tryLoad(forced);
+      if (err) throw new Error(`${by}=${forced} could not be loaded (${err})`);
+      const choice = { backend: forced, reason: `forced by ${by}`, skipped: [] };
       log(`TensorFlow.js backend: ${choice.backend} (${choice.reason})`);
       return choice;
     }
@@ -73,8 +86,4 @@ export function resolveBackend(log: (line: string) => void = defaultLog): Promis
     chosen = null;
   });
   return chosen;
-}
-
-function defaultLog(line: string): void {
-  if (process.env.IP2_LOG !== 'silent') process.stderr.write(`ip2: ${line}\n`);
 }

@@ -19,7 +19,7 @@ import { WEIGHT_KEYS } from '../engine.js';
 import { checkBatch, decayRate, learningRate, paramSizes, tauRange, trainableKeys, noisyInputs } from '../network.js';
 import { PROPERTY_KEYS } from '../model/properties.js';
 import { Rng } from '../rng.js';
-import { resolveBackend } from './backend.js';
+import { resolveBackend, type BackendOptions } from './backend.js';
 import { MG_H, MG_S, type SurrogateParams } from '../model/surrogates.js';
 import { batchAccuracy } from '../metrics.js';
 import { matMulT as matMul } from './tf-ops.js';
@@ -114,8 +114,9 @@ export class TfjsEngine implements Engine {
     this.spike = makeSpike(state.config.surrogate);
   }
 
-  static async create(state: NetworkState): Promise<TfjsEngine> {
-    const choice = await resolveBackend();
+  /** An engine on the process's TensorFlow.js backend (resolveBackend, with `backend`'s options). */
+  static async create(state: NetworkState, backend: BackendOptions = {}): Promise<TfjsEngine> {
+    const choice = await resolveBackend(backend);
     return new TfjsEngine(state, choice.backend);
   }
 
