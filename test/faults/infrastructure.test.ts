@@ -1,8 +1,11 @@
 import { parseControllerEnv, startController, submitSearch } from '@ip2/controller';
 import { parseWorkerEnv, startWorker } from '@ip2/worker';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { Queues } from '@ip2/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnRedis, TcpProxy } from '../support/net.js';
-import { localReference, sleep, Stack, tinyDefinition, type SearchOutcome } from '../support/stack.js';
+import { freePort, localReference, sleep, Stack, tinyDefinition, type SearchOutcome } from '../support/stack.js';
 
 /*
  * Faults of the infrastructure during a search: Redis (a server of this test's own, append-only) killed
@@ -90,6 +93,63 @@ describe('faults of Redis and PostgreSQL', { timeout: 120_000 }, () => {
       expect(Date.now() - back).toBeLessThan(20_000);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('a worker and a controller whose PostgreSQL accepts connections but never answers exit within SHUTDOWN_MS', async () => {
+    // A server that accepts every connection and answers nothing (a hung server or a half-open
+    // connection): a query of the worker's job process, and the controller's timer job, wait on it for
+    // ever, and so did their close() after SIGTERM (BullMQ waits for the jobs in progress).
+    const sockets = new Set<Socket>();
+    const mute = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => mute.listen(port, '127.0.0.1', () => r()));
+    const db = new URL(stack.db.url);
+    db.hostname = '127.0.0.1';
+    db.port = String(port);
+    const prefix = `${stack.prefix}-mute`;
+    const env = { DATABASE_URL: db.toString(), QUEUE_PREFIX: prefix, SHUTDOWN_MS: '3000', REDIS_URL: redis.url };
+    const queues = new Queues(redis.url, prefix);
+    try {
+      // A chunk for the worker: its job process waits on the database when it claims the run.
+      await queues.addTrain({
+        searchId: randomUUID(),
+        runId: randomUUID(),
+        candidate: '0',
+        seedIndex: 0,
+        seed: 1,
+        keys: [],
+        fromTask: 0,
+        toTask: 1,
+        rung: 0,
+      });
+      stack.start('mute-w', 'worker', { env: { ...env, WORKER_ID: 'mute-w' } });
+      stack.start('mute-c', 'controller', { env });
+      await stack.until('the chunk active and the controller ticking', async () => {
+        const train = await queues.train.getJobCounts('active');
+        const control = await queues.control.getJobCounts('active');
+        return train.active === 1 && control.active > 0;
+      });
+      await sleep(500);
+      const t = Date.now();
+      const codes = await Promise.all([
+        stack.stop('mute-w', 'SIGTERM', 15_000, 'main'),
+        stack.stop('mute-c', 'SIGTERM', 15_000, 'main'),
+      ]);
+      // Exit 1: not closed in time. The run was never claimed; a claimed one would go to the reaper.
+      expect(codes).toEqual([1, 1]);
+      expect(Date.now() - t).toBeLessThan(10_000);
+      expect(stack.logs.get('mute-w')).toMatch(/not closed 3 s after SIGTERM/);
+      expect(stack.logs.get('mute-c')).toMatch(/not closed 3 s after SIGTERM/);
+      // The worker's job process ends with it (its watchdog).
+      await stack.until('no process of the stopped worker left', async () => !stack.groupAlive('mute-w'), 5_000);
+    } finally {
+      await queues.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => mute.close(() => r()));
     }
   });
 

@@ -18,6 +18,7 @@ describe('controller environment', () => {
       lockMs: 30_000,
       queuePrefix: 'ip2',
       analysisSeeds: 2,
+      shutdownMs: 45_000,
     });
     expect(parseControllerEnv({ DATABASE_URL: DB, TICK_MS: '250', STALE_MS: '', ANALYSIS_SEEDS: '0' })).toMatchObject({
       tickMs: 250,

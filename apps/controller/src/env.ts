@@ -15,6 +15,7 @@ export const controllerEnvSchema = z.object({
   LOCK_MS: int(1_000, 3_600_000, 30_000),
   ANALYSIS_SEEDS: int(0, 1000, DEFAULT_ANALYSIS_SEEDS),
   QUEUE_PREFIX: sharedEnv.QUEUE_PREFIX,
+  SHUTDOWN_MS: sharedEnv.SHUTDOWN_MS,
 });
 
 export interface ControllerConfig {
@@ -31,6 +32,8 @@ export interface ControllerConfig {
    */
   readonly lockMs: number;
   readonly queuePrefix: string;
+  /** After SIGTERM or SIGINT, the process exits (code 1) when it has not closed within this (SHUTDOWN_MS). */
+  readonly shutdownMs: number;
   /** Runs of the chosen mask a completed search's analyses train again (a search.analyse job); 0: none. */
   readonly analysisSeeds: number;
 }
@@ -46,6 +49,7 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     staleMs: e.STALE_MS,
     lockMs: e.LOCK_MS,
     queuePrefix: e.QUEUE_PREFIX,
+    shutdownMs: e.SHUTDOWN_MS,
     analysisSeeds: e.ANALYSIS_SEEDS,
   };
 }

@@ -18,6 +18,7 @@ export const workerEnvSchema = z
     STALE_MS: int(100, 86_400_000, 60_000),
     LOCK_MS: int(1_000, 3_600_000, 30_000),
     QUEUE_PREFIX: sharedEnv.QUEUE_PREFIX,
+    SHUTDOWN_MS: sharedEnv.SHUTDOWN_MS,
     WORKER_ID: z.preprocess(blank, z.string().min(1).max(200).optional()),
     ...computeEnv,
   })
@@ -41,6 +42,8 @@ export interface WorkerConfig {
   readonly staleMs: number;
   readonly lockMs: number;
   readonly queuePrefix: string;
+  /** After SIGTERM or SIGINT, the process exits (code 1) when it has not closed within this (SHUTDOWN_MS). */
+  readonly shutdownMs: number;
   readonly workerId: string;
   readonly host: string;
   /** The engine and TensorFlow.js backend every job trains on (IP2_ENGINE, IP2_TF_BACKEND; absent: the library's). */
@@ -63,6 +66,7 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerC
     staleMs: e.STALE_MS,
     lockMs: e.LOCK_MS,
     queuePrefix: e.QUEUE_PREFIX,
+    shutdownMs: e.SHUTDOWN_MS,
     workerId: e.WORKER_ID ?? `${host}-${process.pid}`,
     host,
     compute: {

@@ -37,6 +37,12 @@ export function configOrExit<T>(log: (line: string) => void, parse: () => T): T 
 /** An unset or empty variable is undefined (then takes its default, if any). */
 export const blank = (v: unknown) => (v === '' ? undefined : v);
 
+/**
+ * How long a worker or the controller may take to stop after SIGTERM or SIGINT before it exits
+ * regardless, with code 1 (SHUTDOWN_MS): well under the 90 s a supervisor usually allows.
+ */
+export const DEFAULT_SHUTDOWN_MS = 45_000;
+
 /** The variables every process of the service reads alike; each app's env schema spreads these. */
 export const sharedEnv = {
   DATABASE_URL: z.preprocess(
@@ -58,6 +64,14 @@ export const sharedEnv = {
       .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1–64 characters of A-Z, a-z, 0-9, _, . and -' })
       .default('ip2'),
   ),
+  SHUTDOWN_MS: z.preprocess(
+    (v) => blank(v) ?? DEFAULT_SHUTDOWN_MS,
+    z.coerce
+      .number()
+      .int()
+      .min(1_000, { error: 'must be at least 1000' })
+      .max(600_000, { error: 'must be at most 600000' }),
+  ),
   LOG_LEVEL: z.preprocess(
     blank,
     z
@@ -67,6 +81,27 @@ export const sharedEnv = {
       .default('info'),
   ),
 };
+
+/** A stop signal that came while the process was still starting (see exitOnSignal). */
+export interface EarlySignal {
+  readonly signal: NodeJS.Signals;
+  /** Date.now() when it came. */
+  readonly at: number;
+}
+
+export interface ExitOnSignalOptions {
+  /** What the log line on the signal says the process does. */
+  readonly what?: string;
+  /**
+   * The deadline of the whole shutdown, from the signal on (default DEFAULT_SHUTDOWN_MS): when `close`
+   * has not settled by then, the process logs it and exits 1 regardless. Nothing stored is lost: every
+   * write is a transaction of its own, the runs the process held are taken back by the reaper once their
+   * heartbeat is stale, its BullMQ jobs by the stalled-job check, and its job processes end with it.
+   */
+  readonly deadlineMs?: number;
+  /** A signal caught before the handlers were installed: the shutdown starts at once. */
+  readonly early?: EarlySignal | null;
+}
 
 /**
  * The engine and TensorFlow.js backend that a process which trains networks (worker, CLI) forces for
@@ -116,17 +151,35 @@ export function computeOptions(choice: ComputeChoice, log?: (line: string) => vo
 
 /**
  * On SIGTERM or SIGINT (the first one; later ones are ignored): `close`, then exit 0, or 1 with the reason
- * on `log` when closing failed.
+ * on `log` when closing failed or did not end within the deadline.
  */
-export function exitOnSignal(log: (line: string) => void, close: () => Promise<unknown>, what = 'closing'): void {
+export function exitOnSignal(
+  log: (line: string) => void,
+  close: () => Promise<unknown>,
+  options: ExitOnSignalOptions = {},
+): void {
+  const deadlineMs = options.deadlineMs ?? DEFAULT_SHUTDOWN_MS;
   let closing = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, at = Date.now()) => {
     if (closing) return;
     closing = true;
-    log(`${signal}: ${what}`);
+    log(`${signal}: ${options.what ?? 'closing'}`);
+    // Every await of a close can meet a server that does not answer (a connection being re-established,
+    // a query on a connection that hangs, a job process that does not end): the deadline bounds them all.
+    const timer = setTimeout(
+      () => {
+        log(`not closed ${deadlineMs / 1000} s after ${signal}: exiting without waiting further`);
+        process.exit(1);
+      },
+      Math.max(0, at + deadlineMs - Date.now()),
+    );
     close().then(
-      () => process.exit(0),
+      () => {
+        clearTimeout(timer);
+        process.exit(0);
+      },
       (e: unknown) => {
+        clearTimeout(timer);
         log(`close failed: ${String(e)}`);
         process.exit(1);
       },
@@ -134,4 +187,5 @@ export function exitOnSignal(log: (line: string) => void, close: () => Promise<u
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  if (options.early) shutdown(options.early.signal, options.early.at);
 }
