@@ -131,7 +131,7 @@ describe('faults of Redis and PostgreSQL', { timeout: 120_000 }, () => {
       await stack.until('the chunk active and the controller ticking', async () => {
         const train = await queues.train.getJobCounts('active');
         const control = await queues.control.getJobCounts('active');
-        return train.active === 1 && control.active > 0;
+        return train.active === 1 && (control.active ?? 0) > 0;
       });
       await sleep(500);
       const t = Date.now();
