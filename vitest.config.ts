@@ -41,8 +41,13 @@ export default defineConfig({
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
           exclude: SERVICE,
+          // Vitest's default is one worker fewer than the cores (one on 2 cores); these files are
+          // independent computations, so they take every core.
+          maxWorkers: '100%',
         },
       },
+      // One file at a time (Vitest's default on 2 cores): the fault tests start stacks of processes
+      // and time their faults against heartbeats and reapers, sized for a machine of their own.
       { extends: true, test: { name: 'service', include: SERVICE } },
     ],
   },
