@@ -44,11 +44,13 @@ export default defineConfig({
           // Vitest's default is one worker fewer than the cores (one on 2 cores); these files are
           // independent computations, so they take every core.
           maxWorkers: '100%',
+          // Projects with different worker counts run one after the other: unit first.
+          sequence: { groupOrder: 0 },
         },
       },
       // One file at a time (Vitest's default on 2 cores): the fault tests start stacks of processes
       // and time their faults against heartbeats and reapers, sized for a machine of their own.
-      { extends: true, test: { name: 'service', include: SERVICE } },
+      { extends: true, test: { name: 'service', include: SERVICE, sequence: { groupOrder: 1 } } },
     ],
   },
 });

@@ -1,6 +1,14 @@
-import { InvalidJobError, JOBS, parsePayload, Queues, redisConnection, redisReady } from '@ip2/contracts';
+import {
+  InvalidJobError,
+  jobWorker,
+  parsePayload,
+  Queues,
+  redisConnection,
+  redisReady,
+  type JobWorker,
+} from '@ip2/contracts';
 import { openStore, type Store } from '@ip2/db';
-import { UnrecoverableError, Worker, type Queue } from 'bullmq';
+import { UnrecoverableError, type Queue } from 'bullmq';
 import { advanceSearch, type ControllerContext } from './advance.js';
 import type { ControllerConfig } from './env.js';
 import { tick } from './reaper.js';
@@ -12,7 +20,7 @@ const TICK_SCHEDULER = 'controller-tick';
 const REDIS_WAIT_MS = 30_000;
 
 export interface RunningController {
-  readonly worker: Worker;
+  readonly worker: JobWorker<'search.advance'>;
   readonly store: Store;
   readonly queues: Queues;
   close(): Promise<void>;
@@ -32,8 +40,9 @@ export async function startController(
     { every: config.tickMs },
     { name: TICK_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
   );
-  const worker = new Worker(
-    JOBS['search.advance'].queue,
+  // The timer job shares the queue (its data is empty): it is told apart by its name first.
+  const worker = jobWorker(
+    'search.advance',
     async (job) => {
       if (job.name === TICK_JOB) {
         await tick(ctx, config.staleMs);

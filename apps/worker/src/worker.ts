@@ -1,14 +1,23 @@
-import { JOBS, parsePayload, Queues, redisConnection, redisReady, type JobPayload } from '@ip2/contracts';
-import { Worker, type Job } from 'bullmq';
+import {
+  JOBS,
+  jobWorker,
+  parsePayload,
+  Queues,
+  redisConnection,
+  redisReady,
+  type JobPayload,
+  type JobWorker,
+} from '@ip2/contracts';
+import type { Job } from 'bullmq';
 import type { WorkerConfig } from './env.js';
 
 /** How long a stopping worker waits for an unreachable Redis to come back before it closes regardless. */
 const REDIS_WAIT_MS = 30_000;
 
 export interface RunningWorker {
-  readonly worker: Worker;
+  readonly worker: JobWorker<'run.train'>;
   /** The worker of search.analyse jobs (one at a time). */
-  readonly analysis: Worker;
+  readonly analysis: JobWorker<'search.analyse'>;
   /**
    * Finishes (or releases, at the next task boundary) the current chunks, drops the current analysis
    * (another worker makes it), then closes every connection.
@@ -47,9 +56,8 @@ export const TRAIN_MAX_STALLS = 1_000;
  * A second worker takes search.analyse jobs, one at a time, also in a child process.
  */
 export function startWorker(config: WorkerConfig, log: (m: string) => void = () => undefined): RunningWorker {
-  const train = JOBS['run.train'];
   const queues = new Queues(config.redisUrl, config.queuePrefix);
-  const worker = new Worker(train.queue, processorFile('processor'), {
+  const worker = jobWorker('run.train', processorFile('processor'), {
     connection: redisConnection(config.redisUrl, 'worker'),
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
@@ -82,7 +90,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     askController(job, 'chunk failed').catch((e: unknown) => log(`could not enqueue search.advance: ${String(e)}`));
   });
   worker.on('error', (err) => log(`worker error: ${err.message}`));
-  const analysis = new Worker(JOBS['search.analyse'].queue, processorFile('analysis-processor'), {
+  const analysis = jobWorker('search.analyse', processorFile('analysis-processor'), {
     connection: redisConnection(config.redisUrl, 'worker'),
     prefix: config.queuePrefix,
     concurrency: 1,

@@ -1,4 +1,4 @@
-import { Queue, type JobsOptions, type Worker } from 'bullmq';
+import { Queue, Worker, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JOBS, jobId, parsePayload, type JobName, type JobPayload, type JobResult } from './jobs.js';
 
@@ -14,6 +14,24 @@ export type JobQueue<N extends JobName> = Queue<JobPayload<N>, JobResult<N>, str
  */
 export function redisConnection(url: string, role: 'worker' | 'producer'): Redis {
   return new Redis(url, role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1 });
+}
+
+/**
+ * The worker of one job of the catalog, typed as its queue is. A processor still validates what it
+ * dequeues (`parsePayload`): the types say what producers send, not what Redis holds.
+ */
+export type JobWorker<N extends JobName> = Worker<JobPayload<N>, JobResult<N>, string>;
+
+/**
+ * A worker on a catalog entry's queue: `processor` is a function or the file of a sandboxed processor
+ * (run in child processes). Queue and prefix come from the catalog and `options`.
+ */
+export function jobWorker<N extends JobName>(
+  name: N,
+  processor: string | URL | Processor<JobPayload<N>, JobResult<N>, string>,
+  options: WorkerOptions,
+): JobWorker<N> {
+  return new Worker<JobPayload<N>, JobResult<N>, string>(JOBS[name].queue, processor, options);
 }
 
 /** The queue of a catalog entry, under `prefix`, over `connection`. */
