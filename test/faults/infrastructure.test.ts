@@ -1,7 +1,7 @@
 import { parseControllerEnv, startController, submitSearch } from '@ip2/controller';
 import { parseWorkerEnv, startWorker } from '@ip2/worker';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Queues } from '@ip2/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnRedis, TcpProxy } from '../support/net.js';
@@ -38,6 +38,38 @@ afterAll(async () => {
   await pg?.close();
   await redis?.stop();
 });
+
+/** A TCP server that accepts every connection and never answers (a hung server, a half-open connection). */
+class MuteServer {
+  accepted = 0;
+  private readonly sockets = new Set<Socket>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<MuteServer> {
+    const port = await freePort();
+    const server = createServer();
+    const mute = new MuteServer(server, port);
+    server.on('connection', (s) => {
+      mute.accepted++;
+      mute.sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    return mute;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
 
 /** Waits until the search has some task results and a run in flight. */
 async function midSearch(searchId: string): Promise<void> {
@@ -100,16 +132,10 @@ describe('faults of Redis and PostgreSQL', { timeout: 120_000 }, () => {
     // A server that accepts every connection and answers nothing (a hung server or a half-open
     // connection): a query of the worker's job process, and the controller's timer job, wait on it for
     // ever, and so did their close() after SIGTERM (BullMQ waits for the jobs in progress).
-    const sockets = new Set<Socket>();
-    const mute = createServer((s) => {
-      sockets.add(s);
-      s.on('error', () => undefined);
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => mute.listen(port, '127.0.0.1', () => r()));
+    const mute = await MuteServer.start();
     const db = new URL(stack.db.url);
     db.hostname = '127.0.0.1';
-    db.port = String(port);
+    db.port = String(mute.port);
     const prefix = `${stack.prefix}-mute`;
     const env = { DATABASE_URL: db.toString(), QUEUE_PREFIX: prefix, SHUTDOWN_MS: '3000', REDIS_URL: redis.url };
     const queues = new Queues(redis.url, prefix);
@@ -148,8 +174,39 @@ describe('faults of Redis and PostgreSQL', { timeout: 120_000 }, () => {
       await stack.until('no process of the stopped worker left', async () => !stack.groupAlive('mute-w'), 5_000);
     } finally {
       await queues.close();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => mute.close(() => r()));
+      await mute.close();
+    }
+  });
+
+  it('a controller and an API process told to stop while their start-up waits on a Redis that never answers exit at SHUTDOWN_MS', async () => {
+    // The controller's start-up registers its timer job in Redis and the API's connects its queues: both
+    // wait for ever on a server that accepts and never answers. The deadline runs from the signal
+    // itself (@ip2/contracts/early-signal), before start-up has handed the signal on to exitOnSignal.
+    const redisC = await MuteServer.start();
+    const redisA = await MuteServer.start();
+    const env = { DATABASE_URL: stack.db.url, QUEUE_PREFIX: `${stack.prefix}-mute-redis`, SHUTDOWN_MS: '3000' };
+    try {
+      stack.start('mute-redis-c', 'controller', { env: { ...env, REDIS_URL: redisC.url } });
+      const port = String(await freePort());
+      stack.start('mute-redis-a', 'api', { env: { ...env, REDIS_URL: redisA.url, PORT: port, HOST: '127.0.0.1' } });
+      // A connection to the mute server: the modules have loaded (the early signal is installed) and
+      // start-up is under way.
+      await stack.until('both connected to their Redis', async () => redisC.accepted > 0 && redisA.accepted > 0);
+      await sleep(1_000);
+      const t = Date.now();
+      const codes = await Promise.all([
+        stack.stop('mute-redis-c', 'SIGTERM', 15_000, 'main'),
+        stack.stop('mute-redis-a', 'SIGTERM', 15_000, 'main'),
+      ]);
+      expect(Date.now() - t).toBeLessThan(10_000);
+      // The controller never finished starting: exit 1 at the deadline, counted from the signal.
+      expect(codes[0]).toBe(1);
+      expect(stack.logs.get('mute-redis-c')).toMatch(/SIGTERM during start-up, which has not finished 3 s later/);
+      // The API does not wait on Redis to start nor to close: it closes at once, exit 0.
+      expect(codes[1]).toBe(0);
+    } finally {
+      await redisC.close();
+      await redisA.close();
     }
   });
 

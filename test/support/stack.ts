@@ -310,7 +310,6 @@ export class Stack {
     if (p) killGroup(p, signal);
   }
 
-  /** Sends the signal to the process group and waits for the process to exit; its exit code. */
   /**
    * Sends `signal` to a process and waits for it to exit; its exit code. `to: 'group'` (the default)
    * signals its whole process group, children included, as a terminal or systemd does; `'main'` only

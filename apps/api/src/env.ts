@@ -34,6 +34,7 @@ export const apiEnvSchema = z.object({
   EVENTS_BUFFER_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
   REPORT_CACHE_BYTES: int(0, 4 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: sharedEnv.LOG_LEVEL,
+  SHUTDOWN_MS: sharedEnv.SHUTDOWN_MS,
 });
 
 export interface ApiLimits {
@@ -77,6 +78,8 @@ export interface ApiConfig {
   /** Memory for the reports of COMPLETE searches made lately; 0: none kept. */
   readonly reportCacheBytes: number;
   readonly limits: ApiLimits;
+  /** After SIGTERM or SIGINT, the process exits (code 1) when it has not closed within this (SHUTDOWN_MS). */
+  readonly shutdownMs: number;
 }
 
 /** A wrong or missing environment variable; the message names each one. */
@@ -102,5 +105,6 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
       rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
       maxActiveSearches: e.MAX_ACTIVE_SEARCHES,
     },
+    shutdownMs: e.SHUTDOWN_MS,
   };
 }

@@ -1,5 +1,6 @@
 import { ENGINE_NAMES, TF_BACKENDS, type ComputeOptions, type EngineName, type TfBackendName } from '@ip2/snn';
 import { z } from 'zod';
+import { DEFAULT_SHUTDOWN_MS, SHUTDOWN_MS_RANGE } from './shutdown.js';
 
 /** A process's environment does not fit its schema; the message names every wrong variable. */
 export class EnvError extends Error {
@@ -37,11 +38,7 @@ export function configOrExit<T>(log: (line: string) => void, parse: () => T): T 
 /** An unset or empty variable is undefined (then takes its default, if any). */
 export const blank = (v: unknown) => (v === '' ? undefined : v);
 
-/**
- * How long a worker or the controller may take to stop after SIGTERM or SIGINT before it exits
- * regardless, with code 1 (SHUTDOWN_MS): well under the 90 s a supervisor usually allows.
- */
-export const DEFAULT_SHUTDOWN_MS = 45_000;
+export { DEFAULT_SHUTDOWN_MS };
 
 /** The variables every process of the service reads alike; each app's env schema spreads these. */
 export const sharedEnv = {
@@ -69,8 +66,8 @@ export const sharedEnv = {
     z.coerce
       .number()
       .int()
-      .min(1_000, { error: 'must be at least 1000' })
-      .max(600_000, { error: 'must be at most 600000' }),
+      .min(SHUTDOWN_MS_RANGE[0], { error: `must be at least ${SHUTDOWN_MS_RANGE[0]}` })
+      .max(SHUTDOWN_MS_RANGE[1], { error: `must be at most ${SHUTDOWN_MS_RANGE[1]}` }),
   ),
   LOG_LEVEL: z.preprocess(
     blank,

@@ -1,4 +1,5 @@
 import { useTestStore } from '@ip2/testing/store';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyRepository } from './api-keys.js';
 import { createClient, type DbClient } from './client.js';
@@ -64,6 +65,39 @@ describe('error mapping (real database errors)', () => {
       expect(isRetryable(e)).toBe(false);
     } finally {
       await missing.$disconnect();
+    }
+  });
+
+  it('turns a server that never answers into a retryable UnavailableError at the client time-outs', async () => {
+    // A server that accepts connections and answers nothing (node-postgres alone would wait for ever).
+    const sockets = new Set<Socket>();
+    const mute = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    const port = (mute.address() as AddressInfo).port;
+    const hung = createClient({ url: `postgresql://postgres@127.0.0.1:${port}/ip2`, connectTimeoutMs: 500 });
+    try {
+      const t = Date.now();
+      const e = await caught(new ApiKeyRepository(hung).list('o'));
+      expect(Date.now() - t).toBeLessThan(5_000);
+      expect(e).toBeInstanceOf(UnavailableError);
+      expect(isRetryable(e)).toBe(true);
+    } finally {
+      await hung.$disconnect();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => mute.close(() => r()));
+    }
+    // A query whose answer does not come within the query time-out; the pool serves the next one.
+    const slow = createClient({ url: tdb.url, queryTimeoutMs: 300 });
+    try {
+      const e = mapError(await caught(slow.$queryRawUnsafe('SELECT pg_sleep(3)')));
+      expect(e).toBeInstanceOf(UnavailableError);
+      expect(isRetryable(e)).toBe(true);
+      expect(await slow.$queryRawUnsafe('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await slow.$disconnect();
     }
   });
 

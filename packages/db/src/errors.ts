@@ -81,6 +81,18 @@ const UNAVAILABLE_KINDS = new Set([
   'TlsConnectionError',
 ]);
 
+/**
+ * node-postgres's own errors, which reach us unmapped: its connection and query time-outs
+ * (ClientOptions.connectTimeoutMs, queryTimeoutMs), a pool that could not hand out a connection in
+ * time, and a connection lost under a query.
+ */
+const NODE_POSTGRES_OUTAGES = [
+  'Connection terminated due to connection timeout',
+  'Connection terminated unexpectedly',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+];
+
 interface AdapterCause {
   readonly kind?: string;
   readonly code?: string;
@@ -157,9 +169,12 @@ export function toDbError(e: unknown): DbError | undefined {
     }
   }
   if (typeof e === 'object' && e !== null) {
-    const code = (e as { code?: unknown }).code;
+    const { code, message } = e as { code?: unknown; message?: unknown };
     if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') {
       return new UnavailableError(`database unavailable (${code})`, { cause: e });
+    }
+    if (typeof message === 'string' && NODE_POSTGRES_OUTAGES.some((m) => message.startsWith(m))) {
+      return new UnavailableError(`database unavailable: ${message}`, { cause: e });
     }
   }
   return undefined;
