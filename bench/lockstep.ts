@@ -14,7 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PAPER_SPACE } from '@ip2/snn';
 import { parseProtocol, trainChunk, trainChunks, type ChunkItem, type ChunkStep } from '../packages/l2l/src/index.js';
-import { upperMedian as median } from './stats.js';
+import { positiveFlag, upperMedian as median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,14 +27,7 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-function positive(name: string, raw: string, max: number): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1 || v > max) {
-    process.stderr.write(`bench:lockstep: --${name} must be an integer from 1 to ${max} (got '${raw}')\n`);
-    process.exit(2);
-  }
-  return v;
-}
+const positive = (name: string, raw: string, max: number) => positiveFlag('lockstep', name, raw, max);
 const RUNS = positive('runs', values.runs, 256);
 const HIDDEN = positive('hidden', values.hidden, 1024);
 const TASKS = positive('tasks', values.tasks, 100);

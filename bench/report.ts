@@ -10,7 +10,7 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { auth, createHarness, recordResults, smallSearch } from '../apps/api/src/test-harness.js';
-import { upperMedian as median } from './stats.js';
+import { positiveFlag, upperMedian as median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,14 +20,7 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-function positive(name: keyof typeof values, max: number): number {
-  const v = Number(values[name]);
-  if (!Number.isInteger(v) || v < 1 || v > max) {
-    process.stderr.write(`bench:report: --${name} must be an integer from 1 to ${max} (got '${values[name]}')\n`);
-    process.exit(2);
-  }
-  return v;
-}
+const positive = (name: keyof typeof values, max: number) => positiveFlag('report', name, String(values[name]), max);
 const TASKS = positive('tasks', 1000);
 const SEEDS = positive('seeds', 64);
 const REQUESTS = positive('requests', 1000);

@@ -1,5 +1,5 @@
 /*
- * Summary statistics of the benchmarks' timings. Unlike @ip2/l2l's analyses (which drop NaN and ±∞ and
+ * Summary statistics of the benchmarks' timings, and their flags' parsing. Unlike @ip2/l2l's analyses (which drop NaN and ±∞ and
  * check their arguments), these take the values as they are: a benchmark's figures are all finite.
  */
 
@@ -23,3 +23,16 @@ export const upperMedian = (xs: readonly number[]) => ascending(xs)[xs.length >>
 /** Arithmetic mean; NaN when empty. */
 export const mean = (xs: readonly number[]) =>
   xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * A benchmark's flag as an integer from 1 to `max`; otherwise the benchmark says which flag is wrong
+ * (`bench:<name>: --<flag> must be ...`) and exits 2.
+ */
+export function positiveFlag(bench: string, flag: string, raw: string, max: number): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > max) {
+    process.stderr.write(`bench:${bench}: --${flag} must be an integer from 1 to ${max} (got '${raw}')\n`);
+    process.exit(2);
+  }
+  return v;
+}

@@ -160,20 +160,38 @@ describe('the HTML report of a small real search', () => {
     }
   });
 
-  it('the candidate table: every candidate on the same tasks, with where it stopped', () => {
+  it('the candidate table: every candidate on the same tasks, with where it stopped', async () => {
     const { all, finalists } = standings(definition, table());
+    const parameters = new Map<string, number>();
+    for (const c of all.candidates) {
+      const learner = await createRunLearner({
+        family: definition.family,
+        seed: 1,
+        model: 'ip2',
+        space: definition.space,
+        mask: c.keys,
+        hidden: definition.protocol.network.hidden,
+        lr: 1e-3,
+        loss: 'mse',
+        dt: 1,
+      });
+      parameters.set(c.id, learner.parameterCount!());
+      learner.dispose();
+    }
     const rows = rowsOf('candidates');
     // Successive halving 4 → 2: every candidate on the first rung's 2 tasks, then the finalists on 3.
     expect(all.tasks).toBe(2);
     expect(finalists!.tasks).toBe(3);
     const tables = [...html.matchAll(/<table class="candidates">/g)];
     expect(tables).toHaveLength(2);
-    expect(rows.map((r) => r[2])).toEqual(all.candidates.map(() => '2'));
+    expect(rows.map((r) => r[3])).toEqual(all.candidates.map(() => '2'));
     for (const c of all.candidates) {
       const row = rows.find((r) => r[0] === c.id)!;
-      if (c.stop.state === 'pruned') expect(row[13]).toBe('pruned after rung 1 (2 tasks)');
-      else if (c.id === fixed.evidence.best.id) expect(row[13]).toBe('chosen at rung 2 (3 tasks)');
-      else expect(row[13]).toBe('finished rung 2 (3 tasks)');
+      // The trainable parameters, as the candidate's own network counts them.
+      expect(row[2]).toBe(parameters.get(c.id)!.toLocaleString('en-US'));
+      if (c.stop.state === 'pruned') expect(row[14]).toBe('pruned after rung 1 (2 tasks)');
+      else if (c.id === fixed.evidence.best.id) expect(row[14]).toBe('chosen at rung 2 (3 tasks)');
+      else expect(row[14]).toBe('finished rung 2 (3 tasks)');
     }
     expect(text(html)).toContain('Finalists on the full protocol (3 tasks × 2 seeds)');
   });
@@ -196,13 +214,13 @@ describe('the HTML report of a small real search', () => {
     expect(rows).toHaveLength(all.length);
     const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '—');
     for (const row of rows) {
-      expect(row).toHaveLength(14);
+      expect(row).toHaveLength(15);
       const a = all.find((c) => c.id === row[0])!;
       const pct = a.convergedShare;
-      expect(row[12]).toBe(`${f(100 * pct.mean, 0)} [${f(100 * pct.lo, 0)}, ${f(100 * pct.hi, 0)}]`);
+      expect(row[13]).toBe(`${f(100 * pct.mean, 0)} [${f(100 * pct.lo, 0)}, ${f(100 * pct.hi, 0)}]`);
       const ff = a.failureFreeFinalEfficiency;
-      if (a.failureFreeSeeds.finalEfficiency === 0) expect(row[5]).toBe('—');
-      else expect(row[5]!.startsWith(`${f(ff.mean, 1)} [${f(ff.lo, 1)}, ${f(ff.hi, 1)}]`)).toBe(true);
+      if (a.failureFreeSeeds.finalEfficiency === 0) expect(row[6]).toBe('—');
+      else expect(row[6]!.startsWith(`${f(ff.mean, 1)} [${f(ff.lo, 1)}, ${f(ff.hi, 1)}]`)).toBe(true);
     }
   });
 

@@ -1,4 +1,4 @@
-import { convergedShareByTask, quantileSorted, type TaskResult } from '@ip2/l2l';
+import { convergedShareByTask, quantileSorted, spikingParameterCount, type TaskResult } from '@ip2/l2l';
 import {
   fixedConfigModelVersion,
   fixedConfigVerdict,
@@ -350,15 +350,15 @@ function stopText(stop: Standing['candidates'][number]['stop'], chosen: boolean)
   return `in ${where}`;
 }
 
-/** One candidate table: every row over the same prefix of tasks (a Standing). */
-function candidateTable(standing: Standing, best: string): string {
+/** One candidate table: every row over the same prefix of tasks (a Standing); `parameters` of a learnable set. */
+function candidateTable(standing: Standing, best: string, parameters: (keys: readonly string[]) => number): string {
   const rows = [...standing.candidates]
     .sort((a, b) => Number(b.id === best) - Number(a.id === best))
     .map((c) => {
       const cls = c.id === best ? 'chosen' : c.stop.state === 'pruned' ? 'pruned' : '';
       return (
         `<tr class="${cls}"><td><code>${c.id}</code></td><td>${escapeHtml(c.keys.join(', ') || '∅')} <span class="muted">${c.role === 'ip-masked' ? '' : `(${c.role})`}</span></td>` +
-        `<td>${c.tasks}</td><td>${stacked(c.score)}</td>` +
+        `<td>${parameters(c.keys).toLocaleString('en-US')}</td><td>${c.tasks}</td><td>${stacked(c.score)}</td>` +
         `<td>${stacked(c.finalEfficiency)}</td><td class="ff">${freeCell(c.failureFreeFinalEfficiency, c.failureFreeSeeds.finalEfficiency, c.seeds.length)}</td>` +
         `<td>${stacked(c.speedUp, 2)}</td><td class="ff">${freeCell(c.failureFreeSpeedUp, c.failureFreeSeeds.speedUp, c.seeds.length, 2)}</td>` +
         `<td>${stacked(c.l2lSlope, 2)}</td><td class="ff">${freeCell(c.failureFreeL2lSlope, c.failureFreeSeeds.l2lSlope, c.seeds.length, 2)}</td>` +
@@ -366,7 +366,7 @@ function candidateTable(standing: Standing, best: string): string {
       );
     })
     .join('\n');
-  return `<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>tasks</th><th>score</th><th>final efficiency</th><th class="ff">converged only</th><th>speed-up</th><th class="ff">converged only</th><th>L2L slope</th><th class="ff">converged only</th><th>AUC</th><th>failures</th><th>converged (%)</th><th>stopped</th></tr></thead>
+  return `<div class="scroll"><table class="candidates"><thead><tr><th>mask</th><th>learnable</th><th>parameters</th><th>tasks</th><th>score</th><th>final efficiency</th><th class="ff">converged only</th><th>speed-up</th><th class="ff">converged only</th><th>L2L slope</th><th class="ff">converged only</th><th>AUC</th><th>failures</th><th>converged (%)</th><th>stopped</th></tr></thead>
 <tbody>${rows}</tbody></table></div>`;
 }
 
@@ -406,8 +406,10 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
   const halving = d.strategy.kind === 'successive-halving' && state.rungs.length > 0;
   const bracket = halving ? await renderSvg(bracketSpec(state, keysOf, ev.best.id, order)) : '';
   const level = Math.round(ev.bootstrap.level * 100);
-  const allTable = candidateTable(standings.all, ev.best.id);
-  const finalistTable = standings.finalists === null ? '' : candidateTable(standings.finalists, ev.best.id);
+  const parameters = (keys: readonly string[]) =>
+    spikingParameterCount(d.family, d.protocol.network.hidden, keys as Parameters<typeof spikingParameterCount>[2]);
+  const allTable = candidateTable(standings.all, ev.best.id, parameters);
+  const finalistTable = standings.finalists === null ? '' : candidateTable(standings.finalists, ev.best.id, parameters);
   const validation = fixed.validation;
   const verdict = fixedConfigVerdict(fixed);
   const overturned = validation !== undefined && validation.better.bits !== ev.best.id;
@@ -443,7 +445,7 @@ export async function searchReportHtml(input: SearchReportInput): Promise<string
 <body>
 <h1>Meta-IP search on <code>${escapeHtml(d.family)}</code></h1>
 <p class="muted">Search space [${d.space.join(', ')}] · strategy ${d.strategy.kind} · ${d.protocol.seeds} seeds × ${d.protocol.tasks} tasks ·
-${d.protocol.network.hidden} neurons · criterion: mean task loss over ${d.protocol.criterion.window} iterations &lt; ${d.protocol.criterion.epsilon} · cap ${d.protocol.iterationCap}
+${d.protocol.network.hidden} neurons (${spikingParameterCount(d.family, d.protocol.network.hidden, []).toLocaleString('en-US')} weights, + ${d.protocol.network.hidden} per learnable property) · criterion: mean task loss over ${d.protocol.criterion.window} iterations &lt; ${d.protocol.criterion.epsilon} · cap ${d.protocol.iterationCap}
 ${input.wallSeconds !== undefined ? ` · ${input.wallSeconds.toFixed(0)} s` : ''} · ${ev.taskTrainings.measured} task trainings${engines.length ? ` · engine ${escapeHtml(engines.join(' '))}` : ''}</p>
 
 <h2>Decision</h2>

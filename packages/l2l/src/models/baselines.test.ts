@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { randomBatch, Rng, type TrialBatch } from '@ip2/snn';
+import { PAPER_SPACE, randomBatch, Rng, type TrialBatch } from '@ip2/snn';
 import { describe, expect, it } from 'vitest';
 import type { LearnerSpec } from '../learner.js';
 import { BASELINE_MODELS, baselineParameters, createBaselineLearner, hiddenForParameters } from './baselines.js';
 import { createLearner, getModel } from './registry.js';
+import { spikingParameterCount } from './spiking.js';
+import { createRunLearner } from '../chunk.js';
 import type { FusedBaselineLearner } from './fused-baseline.js';
 import type { BaselineLearner } from './tf-learner.js';
 
@@ -174,6 +176,31 @@ describe('parameter counts', () => {
     expect(inner.parameterCount!()).toBe(weights + 2 * 4);
     noip.dispose();
     inner.dispose();
+  });
+
+  it('spikingParameterCount gives what a built run learner counts, for every spiking model and family', async () => {
+    for (const family of ['sma', 'dms', 'cddms']) {
+      for (const [model, mask] of [
+        ['rsnn-noip', []],
+        ['ip2', ['tauS', 'theta']],
+        ['ip-inner', []],
+      ] as const) {
+        const l = await createRunLearner({
+          family,
+          seed: 1,
+          model,
+          space: [...PAPER_SPACE],
+          mask,
+          hidden: 12,
+          lr: 1e-3,
+          loss: 'mse',
+          dt: 1,
+        });
+        const keys = model === 'ip-inner' ? PAPER_SPACE : mask;
+        expect(spikingParameterCount(family, 12, keys), `${family} ${model}`).toBe(l.parameterCount!());
+        l.dispose();
+      }
+    }
   });
 
   it('hiddenForParameters picks the size whose count is nearest, a multiple of the heads for attention', () => {

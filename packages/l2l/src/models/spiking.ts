@@ -62,6 +62,18 @@ export function spikingMask(
   }
 }
 
+/**
+ * The trainable parameters of a spiking network of `family` with `hidden` neurons whose learnable
+ * intrinsic set is `keys`: its weights and biases (W_in, W_rec, b, W_out, b_out) and one value per
+ * neuron for each learnable property. What `parameterCount()` of its learner gives, without building it.
+ */
+export function spikingParameterCount(family: string, hidden: number, keys: readonly PropertyKey[]): number {
+  const { nIn, nOut } = createInstance(family, 0, 0);
+  const sizes = paramSizes({ nIn, nRec: hidden, nOut } as Parameters<typeof paramSizes>[0]);
+  const weights = sizes.wIn + sizes.wRec + sizes.b + sizes.wOut + sizes.bOut;
+  return weights + new Set(keys).size * hidden;
+}
+
 /** Per-neuron intrinsic values of a spiking network state (the adaptation pair only where the space has it). */
 export function intrinsicOf(s: NetworkState): Record<string, Float64Array> {
   const keys = s.config.space.includes('beta')
