@@ -10,6 +10,8 @@
  *    and percentile among them (one `--model ip-random` run would be one draw): claims 1 and 2.
  * 3. On the baseline families: the searched IP² network against `rnn`, `lstm`, `gru` and
  *    `attn-h1/h2/h4` under one shorter protocol: claim 3.
+ * 4. `--parts goudar`: the `rnn` on `sma` at the paper preset (Goudar et al. 2023: 100 units, ε 0.005,
+ *    cap 20 000), 50 tasks per sequence, at batch 1 (Goudar's) and at the balanced batch (2), 3 seeds.
  *
  * Every command is printed before it runs and its output folder is kept; a finished run
  * (results.json present) is not run again, so an interrupted study continues where it stopped.
@@ -57,6 +59,9 @@ const { values: flags } = parseArgs({
     'search-preset': { type: 'string', default: 'quick' },
     'random-draws': { type: 'string', default: '32' },
     parts: { type: 'string', default: 'ablation,baselines' },
+    'goudar-seeds': { type: 'string', default: '1,2,3' },
+    'goudar-tasks': { type: 'string', default: '50' },
+    'goudar-batches': { type: 'string', default: '1,2' },
     'summary-only': { type: 'boolean', default: false },
     jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
     out: { type: 'string', default: 'results/reproduction' },
@@ -94,7 +99,13 @@ const jobs = posInt('jobs', flags.jobs);
 const randomDraws = posInt('random-draws', flags['random-draws']);
 const parts = list('parts', flags.parts);
 for (const p of parts)
-  if (p !== 'ablation' && p !== 'baselines') fail(`--parts: unknown part '${p}' (ablation, baselines)`);
+  if (p !== 'ablation' && p !== 'baselines' && p !== 'goudar')
+    fail(`--parts: unknown part '${p}' (ablation, baselines, goudar)`);
+const goudarSeeds = parts.includes('goudar')
+  ? list('goudar-seeds', flags['goudar-seeds']).map((s) => posInt('goudar-seeds', s))
+  : [];
+const goudarBatches = list('goudar-batches', flags['goudar-batches']).map((s) => posInt('goudar-batches', s));
+const goudarTasks = posInt('goudar-tasks', flags['goudar-tasks']);
 const families = parts.includes('ablation') ? list('families', flags.families) : [];
 const baselineFamilies = parts.includes('baselines') ? list('baseline-families', flags['baseline-families']) : [];
 const out = resolve(flags.out);
@@ -246,6 +257,18 @@ async function main(): Promise<void> {
             ...(m === 'ip2' ? ip2Args(f) : []),
           ]),
         );
+  // 4. Goudar et al. 2023: the rnn on sma at the paper preset, at batch 1 and at the balanced batch.
+  const goudarDir = (batch: number, seed: number) => join(out, 'goudar', `batch-${batch}`, `seed-${seed}`);
+  for (const batch of goudarBatches)
+    for (const seed of goudarSeeds) {
+      const dir = goudarDir(batch, seed);
+      const args = ['l2l', '--family', 'sma', '--model', 'rnn', '--preset', 'paper', '--tasks', String(goudarTasks)];
+      steps.push({
+        args: [...args, '--batch', String(batch), '--seed', String(seed), '--quiet', '--out', dir],
+        dir,
+        done: 'results.json',
+      });
+    }
   await runSteps(steps);
 
   // Summary.
@@ -344,6 +367,17 @@ async function main(): Promise<void> {
       )
       .filter(present),
   );
+
+  const goudarRows = goudarBatches
+    .map((batch) => {
+      const row = summarise(
+        'sma',
+        'rnn',
+        goudarSeeds.map((seed) => ({ seed, dir: goudarDir(batch, seed) })),
+      );
+      return row && { ...row, model: `rnn, batch ${batch}` };
+    })
+    .filter(present);
 
   // ip-random: per mask, the mean over its seeds; the distribution over masks; the searched mask in it.
   const RANDOM_METRICS = [
@@ -450,13 +484,22 @@ ${randomRows.map(randomMaskLines).join('\n')}
 ${header}
 ${baselineRows.map(line).join('\n')}
 
+## Goudar et al. 2023: \`rnn\` on \`sma\`
+The \`paper\` preset (100 units, ε 0.005 over a window of 50, cap 20 000, lr 2e-3), ${goudarTasks} tasks, seeds ${goudarSeeds.join(', ')}; batch 1 is Goudar's, batch 2 the balanced batch (both stimuli of the instance in every update).
+${header}
+${goudarRows.map(line).join('\n')}
+
 ## Curves (iterations to criterion per task, ✗ = failed)
-${curves([...ablationRows, ...baselineRows])}
+${curves([...ablationRows, ...baselineRows, ...goudarRows])}
 `;
   writeFileSync(join(out, 'summary.md'), md);
   writeFileSync(
     join(out, 'summary.json'),
-    JSON.stringify({ flags, masks: Object.fromEntries(masks), ablationRows, randomRows, baselineRows }, null, 2),
+    JSON.stringify(
+      { flags, masks: Object.fromEntries(masks), ablationRows, randomRows, baselineRows, goudarRows },
+      null,
+      2,
+    ),
   );
   console.log(md);
 }
