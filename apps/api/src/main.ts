@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // First: a stop signal that comes while the modules below load, or while the API starts, is kept for
 // exitOnSignal.
-import { earlySignal } from '@ip2/contracts/early-signal';
+import { takeStopSignals } from '@ip2/contracts/early-signal';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@ip2/db';
 import { buildApp } from './app.js';
@@ -27,4 +27,7 @@ const app = await buildApp({
 });
 await app.listen({ port: config.port, host: config.host });
 
-exitOnSignal(log, () => app.close().then(() => store.close()), { deadlineMs: config.shutdownMs, early: earlySignal() });
+exitOnSignal(log, () => app.close().then(() => store.close()), {
+  deadlineMs: config.shutdownMs,
+  signals: takeStopSignals,
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // First: a stop signal that comes while the modules below load, or while the controller starts, is kept
 // for exitOnSignal.
-import { earlySignal } from '@ip2/contracts/early-signal';
+import { takeStopSignals } from '@ip2/contracts/early-signal';
 import { startController } from './controller.js';
 import { configOrExit, exitOnSignal } from '@ip2/contracts';
 import { parseControllerEnv } from './env.js';
@@ -13,4 +13,4 @@ const config = configOrExit(log, () => parseControllerEnv(process.env));
 const running = await startController(config, log);
 log(`ready: tick ${config.tickMs} ms, stale after ${config.staleMs} ms, prefix ${config.queuePrefix}`);
 
-exitOnSignal(log, () => running.close(), { deadlineMs: config.shutdownMs, early: earlySignal() });
+exitOnSignal(log, () => running.close(), { deadlineMs: config.shutdownMs, signals: takeStopSignals });

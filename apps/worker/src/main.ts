@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: a stop signal that comes while the modules below load is kept for exitOnSignal.
-import { earlySignal } from '@ip2/contracts/early-signal';
+import { takeStopSignals } from '@ip2/contracts/early-signal';
 import { configOrExit, exitOnSignal } from '@ip2/contracts';
 import { parseWorkerEnv } from './env.js';
 import { startWorker } from './worker.js';
@@ -17,5 +17,5 @@ running.worker.on('ready', () =>
 exitOnSignal(log, () => running.close(), {
   what: 'closing (current jobs finish or stop at their next task boundary)',
   deadlineMs: config.shutdownMs,
-  early: earlySignal(),
+  signals: takeStopSignals,
 });

@@ -79,13 +79,6 @@ export const sharedEnv = {
   ),
 };
 
-/** A stop signal that came while the process was still starting (see exitOnSignal). */
-export interface EarlySignal {
-  readonly signal: NodeJS.Signals;
-  /** Date.now() when it came. */
-  readonly at: number;
-}
-
 export interface ExitOnSignalOptions {
   /** What the log line on the signal says the process does. */
   readonly what?: string;
@@ -96,8 +89,12 @@ export interface ExitOnSignalOptions {
    * heartbeat is stale, its BullMQ jobs by the stalled-job check, and its job processes end with it.
    */
   readonly deadlineMs?: number;
-  /** A signal caught before the handlers were installed: the shutdown starts at once. */
-  readonly early?: EarlySignal | null;
+  /**
+   * Where the process's stop signals come from: `takeStopSignals` of @ip2/contracts/early-signal, for an
+   * entry point that imports it first (a signal caught during start-up then starts the shutdown at
+   * once); default: listeners on SIGTERM and SIGINT installed by this call.
+   */
+  readonly signals?: (handler: (signal: NodeJS.Signals, at: number) => void) => void;
 }
 
 /**
@@ -182,7 +179,9 @@ export function exitOnSignal(
       },
     );
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  if (options.early) shutdown(options.early.signal, options.early.at);
+  if (options.signals) options.signals(shutdown);
+  else {
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  }
 }
