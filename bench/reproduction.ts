@@ -9,9 +9,15 @@
  *    draws, --random-draws, when the space has more than 32 masks), the searched mask placed by rank
  *    and percentile among them (one `--model ip-random` run would be one draw): claims 1 and 2.
  * 3. On the baseline families: the searched IP² network against `rnn`, `lstm`, `gru` and
- *    `attn-h1/h2/h4` under one shorter protocol: claim 3.
+ *    `attn-h1/h2/h4`: claim 3. Each baseline at its default size (`--hidden`) and/or at the spiking
+ *    network's parameter count (`--baseline-sizes default,spiking`: `ip2 l2l --params N`, N the chosen
+ *    mask's trainable parameters); with `--baseline-lrs`, each (model, size) at the learning rate that
+ *    gave the lowest AUC on a tuning seed that is not reported (`--tuning-seed`, `--tuning-tasks`).
  * 4. `--parts goudar`: the `rnn` on `sma` at the paper preset (Goudar et al. 2023: 100 units, ε 0.005,
  *    cap 20 000), 50 tasks per sequence, at batch 1 (Goudar's) and at the balanced batch (2), 3 seeds.
+ *
+ * `--masks-from DIR` takes each family's mask from DIR/<family>/search/fixed-config.json (the searches of
+ * `npm run study:service`) instead of running `ip2 search` here.
  *
  * Every command is printed before it runs and its output folder is kept; a finished run
  * (results.json present) is not run again, so an interrupted study continues where it stopped.
@@ -32,7 +38,7 @@ import {
   type Interval,
   type RandomMaskDistribution,
 } from '@ip2/search';
-import { sequenceMetrics, type SequenceMetrics } from '@ip2/l2l';
+import { sequenceMetrics, spikingParameterCount, type SequenceMetrics } from '@ip2/l2l';
 import { parsePropertyKeys, Rng, type PropertyKey } from '@ip2/snn';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -57,6 +63,11 @@ const { values: flags } = parseArgs({
     'baseline-tasks': { type: 'string', default: '8' },
     'baseline-cap': { type: 'string', default: '2000' },
     'search-preset': { type: 'string', default: 'quick' },
+    'masks-from': { type: 'string', default: '' },
+    'baseline-sizes': { type: 'string', default: 'default' },
+    'baseline-lrs': { type: 'string', default: '' },
+    'tuning-seed': { type: 'string', default: '1000' },
+    'tuning-tasks': { type: 'string', default: '10' },
     'random-draws': { type: 'string', default: '32' },
     parts: { type: 'string', default: 'ablation,baselines' },
     'goudar-seeds': { type: 'string', default: '1,2,3' },
@@ -110,11 +121,22 @@ const families = parts.includes('ablation') ? list('families', flags.families) :
 const baselineFamilies = parts.includes('baselines') ? list('baseline-families', flags['baseline-families']) : [];
 const out = resolve(flags.out);
 const modelVersion = posInt('model-version', flags['model-version']);
+const baselineSizes = list('baseline-sizes', flags['baseline-sizes']);
+for (const z of baselineSizes)
+  if (z !== 'default' && z !== 'spiking') fail(`--baseline-sizes: unknown size '${z}' (default, spiking)`);
+const baselineLrs =
+  flags['baseline-lrs'] === ''
+    ? []
+    : list('baseline-lrs', flags['baseline-lrs']).map((x) => {
+        if (!(Number(x) > 0)) fail(`--baseline-lrs: '${x}' is not a positive number`);
+        return x;
+      });
+const tuningSeed = posInt('tuning-seed', flags['tuning-seed']);
+const tuningTasks = posInt('tuning-tasks', flags['tuning-tasks']);
+if (baselineLrs.length > 0 && baselineSeeds.includes(tuningSeed))
+  fail(`--tuning-seed ${tuningSeed} is one of --baseline-seeds: the tuning seed must not be reported`);
+const hiddenArgs = ['--hidden', flags.hidden];
 const common = [
-  '--hidden',
-  flags.hidden,
-  '--lr',
-  flags.lr,
   '--epsilon',
   flags.epsilon,
   '--quiet',
@@ -159,15 +181,34 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
 
 interface RunResult {
   readonly wallMs: number;
+  /** Trainable parameters (absent in results of older versions). */
+  readonly parameters?: number | null;
   readonly engine: { engine: string; backend?: string };
   readonly tasks: { iterations: number; totalIterations?: number; converged: boolean; accuracy?: number }[];
-  readonly definition: { mask?: string[] };
+  readonly definition: { mask?: string[]; hidden?: number; lr?: number };
 }
 
 const readRun = (dir: string): RunResult => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
+/** The metrics of a run, recomputed from its task list (older results.json files hold older metrics). */
+const metricsOf = (r: RunResult): SequenceMetrics => sequenceMetrics(r.tasks);
 
+/** `ip2 l2l`; `extra` may set --lr and the size (--params instead of --hidden), else the study's. */
 const l2l = (family: string, model: string, seed: number, dir: string, extra: string[]): Step => ({
-  args: ['l2l', '--family', family, '--model', model, '--seed', String(seed), ...common, ...extra, '--out', dir],
+  args: [
+    'l2l',
+    '--family',
+    family,
+    '--model',
+    model,
+    '--seed',
+    String(seed),
+    ...common,
+    ...(extra.includes('--params') ? [] : hiddenArgs),
+    ...(extra.includes('--lr') ? [] : ['--lr', flags.lr]),
+    ...extra,
+    '--out',
+    dir,
+  ],
   dir,
   done: 'results.json',
 });
@@ -178,16 +219,25 @@ async function main(): Promise<void> {
 
   // 1. The searched mask, per family.
   const allFamilies = [...new Set([...families, ...baselineFamilies])];
-  await runSteps(
-    allFamilies.map((f) => {
-      const dir = join(out, f, 'search');
-      const args = ['search', '--family', f, '--preset', flags['search-preset'], '--score', 'auc'];
-      return { args: [...args, ...common, '--workers', String(jobs), '--out', dir], dir, done: 'fixed-config.json' };
-    }),
-  );
+  const searchDir = (f: string) =>
+    flags['masks-from'] === '' ? join(out, f, 'search') : join(resolve(flags['masks-from']), f, 'search');
+  if (flags['masks-from'] === '') {
+    await runSteps(
+      allFamilies.map((f) => {
+        const dir = searchDir(f);
+        const args = ['search', '--family', f, '--preset', flags['search-preset'], '--score', 'auc'];
+        const all = [...args, ...common, ...hiddenArgs, '--lr', flags.lr, '--workers', String(jobs), '--out', dir];
+        return { args: all, dir, done: 'fixed-config.json' };
+      }),
+    );
+  }
+  for (const f of allFamilies) {
+    if (!existsSync(join(searchDir(f), 'fixed-config.json')))
+      fail(`${join(searchDir(f), 'fixed-config.json')} is missing: the family's search has not finished`);
+  }
   const masks = new Map<string, { keys: string[]; bits: string; separable: boolean; space: PropertyKey[] }>();
   for (const f of allFamilies) {
-    const fixed = JSON.parse(readFileSync(join(out, f, 'search', 'fixed-config.json'), 'utf8')) as {
+    const fixed = JSON.parse(readFileSync(join(searchDir(f), 'fixed-config.json'), 'utf8')) as {
       space: string[];
       mask: { keys: string[]; bits: string };
       evidence: { separable?: boolean };
@@ -246,17 +296,63 @@ async function main(): Promise<void> {
         steps.push(l2l(f, 'ip2', seed, m.dir(seed), [...proto, '--space', space.join(','), ...maskArgs(m.keys)]));
   }
 
-  // 3. Claim 3: IP² against the non-spiking baselines, one shorter protocol.
+  // 3. Claim 3: IP² against the non-spiking baselines, at their default size and/or at the spiking
+  // network's parameter count, each at the learning rate its tuning seed chose (when swept).
   const bproto = ['--tasks', flags['baseline-tasks'], '--cap', flags['baseline-cap']];
-  for (const f of baselineFamilies)
-    for (const seed of baselineSeeds)
-      for (const m of ['ip2', ...baselineModels])
-        steps.push(
-          l2l(f, m, seed, join(out, f, 'baselines', m, `seed-${seed}`), [
-            ...bproto,
-            ...(m === 'ip2' ? ip2Args(f) : []),
+  const sizeArgs = (f: string, size: string): string[] =>
+    size === 'spiking'
+      ? ['--params', String(spikingParameterCount(f, Number(flags.hidden), masks.get(f)!.keys as PropertyKey[]))]
+      : hiddenArgs;
+  const cellDir = (f: string, m: string, size: string) =>
+    size === 'default' ? join(out, f, 'baselines', m) : join(out, f, 'baselines', `${m}@${size}`);
+  const tuningDir = (f: string, m: string, size: string, lr: string) =>
+    join(cellDir(f, m, size), 'tuning', `lr-${lr}`, `seed-${tuningSeed}`);
+  const cells = baselineFamilies.flatMap((f) =>
+    baselineModels.flatMap((m) => baselineSizes.map((size) => ({ f, m, size }))),
+  );
+  if (baselineLrs.length > 0) {
+    await runSteps(
+      cells.flatMap(({ f, m, size }) =>
+        baselineLrs.map((lr) =>
+          l2l(f, m, tuningSeed, tuningDir(f, m, size, lr), [
+            '--tasks',
+            String(tuningTasks),
+            '--cap',
+            flags['baseline-cap'],
+            '--lr',
+            lr,
+            ...sizeArgs(f, size),
           ]),
-        );
+        ),
+      ),
+    );
+  }
+  /** The learning rate of a cell: the lowest tuning AUC (failures at the cap) of the sweep, else the study's. */
+  const chosenLr = new Map<string, string>();
+  for (const { f, m, size } of cells) {
+    let best = { lr: flags.lr, auc: Number.POSITIVE_INFINITY };
+    for (const lr of baselineLrs) {
+      const dir = tuningDir(f, m, size, lr);
+      if (!existsSync(join(dir, 'results.json'))) continue;
+      const auc = metricsOf(readRun(dir)).auc;
+      if (auc < best.auc) best = { lr, auc };
+    }
+    chosenLr.set(cellDir(f, m, size), best.lr);
+  }
+  for (const f of baselineFamilies)
+    for (const seed of baselineSeeds) {
+      steps.push(l2l(f, 'ip2', seed, join(out, f, 'baselines', 'ip2', `seed-${seed}`), [...bproto, ...ip2Args(f)]));
+      for (const m of baselineModels)
+        for (const size of baselineSizes)
+          steps.push(
+            l2l(f, m, seed, join(cellDir(f, m, size), `seed-${seed}`), [
+              ...bproto,
+              '--lr',
+              chosenLr.get(cellDir(f, m, size))!,
+              ...sizeArgs(f, size),
+            ]),
+          );
+    }
   // 4. Goudar et al. 2023: the rnn on sma at the paper preset, at batch 1 and at the balanced batch.
   const goudarDir = (batch: number, seed: number) => join(out, 'goudar', `batch-${batch}`, `seed-${seed}`);
   for (const batch of goudarBatches)
@@ -311,9 +407,11 @@ async function main(): Promise<void> {
     msPerIteration: number;
     curves: number[][];
     engine: string;
+    /** Trainable parameters, hidden size and learning rate of the runs (as their results.json record them). */
+    parameters: string;
+    hidden: string;
+    lr: string;
   }
-  /** The metrics of a run, recomputed from its task list (older results.json files hold older metrics). */
-  const metricsOf = (r: RunResult): SequenceMetrics => sequenceMetrics(r.tasks);
   const summarise = (family: string, model: string, all: { seed: number; dir: string }[]): Row | null => {
     // With --summary-only, runs not finished yet are left out (the row says which seeds it has).
     const dirs = all.filter((d) => existsSync(join(d.dir, 'results.json')));
@@ -342,9 +440,16 @@ async function main(): Promise<void> {
       engine: [...new Set(runs.map((r) => `${r.engine.engine}${r.engine.backend ? `/${r.engine.backend}` : ''}`))].join(
         ',',
       ),
+      parameters: distinct(runs.map((r) => r.parameters)),
+      hidden: distinct(runs.map((r) => r.definition.hidden)),
+      lr: distinct(runs.map((r) => r.definition.lr)),
     };
   };
   const present = (r: Row | null): r is Row => r !== null;
+  function distinct(xs: readonly (number | null | undefined)[]): string {
+    const set = [...new Set(xs.map((x) => (x === null || x === undefined ? '?' : String(x))))];
+    return set.join('/');
+  }
   const ablationRows = families.flatMap((f) =>
     ablation
       .map((m) =>
@@ -357,14 +462,16 @@ async function main(): Promise<void> {
       .filter(present),
   );
   const baselineRows = baselineFamilies.flatMap((f) =>
-    ['ip2', ...baselineModels]
-      .map((m) =>
-        summarise(
+    [{ m: 'ip2', size: 'default' }, ...baselineModels.flatMap((m) => baselineSizes.map((size) => ({ m, size })))]
+      .map(({ m, size }) => {
+        const dir = m === 'ip2' ? join(out, f, 'baselines', 'ip2') : cellDir(f, m, size);
+        const row = summarise(
           f,
           m,
-          baselineSeeds.map((seed) => ({ seed, dir: join(out, f, 'baselines', m, `seed-${seed}`) })),
-        ),
-      )
+          baselineSeeds.map((seed) => ({ seed, dir: join(dir, `seed-${seed}`) })),
+        );
+        return row && m !== 'ip2' && size === 'spiking' ? { ...row, model: `${row.model} @ spiking size` } : row;
+      })
       .filter(present),
   );
 
@@ -458,18 +565,20 @@ async function main(): Promise<void> {
     })
     .join('\n');
   const wallMin = ((Date.now() - started) / 60000).toFixed(1);
-  const md = `# Reproduction study: results
+  const has = (part: string) => parts.includes(part);
+  const sections = [
+    `# Reproduction study: results
 
-Protocol (claims 1–2): ${flags.tasks} tasks, hidden ${flags.hidden}, lr ${flags.lr}, ε ${flags.epsilon}, cap ${flags.cap}, seeds ${seeds.join(', ')}.
-Protocol (claim 3): ${flags['baseline-tasks']} tasks, cap ${flags['baseline-cap']}, seeds ${baselineSeeds.join(', ')}, same network size and ε.
-Intervals: 95% bootstrap of the mean over seeds (seeded; with few seeds they are wide and coarse).
+${has('ablation') ? `Protocol (claims 1–2): ${flags.tasks} tasks, hidden ${flags.hidden}, lr ${flags.lr}, ε ${flags.epsilon}, cap ${flags.cap}, seeds ${seeds.join(', ')}.\n` : ''}${has('baselines') ? `Protocol (claim 3): ${flags['baseline-tasks']} tasks, cap ${flags['baseline-cap']}, seeds ${baselineSeeds.join(', ')}, same ε; baseline sizes: ${baselineSizes.join(', ')}.\n` : ''}Intervals: 95% bootstrap of the mean over seeds (seeded; with few seeds they are wide and coarse).
 Censored metrics count a failed task where it stopped; "… converged only" is the same metric over the converged tasks alone, over the seeds where it is defined.
-Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average at the end ${loadavg()[0]!.toFixed(2)}; this invocation ran for ${wallMin} min (finished runs are reused).
-
-## Masks chosen by the search (\`ip2 search --preset ${flags['search-preset']} --score auc\`)
-${maskLines}
-
-## Claims 1 and 2
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average at the end ${loadavg()[0]!.toFixed(2)}; this invocation ran for ${wallMin} min (finished runs are reused).`,
+    allFamilies.length === 0
+      ? ''
+      : `## Masks chosen by the search (${flags['masks-from'] === '' ? `\`ip2 search --preset ${flags['search-preset']} --score auc\`` : `the service's searches in \`${flags['masks-from']}\``})
+${maskLines}`,
+    !has('ablation')
+      ? ''
+      : `## Claims 1 and 2
 ${header}
 ${ablationRows.map(line).join('\n')}
 
@@ -478,20 +587,24 @@ Every mask of the space on the same seeds and tasks (the searched, empty and ful
 ${randomHeader}
 ${randomRows.map(randomLine).join('\n')}
 
-${randomRows.map(randomMaskLines).join('\n')}
+${randomRows.map(randomMaskLines).join('\n')}`,
+    !has('baselines')
+      ? ''
+      : `## Claim 3
+Parameters, hidden size and learning rate of each row: ${baselineRows.map((r) => `${r.model}: ${r.parameters} parameters, hidden ${r.hidden}, lr ${r.lr}`).join('; ')}.${baselineLrs.length > 0 ? ` Learning rates of the baselines chosen from ${baselineLrs.join(', ')} by the lowest AUC on tuning seed ${tuningSeed} (${tuningTasks} tasks), which is not reported.` : ''}
 
-## Claim 3
 ${header}
-${baselineRows.map(line).join('\n')}
-
-## Goudar et al. 2023: \`rnn\` on \`sma\`
+${baselineRows.map(line).join('\n')}`,
+    !has('goudar')
+      ? ''
+      : `## Goudar et al. 2023: \`rnn\` on \`sma\`
 The \`paper\` preset (100 units, ε 0.005 over a window of 50, cap 20 000, lr 2e-3), ${goudarTasks} tasks, seeds ${goudarSeeds.join(', ')}; batch 1 is Goudar's, batch 2 the balanced batch (both stimuli of the instance in every update).
 ${header}
-${goudarRows.map(line).join('\n')}
-
-## Curves (iterations to criterion per task, ✗ = failed)
-${curves([...ablationRows, ...baselineRows, ...goudarRows])}
-`;
+${goudarRows.map(line).join('\n')}`,
+    `## Curves (iterations to criterion per task, ✗ = failed)
+${curves([...ablationRows, ...baselineRows, ...goudarRows])}`,
+  ];
+  const md = `${sections.filter((x) => x !== '').join('\n\n')}\n`;
   writeFileSync(join(out, 'summary.md'), md);
   writeFileSync(
     join(out, 'summary.json'),
