@@ -1,16 +1,11 @@
 #!/usr/bin/env node
-// First: a stop signal that comes while the modules below load, or while the controller starts, is kept
-// for exitOnSignal.
-import { takeStopSignals } from '@ip2/contracts/early-signal';
-import { startController } from './controller.js';
-import { configOrExit, exitOnSignal } from '@ip2/contracts';
-import { parseControllerEnv } from './env.js';
+/*
+ * The controller's entry point. Its one static import catches SIGTERM and SIGINT from here on
+ * (@ip2/contracts/early-signal); everything else loads after it, with a dynamic import, so that a stop
+ * signal while the process loads its modules (a second or two) starts its shutdown as soon as it can,
+ * instead of the signal's default action ending it at once. A static import of the rest would load and
+ * link all of it before the first module runs.
+ */
+import '@ip2/contracts/early-signal';
 
-const log = (m: string) => process.stderr.write(`ip2-controller: ${m}\n`);
-
-const config = configOrExit(log, () => parseControllerEnv(process.env));
-
-const running = await startController(config, log);
-log(`ready: tick ${config.tickMs} ms, stale after ${config.staleMs} ms, prefix ${config.queuePrefix}`);
-
-exitOnSignal(log, () => running.close(), { deadlineMs: config.shutdownMs, signals: takeStopSignals });
+await import('./serve.js');

@@ -1,21 +1,11 @@
 #!/usr/bin/env node
-// First: a stop signal that comes while the modules below load is kept for exitOnSignal.
-import { takeStopSignals } from '@ip2/contracts/early-signal';
-import { configOrExit, exitOnSignal } from '@ip2/contracts';
-import { parseWorkerEnv } from './env.js';
-import { startWorker } from './worker.js';
+/*
+ * The worker's entry point. Its one static import catches SIGTERM and SIGINT from here on
+ * (@ip2/contracts/early-signal); everything else loads after it, with a dynamic import, so that a stop
+ * signal while the process loads its modules (a second or two) starts its shutdown as soon as it can,
+ * instead of the signal's default action ending it at once. A static import of the rest would load and
+ * link all of it before the first module runs.
+ */
+import '@ip2/contracts/early-signal';
 
-const log = (m: string) => process.stderr.write(`ip2-worker: ${m}\n`);
-
-const config = configOrExit(log, () => parseWorkerEnv(process.env));
-
-const running = startWorker(config, log);
-running.worker.on('ready', () =>
-  log(`ready: ${config.workerId} on ${config.host}, concurrency ${config.concurrency}, prefix ${config.queuePrefix}`),
-);
-
-exitOnSignal(log, () => running.close(), {
-  what: 'closing (current jobs finish or stop at their next task boundary)',
-  deadlineMs: config.shutdownMs,
-  signals: takeStopSignals,
-});
+await import('./serve.js');
