@@ -566,6 +566,14 @@ async function main(): Promise<number> {
     });
   }
 
+  /** Writes the last lines the process logged next to the summary (for a problem); the file's path. */
+  function keepLog(name: string): string {
+    const file = `${OUT.replace(/\.json$/, '')}.logs/${name}-${((Date.now() - t0) / 1000).toFixed(0)}s.log`;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, stack.logs.get(name) ?? '');
+    return file;
+  }
+
   async function stopProcess(
     name: string,
     signal: NodeJS.Signals,
@@ -576,9 +584,13 @@ async function main(): Promise<number> {
     try {
       const code = await stack.stop(name, signal, 90_000, to);
       if (signal === 'SIGTERM') f.note = `exit ${code}`;
-      if (signal === 'SIGTERM' && code !== 0) problem(`${name} exited ${code} on SIGTERM (${to})`);
+      if (signal === 'SIGTERM' && code !== 0) {
+        problem(`${name} exited ${code} on SIGTERM (${to}); its log: ${keepLog(name)}`);
+      }
     } catch (e) {
-      problem(`${name} did not exit within 90 s of ${signal} (${to}): ${(e as Error).message.split('\n')[0]}`);
+      problem(
+        `${name} did not exit within 90 s of ${signal} (${to}): ${(e as Error).message.split('\n')[0]}; its log: ${keepLog(name)}`,
+      );
       await stack.stop(name, 'SIGKILL');
     }
     // Nothing of it may be left: its job processes go with it.

@@ -168,8 +168,13 @@ describe('faults of Redis and PostgreSQL', { timeout: 120_000 }, () => {
       // Exit 1: not closed in time. The run was never claimed; a claimed one would go to the reaper.
       expect(codes).toEqual([1, 1]);
       expect(Date.now() - t).toBeLessThan(10_000);
-      expect(stack.logs.get('mute-w')).toMatch(/not closed 3 s after SIGTERM/);
-      expect(stack.logs.get('mute-c')).toMatch(/not closed 3 s after SIGTERM/);
+      // Each says what its close was still waiting for: the job that waits on the database.
+      expect(stack.logs.get('mute-w')).toMatch(
+        /not closed 3 s after SIGTERM \(still closing the queue workers \(jobs in progress: run\.train /,
+      );
+      expect(stack.logs.get('mute-c')).toMatch(
+        /not closed 3 s after SIGTERM \(still closing the queue worker \(jobs in progress: controller\.tick /,
+      );
       // The worker's job process ends with it (its watchdog).
       await stack.until('no process of the stopped worker left', async () => !stack.groupAlive('mute-w'), 5_000);
     } finally {

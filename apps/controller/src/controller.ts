@@ -1,10 +1,12 @@
 import {
+  activeJobs,
   InvalidJobError,
   jobWorker,
   parsePayload,
   Queues,
   redisConnection,
   redisReady,
+  type CloseStep,
   type JobWorker,
 } from '@ip2/contracts';
 import { openStore, type Store } from '@ip2/db';
@@ -23,7 +25,7 @@ export interface RunningController {
   readonly worker: JobWorker<'search.advance'>;
   readonly store: Store;
   readonly queues: Queues;
-  close(): Promise<void>;
+  close(step?: CloseStep): Promise<void>;
 }
 
 /** Starts the controller: a worker on the control queue (search.advance and the timer). */
@@ -65,24 +67,30 @@ export async function startController(
       stalledInterval: config.lockMs,
     },
   );
+  const advances = activeJobs(worker);
   worker.on('failed', (job, err) => log(`${job?.name ?? 'job'} ${job?.id ?? '?'} failed: ${err.message}`));
   worker.on('error', (err) => log(`worker error: ${err.message}`));
   return {
     worker,
     store,
     queues,
-    async close() {
+    async close(step: CloseStep = () => undefined) {
       // BullMQ's close() would wait forever on a connection that is reconnecting: Redis first. Still
       // unreachable after REDIS_WAIT_MS, the worker closes without waiting for the job in progress (an
       // advance is repeated harmlessly by whoever takes it up after its lock).
-      if (await redisReady([worker], REDIS_WAIT_MS)) await worker.close();
-      else {
+      step('waiting for Redis to be reachable');
+      if (await redisReady([worker], REDIS_WAIT_MS)) {
+        step(`closing the queue worker (jobs in progress: ${advances.describe()})`);
+        await worker.close();
+      } else {
         log(
           `Redis unreachable for ${REDIS_WAIT_MS / 1000} s while stopping: closing without waiting for the job in progress`,
         );
         await worker.close(true);
       }
+      step('closing the queues');
       await queues.close();
+      step('closing the database pool');
       await store.close();
     },
   };

@@ -13,4 +13,4 @@ const config = configOrExit(log, () => parseControllerEnv(process.env));
 const running = await startController(config, log);
 log(`ready: tick ${config.tickMs} ms, stale after ${config.staleMs} ms, prefix ${config.queuePrefix}`);
 
-exitOnSignal(log, () => running.close(), { deadlineMs: config.shutdownMs, signals: takeStopSignals });
+exitOnSignal(log, (step) => running.close(step), { deadlineMs: config.shutdownMs, signals: takeStopSignals });

@@ -15,7 +15,7 @@ running.worker.on('ready', () =>
   log(`ready: ${config.workerId} on ${config.host}, concurrency ${config.concurrency}, prefix ${config.queuePrefix}`),
 );
 
-exitOnSignal(log, () => running.close(), {
+exitOnSignal(log, (step) => running.close(step), {
   what: 'closing (current jobs finish or stop at their next task boundary)',
   deadlineMs: config.shutdownMs,
   signals: takeStopSignals,

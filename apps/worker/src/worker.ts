@@ -1,10 +1,12 @@
 import {
+  activeJobs,
   JOBS,
   jobWorker,
   parsePayload,
   Queues,
   redisConnection,
   redisReady,
+  type CloseStep,
   type JobPayload,
   type JobWorker,
 } from '@ip2/contracts';
@@ -22,7 +24,7 @@ export interface RunningWorker {
    * Finishes (or releases, at the next task boundary) the current chunks, drops the current analysis
    * (another worker makes it), then closes every connection.
    */
-  close(): Promise<void>;
+  close(step?: CloseStep): Promise<void>;
 }
 
 /** A module of this app: the TypeScript source under tsx (tests, development), else the built file. */
@@ -90,6 +92,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
     askController(job, 'chunk failed').catch((e: unknown) => log(`could not enqueue search.advance: ${String(e)}`));
   });
   worker.on('error', (err) => log(`worker error: ${err.message}`));
+  const chunks = activeJobs(worker);
   const analysis = jobWorker('search.analyse', processorFile('analysis-processor'), {
     connection: redisConnection(config.redisUrl, 'worker'),
     prefix: config.queuePrefix,
@@ -107,7 +110,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
   return {
     worker,
     analysis,
-    async close() {
+    async close(step: CloseStep = () => undefined) {
       // An analysis can take as long as a few runs: it is not waited for, but taken up again by another
       // worker once its lock expires (it has no partial state; the analysis is made from the start).
       // Every chunk in progress is told (through its abort signal, sent on to its child process) to end
@@ -118,7 +121,9 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
       const repeat = setInterval(cancel, 100);
       try {
         // BullMQ's close() would wait forever on a connection that is reconnecting: Redis first.
+        step('waiting for Redis to be reachable');
         if (await redisReady([worker, analysis], REDIS_WAIT_MS)) {
+          step(`closing the queue workers (jobs in progress: ${chunks.describe()})`);
           await Promise.all([worker.close(), analysis.close(true)]);
         } else {
           // Still unreachable: closed without waiting for the chunks; their processes end with this one
@@ -131,6 +136,7 @@ export function startWorker(config: WorkerConfig, log: (m: string) => void = () 
       } finally {
         clearInterval(repeat);
       }
+      step('closing the queues');
       await queues.close();
     },
   };

@@ -79,6 +79,9 @@ export const sharedEnv = {
   ),
 };
 
+/** Names the step a close begins (`waiting for the job in progress`), so that a slow close says where it is. */
+export type CloseStep = (what: string) => void;
+
 export interface ExitOnSignalOptions {
   /** What the log line on the signal says the process does. */
   readonly what?: string;
@@ -149,11 +152,16 @@ export function computeOptions(choice: ComputeChoice, log?: (line: string) => vo
  */
 export function exitOnSignal(
   log: (line: string) => void,
-  close: () => Promise<unknown>,
+  close: (step: CloseStep) => Promise<unknown>,
   options: ExitOnSignalOptions = {},
 ): void {
   const deadlineMs = options.deadlineMs ?? DEFAULT_SHUTDOWN_MS;
   let closing = false;
+  // What the close was doing last (it names each step as it begins): said when the deadline passes.
+  let doing = 'closing';
+  const step: CloseStep = (what) => {
+    doing = what;
+  };
   const shutdown = (signal: string, at = Date.now()) => {
     if (closing) return;
     closing = true;
@@ -162,12 +170,12 @@ export function exitOnSignal(
     // a query on a connection that hangs, a job process that does not end): the deadline bounds them all.
     const timer = setTimeout(
       () => {
-        log(`not closed ${deadlineMs / 1000} s after ${signal}: exiting without waiting further`);
+        log(`not closed ${deadlineMs / 1000} s after ${signal} (still ${doing}): exiting without waiting further`);
         process.exit(1);
       },
       Math.max(0, at + deadlineMs - Date.now()),
     );
-    close().then(
+    close(step).then(
       () => {
         clearTimeout(timer);
         process.exit(0);

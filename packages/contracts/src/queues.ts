@@ -135,3 +135,27 @@ export async function redisReady(workers: readonly Worker[], ms: number): Promis
     await pause(100);
   }
 }
+
+/**
+ * The jobs a BullMQ worker has in progress, followed from its events: `describe()` lists them
+ * (`run.train 1f0c… (12 s)`), for a close that is slow to say what it waits for.
+ */
+export function activeJobs(worker: Worker): { describe(): string } {
+  const active = new Map<string, { name: string; since: number }>();
+  const done = (job: { id?: string | undefined } | undefined) => {
+    if (job?.id !== undefined) active.delete(job.id);
+  };
+  worker.on('active', (job) => {
+    if (job.id !== undefined) active.set(job.id, { name: job.name, since: Date.now() });
+  });
+  worker.on('completed', done);
+  worker.on('failed', done);
+  return {
+    describe: () =>
+      active.size === 0
+        ? 'none'
+        : [...active]
+            .map(([id, j]) => `${j.name} ${id} (${((Date.now() - j.since) / 1000).toFixed(0)} s)`)
+            .join(', '),
+  };
+}
