@@ -154,8 +154,6 @@ export function activeJobs(worker: Worker): { describe(): string } {
     describe: () =>
       active.size === 0
         ? 'none'
-        : [...active]
-            .map(([id, j]) => `${j.name} ${id} (${((Date.now() - j.since) / 1000).toFixed(0)} s)`)
-            .join(', '),
+        : [...active].map(([id, j]) => `${j.name} ${id} (${((Date.now() - j.since) / 1000).toFixed(0)} s)`).join(', '),
   };
 }
