@@ -69,6 +69,7 @@ if (FAMILIES.length === 0) fail('--families: give at least one family');
 const WORKERS = int('workers', 64);
 const POPULATION = int('population', 64);
 const PORT = int('port', 65_535);
+if (!/^\d+$/.test(String(flags['validation-seeds']))) fail('--validation-seeds must be an integer of at least 0');
 const searchArgs = [
   '--preset',
   String(flags.preset),
@@ -81,11 +82,10 @@ const searchArgs = [
   '--seeds',
   String(int('seeds', 100)),
   '--validation-seeds',
-  String(Number(flags['validation-seeds'])),
+  String(flags['validation-seeds']),
   '--seed',
   String(int('seed', 2 ** 31)),
 ];
-if (!/^\d+$/.test(String(flags['validation-seeds']))) fail('--validation-seeds must be an integer of at least 0');
 if (!/^[a-z_][a-z0-9_]{0,62}$/.test(flags.database)) fail('--database: a lower-case PostgreSQL name');
 if ((flags.server === undefined) !== (flags.key === undefined)) fail('--server and --key go together');
 if (!existsSync(CLI)) fail(`${CLI} is missing: run 'npm run build' first`);
