@@ -25,8 +25,6 @@ const FIVE: PropertyKey[] = [...PROPERTY_KEYS];
 function population(P: number): NetworkState[] {
   return Array.from({ length: P }, (_, p) =>
     initNetwork({
-      // The WGSL kernels implement model version 1 (membrane readout, L2 in the loss, forward clamp).
-      modelVersion: 1,
       nIn: 11,
       nRec: 100,
       nOut: 3,

@@ -10,21 +10,16 @@ import { PROPERTY_KEYS } from './model/properties.js';
 
 export interface PopulationSubject {
   readonly create: (states: readonly NetworkState[]) => Promise<Population>;
-  /** The members' model version (GpuPopulation covers version 1 only); absent: the current default. */
-  readonly modelVersion?: 1;
   /** Whether the members may use soft spikes (GpuPopulation: no). */
   readonly softSpikes?: boolean;
   /** Compares two numbers within the implementation's precision; absent: exactly (bit for bit). */
   readonly close?: (actual: number, expected: number, what: string) => void;
-  /** Result fields the implementation does not compute (GpuPopulation: activeNeurons). */
-  readonly ignore?: readonly string[];
 }
 
 const FIVE = [...PROPERTY_KEYS];
 const SIZES = { nIn: 4, nRec: 16, nOut: 3, weights: { inGain: 3, recGain: 1.5 } } as const;
 
 function members(subject: PopulationSubject): NetworkState[] {
-  const v = subject.modelVersion === undefined ? {} : { modelVersion: subject.modelVersion };
   const configs: NetworkConfigInput[] = [
     { space: FIVE, learnable: FIVE, seed: 1 },
     { learnable: ['tauD'], seed: 2, inputNoise: 0.2 },
@@ -34,7 +29,7 @@ function members(subject: PopulationSubject): NetworkState[] {
       ? { surrogate: { name: 'multi-gaussian' }, space: FIVE, learnable: ['theta'], seed: 5 }
       : { spike: 'soft', space: FIVE, learnable: ['theta'], seed: 5 },
   ];
-  return configs.map((c) => initNetwork({ ...SIZES, ...v, ...c }));
+  return configs.map((c) => initNetwork({ ...SIZES, ...c }));
 }
 
 const batchOf = (T: number, B: number, seed: number): TrialBatch =>
@@ -59,9 +54,9 @@ function agree(subject: PopulationSubject, actual: unknown, expected: unknown, w
     expect((actual as unknown[]).length, what).toBe(expected.length);
     for (const [i, x] of expected.entries()) agree(subject, (actual as unknown[])[i], x, `${what}[${i}]`);
   } else if (expected !== null && typeof expected === 'object') {
-    const keys = Object.keys(expected).filter((k) => !subject.ignore?.includes(k));
+    const keys = Object.keys(expected);
     expect(actual, what).toBeTypeOf('object');
-    const got = Object.keys(actual as object).filter((k) => !subject.ignore?.includes(k));
+    const got = Object.keys(actual as object);
     expect(got.sort(), what).toEqual([...keys].sort());
     for (const k of keys) {
       agree(subject, (actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${what}.${k}`);

@@ -25,8 +25,8 @@ export const REGIONS = [
   'sums',
   ...NETWORK_PLANES,
   'xin',
-  // The trajectory [T+1][P][B][N]: the glossary's TRAJECTORY_PLANES, with ψ, the filtered spikes z
-  // and their adjoint z̄ before Ī.
+  // The trajectory [T+1][P][B][N]: the glossary's TRAJECTORY_PLANES, with ψ after s and the adjoint z̄
+  // of the filtered spikes before Ī.
   'I',
   'd',
   'u',

@@ -20,6 +20,12 @@ export class GpuUnavailableError extends Error {
 }
 
 export interface GpuContext {
+  /**
+   * The Dawn instance that the adapter came from. It must live as long as the device: Dawn's Node
+   * binding keeps processing the instance's events from the event loop, and an instance that was
+   * garbage-collected under a live device ends the process in native code (a freed mutex).
+   */
+  readonly instance: Gpu;
   readonly device: GpuDevice;
   readonly adapter: GpuAdapter;
   /** Adapter description and the Dawn backend that produced it. */
@@ -73,8 +79,9 @@ async function acquire(backend: string): Promise<GpuContext> {
   const failures: string[] = [];
   for (const t of tries) {
     let adapter: GpuAdapter | null = null;
+    let gpu: Gpu;
     try {
-      const gpu = dawn.create(t.flags);
+      gpu = dawn.create(t.flags);
       adapter = await gpu.requestAdapter(
         t.featureLevel ? { featureLevel: t.featureLevel } : { powerPreference: 'high-performance' },
       );
@@ -94,7 +101,7 @@ async function acquire(backend: string): Promise<GpuContext> {
         maxStorageBuffersPerShaderStage: Math.min(8, lim.maxStorageBuffersPerShaderStage!),
       },
     });
-    return { device, adapter, name: describe(adapter), backend: t.backend };
+    return { instance: gpu, device, adapter, name: describe(adapter), backend: t.backend };
   }
   const hint =
     process.platform === 'linux' && tries.some((t) => t.backend.startsWith('opengl'))

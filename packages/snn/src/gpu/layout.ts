@@ -1,7 +1,7 @@
 import type { NetworkState, ParamKey, Params } from '../engine.js';
 import { WEIGHT_KEYS } from '../engine.js';
 import { Member, SURROGATE_MULTI_GAUSSIAN } from '../fused/members.js';
-import { paramSizes, sharedSizes } from '../network.js';
+import { paramSizes, sharedSizes, tauRange } from '../network.js';
 import { ACCUMULATOR_PLANES, PROPERTY_PLANES, SLOPE_PLANES, TRAJECTORY_PLANES } from '../model/planes.js';
 import { PROPERTY_KEYS } from '../model/properties.js';
 
@@ -9,7 +9,7 @@ import { PROPERTY_KEYS } from '../model/properties.js';
 export const GROUP_KEYS: readonly ParamKey[] = [...WEIGHT_KEYS, ...PROPERTY_KEYS];
 
 /** Per-network scalar settings, float32, META_STRIDE floats per network (see META below). */
-export const META_STRIDE = 48;
+export const META_STRIDE = 64;
 /** Offsets inside a network's settings record. */
 export const META = {
   adapt: 0,
@@ -44,6 +44,19 @@ export const META = {
   trainable: 24,
   /** 10 learning rates (GROUP_KEYS order). */
   lr: 34,
+  /** 1: spike readout y = W_out z + b_out over the filtered spikes z; 0: membrane readout y = W_out u + b_out. */
+  spikeReadout: 44,
+  /** κ = exp(−dt/τ_out) of the spike readout. */
+  kappaOut: 45,
+  /** 1: the time constants' raw values are clamped after each step ('step' mode), not inside the pass. */
+  clampAfterStep: 46,
+  /** 1: the properties step by plain gradient descent instead of Adam. */
+  sgdProperties: 47,
+  /** 10 decoupled weight-decay rates λ (GROUP_KEYS order; 0: none): w ← w − lr·λ·w before the step. */
+  decay: 48,
+  /** float32 log τ_min and log τ_max, the range of a time constant's raw value in 'step' clamp mode. */
+  logTauMin: 58,
+  logTauMax: 59,
 } as const;
 
 /** Per-network results of a pass, float32, STATS_STRIDE floats per network. */
@@ -60,6 +73,8 @@ export const STATS = {
   gradNorm: 7,
   /** Clip factor min(1, clip / ‖g‖) (1 when clipNorm is 0). */
   scale: 8,
+  /** Hidden neurons that spiked at least once in the pass. */
+  activeNeurons: 9,
 } as const;
 
 /** Planes of the trajectory buffer, each [T+1][P][B][N] (slot 0: the initial state): the glossary's. */
@@ -70,6 +85,11 @@ export const TRAJ_PLANES = TRAJECTORY_PLANES;
  * intrinsic properties, each [P][N], in the work buffer.
  */
 export const NATURAL_PLANES = [...PROPERTY_PLANES, ...SLOPE_PLANES] as const;
+/**
+ * Adjoints carried from one backward step to the previous one, each [P][B][N], twice (this step's and
+ * the next's) in the work buffer: ū, d̄, ā and the filtered spikes' z̄ (zero with the membrane readout).
+ */
+export const ADJOINTS = 4;
 /** Per-trial accumulators of the intrinsic derivatives (the glossary's), each [P][B][N], in the work buffer. */
 export const ACC_PLANES = ACCUMULATOR_PLANES;
 
@@ -83,8 +103,8 @@ export const ACC_PLANES = ACCUMULATOR_PLANES;
  * - traj: TRAJ_PLANES, each [T+1][P][B][N].
  * - io: x [P][T][B][nIn], targets [P][T][B][nOut], mask [P][T][B] (uploaded per pass).
  * - out: y [T][P][B][nOut], ȳ [T][P][B][nOut], task-loss partial sums [P][T][B].
- * - work: keep [P][N] (1, or 0 for a lesioned neuron), NATURAL_PLANES [P][N], the adjoints ū, d̄, ā of
- *   two consecutive steps [2][3][P][B][N], ACC_PLANES [P][B][N].
+ * - work: keep [P][N] (1, or 0 for a lesioned neuron), NATURAL_PLANES [P][N], the adjoints ū, d̄, ā, z̄
+ *   of two consecutive steps [2][ADJOINTS][P][B][N], ACC_PLANES [P][B][N].
  */
 export class GpuLayout {
   readonly P: number;
@@ -125,7 +145,7 @@ export class GpuLayout {
     const plane = (T + 1) * P * B * N;
     const io = P * T * B * (nIn + nOut + 1);
     const out = 2 * T * P * B * nOut + P * T * B;
-    const work = P * N * (1 + NATURAL_PLANES.length) + (6 + ACC_PLANES.length) * P * B * N;
+    const work = P * N * (1 + NATURAL_PLANES.length) + (2 * ADJOINTS + ACC_PLANES.length) * P * B * N;
     return { traj: TRAJ_PLANES.length * plane, plane, io, out, work };
   }
 
@@ -198,9 +218,10 @@ export class GpuLayout {
       const homeo = m.homeostaticTarget !== null && c.loss.lambdaH !== 0;
       set('lambdaH', homeo ? c.loss.lambdaH : 0);
       set('target', homeo ? m.homeostaticTarget! : 0);
-      set('lambdaIn', c.loss.lambdaIn);
-      set('lambdaRec', c.loss.lambdaRec);
-      set('lambdaOut', c.loss.lambdaOut);
+      // The L2 terms are in the loss only in 'loss' weight-decay mode (version 1).
+      set('lambdaIn', m.l2InLoss ? c.loss.lambdaIn : 0);
+      set('lambdaRec', m.l2InLoss ? c.loss.lambdaRec : 0);
+      set('lambdaOut', m.l2InLoss ? c.loss.lambdaOut : 0);
       set('clipNorm', c.optimizer.clipNorm);
       set('beta1', c.optimizer.beta1);
       set('beta2', c.optimizer.beta2);
@@ -208,9 +229,17 @@ export class GpuLayout {
       set('bc1', 1 - Math.pow(c.optimizer.beta1, m.step));
       set('bc2', 1 - Math.pow(c.optimizer.beta2, m.step));
       set('update', r.update ? 1 : 0);
+      set('spikeReadout', m.spikeReadout ? 1 : 0);
+      set('kappaOut', m.kappaOut);
+      set('clampAfterStep', m.clampAfterStep ? 1 : 0);
+      set('sgdProperties', m.sgdProperties ? 1 : 0);
+      const range = tauRange(c, 'tauD');
+      set('logTauMin', range ? range[0] : 0);
+      set('logTauMax', range ? range[1] : 0);
       for (const [g, k] of GROUP_KEYS.entries()) {
         out[o + META.trainable + g] = m.trainableSet.has(k) ? 1 : 0;
         out[o + META.lr + g] = m.lr[k];
+        out[o + META.decay + g] = m.decay[k];
       }
     }
     return out;

@@ -45,9 +45,25 @@ function batchOf(T: number, B: number, seed: number, scale = 1.5): TrialBatch {
   };
 }
 
-function net(extra: NetworkConfigInput): NetworkState {
-  // The WGSL kernels implement model version 1 (membrane readout, L2 in the loss, forward clamp).
-  return initNetwork({ modelVersion: 1, ...SIZES, ...extra });
+type Version = 1 | 2;
+
+/**
+ * Version 1: membrane readout, L2 in the loss, τ clamped inside the pass. Version 2 (the default):
+ * spike readout, decoupled weight decay, τ clamped after each step.
+ */
+function netOf(version: Version, extra: NetworkConfigInput): NetworkState {
+  // Version 2's time constants start at 100–1 000 ms; the 20–200 ms of version 1 make these short
+  // trials spike, so that the spike readout and the recurrent spikes are exercised.
+  return initNetwork({ modelVersion: version, ...SIZES, init: { tauD: FAST, tauS: FAST }, ...extra });
+}
+const FAST = { min: 20, max: 200 };
+
+/** Puts member 0's first τ_d above the clamp's range and its second τ_s below it, so that both clamp modes act. */
+function pastTheClamp(state: NetworkState): NetworkState {
+  const { min, max } = state.config.tauClamp;
+  state.params.tauD[0] = Math.log(max) + 0.3;
+  state.params.tauS[1] = Math.log(min) - 0.3;
+  return state;
 }
 
 let worst = 0;
@@ -82,7 +98,8 @@ function closeStates(g: NetworkState, c: NetworkState, what: string): void {
   expect(g.homeostaticTarget).toBe(c.homeostaticTarget);
 }
 
-describe('GpuPopulation (WebGPU)', () => {
+describe.each([1, 2] as const)('GpuPopulation (WebGPU), model version %i', (version) => {
+  const net = (extra: NetworkConfigInput) => netOf(version, extra);
   let ctx: GpuContext;
   beforeAll(async () => {
     // No skip: without an adapter this rejects with the reason and every test below fails.
@@ -99,7 +116,15 @@ describe('GpuPopulation (WebGPU)', () => {
   for (const [si, name] of surrogates.entries()) {
     it(`agrees with FusedPopulation over training steps (${name}, mixed masks, trainWeights on/off)`, async () => {
       const states = [
-        net({ space: FIVE, learnable: FIVE, seed: 1 + si, surrogate: { name } }),
+        pastTheClamp(
+          net({
+            space: FIVE,
+            learnable: FIVE,
+            seed: 1 + si,
+            surrogate: { name },
+            weightDecay: { in: 20, rec: 30, out: 40 },
+          }),
+        ),
         net({
           learnable: ['tauD', 'theta'],
           seed: 11 + si,
@@ -113,6 +138,17 @@ describe('GpuPopulation (WebGPU)', () => {
           seed: 21 + si,
           surrogate: { name },
           loss: { kind: 'xent' },
+        }),
+        // The other readout, the other weight penalty (a decoupled decay strong enough to show), and
+        // the properties stepped by plain gradient descent.
+        net({
+          learnable: ['tauS', 'theta'],
+          seed: 31 + si,
+          surrogate: { name },
+          readout: version === 1 ? 'spikes' : 'membrane',
+          weightDecay: version === 1 ? { mode: 'decoupled', in: 20, rec: 30, out: 40 } : { mode: 'loss' },
+          loss: { lambdaIn: 0.5, lambdaRec: 0.5, lambdaOut: 0.5 },
+          optimizer: { properties: 'sgd', lr: { tauS: 0.05, theta: 0.05 } },
         }),
       ];
       const gpu = await GpuPopulation.create(states, { context: ctx });
@@ -208,7 +244,7 @@ describe('GpuPopulation (WebGPU)', () => {
   it('refuses soft spikes and members of different sizes', async () => {
     await expect(GpuPopulation.create([net({ spike: 'soft' })], { context: ctx })).rejects.toThrow(/soft/);
     await expect(
-      GpuPopulation.create([net({}), initNetwork({ modelVersion: 1, nRec: 9 })], { context: ctx }),
+      GpuPopulation.create([net({}), initNetwork({ modelVersion: version, nRec: 9 })], { context: ctx }),
     ).rejects.toThrow(/same sizes/);
   });
 });

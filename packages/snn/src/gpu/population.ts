@@ -16,6 +16,7 @@ import type { PassBatches, Population } from '../population.js';
 import { gpuContext, type GpuContext } from './device.js';
 import {
   ACC_PLANES,
+  ADJOINTS,
   GpuLayout,
   lossNorm,
   NATURAL_PLANES,
@@ -59,11 +60,12 @@ export interface GpuPopulationOptions {
 /**
  * P independent networks of the same sizes trained in lock-step on a GPU through WebGPU compute
  * shaders: the same model, loss, hand-derived BPTT (docs/fused-engine.md) and masked Adam as
- * FusedPopulation, in float32. Parameters, Adam moments, the trajectory and the adjoints stay on
- * the GPU; a training step uploads the batches and the per-network settings and reads back only
- * the loss terms. Every method that returns results is asynchronous (a GPU read-back is), and calls
- * are executed one after the other in the order they were made. Soft spikes are not supported, nor
- * model version 2 (the default): create() refuses both. A member left out of a pass (a null batch)
+ * FusedPopulation, in float32, for both model versions (either readout, either weight penalty, either
+ * τ clamp, Adam or SGD for the properties). Parameters, Adam moments, the trajectory and the adjoints
+ * stay on the GPU; a training step uploads the batches and the per-network settings and reads back
+ * only the loss terms. Every method that returns results is asynchronous (a GPU read-back is), and
+ * calls are executed one after the other in the order they were made. Soft spikes are not supported:
+ * create() refuses them. A member left out of a pass (a null batch)
  * is computed on a stand-in batch, without update, and its result dropped.
  */
 export class GpuPopulation implements Population {
@@ -134,20 +136,6 @@ export class GpuPopulation implements Population {
   static async create(states: readonly NetworkState[], options: GpuPopulationOptions = {}): Promise<GpuPopulation> {
     const layout = GpuLayout.of(states);
     for (const [p, s] of states.entries()) {
-      const c = s.config;
-      // The WGSL kernels implement model version 1's readout, weight penalty, clamp and property step.
-      const unsupported = [
-        c.readout !== 'membrane' ? `readout '${c.readout}'` : null,
-        c.weightDecay.mode !== 'loss' ? `weightDecay.mode '${c.weightDecay.mode}'` : null,
-        c.tauClamp.mode !== 'forward' ? `tauClamp.mode '${c.tauClamp.mode}'` : null,
-        c.optimizer.properties !== 'adam' ? `optimizer.properties '${c.optimizer.properties}'` : null,
-      ].filter((x) => x !== null);
-      if (unsupported.length > 0) {
-        throw new RangeError(
-          `member ${p}: ${unsupported.join(', ')} not supported by GpuPopulation, which implements model ` +
-            `version 1 (readout 'membrane', weightDecay.mode 'loss', tauClamp.mode 'forward'); use FusedPopulation`,
-        );
-      }
       if (s.config.spike === 'soft') {
         throw new RangeError(`member ${p}: spike mode 'soft' is not supported by GpuPopulation (use FusedPopulation)`);
       }
@@ -237,8 +225,7 @@ export class GpuPopulation implements Population {
         for (let t = 0; t < T; t++) {
           outputs.set(y.subarray((t * P + p) * B * nOut, (t * P + p + 1) * B * nOut), t * B * nOut);
         }
-        // The GPU path does not count spikes per neuron.
-        return { ...s.terms, outputs, accuracy: batchAccuracy(bs[p]!, outputs), activeNeurons: Number.NaN };
+        return { ...s.terms, outputs, accuracy: batchAccuracy(bs[p]!, outputs), activeNeurons: s.activeNeurons };
       });
     });
   }
@@ -472,7 +459,7 @@ export class GpuPopulation implements Population {
     if (backward) {
       // Zero the adjoints of both steps and the accumulators (everything after keep and the natural values).
       const from = P * N * (1 + NATURAL_PLANES.length) * 4;
-      this.clear(enc, this.step.work!, from, (6 + ACC_PLANES.length) * P * B * N * 4);
+      this.clear(enc, this.step.work!, from, (2 * ADJOINTS + ACC_PLANES.length) * P * B * N * 4);
       cp = enc.beginComputePass();
       for (let t = T - 1; t >= 0; t--) this.dispatch(cp, 'backward', P * B * N, t);
       this.dispatch(cp, 'grads', P * total);
@@ -503,12 +490,12 @@ export class GpuPopulation implements Population {
     cp.dispatchWorkgroups(gx, gy);
   }
 
-  private async readStats(): Promise<{ terms: LossTerms; gradNorm: number }[]> {
+  private async readStats(): Promise<{ terms: LossTerms; gradNorm: number; activeNeurons: number }[]> {
     const { P } = this.layout;
     await this.statsRead.mapAsync(MapMode.READ);
     const s = new Float32Array(this.statsRead.getMappedRange().slice(0));
     this.statsRead.unmap();
-    const out: { terms: LossTerms; gradNorm: number }[] = [];
+    const out: { terms: LossTerms; gradNorm: number; activeNeurons: number }[] = [];
     for (let p = 0; p < P; p++) {
       const o = p * STATS_STRIDE;
       const terms = {
@@ -519,7 +506,7 @@ export class GpuPopulation implements Population {
         meanU2: s[o + STATS.meanU2]!,
         firingRate: s[o + STATS.firingRate]!,
       };
-      out.push({ terms, gradNorm: s[o + STATS.gradNorm]! });
+      out.push({ terms, gradNorm: s[o + STATS.gradNorm]!, activeNeurons: s[o + STATS.activeNeurons]! });
     }
     return out;
   }

@@ -1,6 +1,7 @@
 import { MG_H } from '../model/surrogates.js';
 import {
   ACC_PLANES,
+  ADJOINTS,
   GROUP_KEYS,
   META,
   META_STRIDE,
@@ -41,6 +42,8 @@ export function kernels(L: GpuLayout): KernelSource[] {
     `const NOUT: u32 = ${L.nOut}u;`,
     `const TOTAL: u32 = ${L.total}u;`,
     ...GROUP_KEYS.map((k) => `const OFF_${k.toUpperCase()}: u32 = ${o[k]}u;`),
+    ...GROUP_KEYS.map((k, g) => `const G_${k.toUpperCase()}: u32 = ${g}u;`),
+    `const ADJ: u32 = ${ADJOINTS}u;`,
     `const MS: u32 = ${META_STRIDE}u;`,
     `const SS: u32 = ${STATS_STRIDE}u;`,
     ...Object.entries(META).map(([k, v]) => `const M_${k.toUpperCase()}: u32 = ${v}u;`),
@@ -63,13 +66,13 @@ fn imask(p: u32, t: u32, b: u32) -> u32 { return P * cfg.T * cfg.B * (NIN + NOUT
 fn iy(t: u32, p: u32, b: u32, k: u32) -> u32 { return ((t * P + p) * cfg.B + b) * NOUT + k; }
 fn idy(t: u32, p: u32, b: u32, k: u32) -> u32 { return cfg.T * P * cfg.B * NOUT + ((t * P + p) * cfg.B + b) * NOUT + k; }
 fn ipart(p: u32, t: u32, b: u32) -> u32 { return 2u * cfg.T * P * cfg.B * NOUT + (p * cfg.T + t) * cfg.B + b; }
-// work: keep [P][N], natural values [NAT][P][N], adjoints [2][3][P][B][N], accumulators [ACC][P][B][N]
+// work: keep [P][N], natural values [NAT][P][N], adjoints [2][ADJ][P][B][N] (ū, d̄, ā, z̄), accumulators [ACC][P][B][N]
 fn ikeep(p: u32, i: u32) -> u32 { return p * N + i; }
 ${NATURAL_PLANES.map((n, i) => `fn n_${n}(p: u32, i: u32) -> u32 { return ${i + 1}u * P * N + p * N + i; }`).join('\n')}
 fn iadj(half: u32, which: u32, p: u32, b: u32, i: u32) -> u32 {
-  return ${1 + NATURAL_PLANES.length}u * P * N + ((half * 3u + which) * P + p) * cfg.B * N + b * N + i;
+  return ${1 + NATURAL_PLANES.length}u * P * N + ((half * ADJ + which) * P + p) * cfg.B * N + b * N + i;
 }
-${ACC_PLANES.map((n, i) => `fn a_${n}(p: u32, b: u32, i: u32) -> u32 { return ${1 + NATURAL_PLANES.length}u * P * N + (${6 + i}u * P + p) * cfg.B * N + b * N + i; }`).join('\n')}
+${ACC_PLANES.map((n, i) => `fn a_${n}(p: u32, b: u32, i: u32) -> u32 { return ${1 + NATURAL_PLANES.length}u * P * N + (${2 * ADJOINTS + i}u * P + p) * cfg.B * N + b * N + i; }`).join('\n')}
 fn im(p: u32, k: u32) -> u32 { return p * MS + k; }
 fn ist(p: u32, k: u32) -> u32 { return p * SS + k; }
 fn gindex(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 { return (wid.y * nwg.x + wid.x) * WG + lid.x; }
@@ -103,12 +106,17 @@ fn groupOf(e: u32) -> u32 {
       `
 fn softplus(x: f32) -> f32 { if (x > 30.0) { return x; } return log(1.0 + exp(x)); }
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
-// α = exp(−dt / clamp(exp(raw))) and ∂α/∂raw (0 where the clamp is active).
+// α = exp(−dt / clamp(exp(raw))) and ∂α/∂raw (0 where the clamp is active); in 'step' clamp mode the
+// raw value is kept in range by the optimiser step, and neither α nor its derivative is clamped here.
 fn decay(raw: f32, p: u32) -> vec2<f32> {
   let dt = settings[im(p, M_DT)];
+  let te = exp(raw);
+  if (settings[im(p, M_CLAMPAFTERSTEP)] != 0.0) {
+    let alpha = exp(-dt / te);
+    return vec2<f32>(alpha, alpha * dt / te);
+  }
   let lo = settings[im(p, M_TAUMIN)];
   let hi = settings[im(p, M_TAUMAX)];
-  let te = exp(raw);
   let alpha = exp(-dt / clamp(te, lo, hi));
   var k = 0.0;
   if (te >= lo && te <= hi) { k = alpha * dt / te; }
@@ -148,7 +156,7 @@ ${entry} {
   }
 }`,
     ),
-    // Slot 0 of the trajectory: d = u = a = s = 0, ϑ = θ.
+    // Slot 0 of the trajectory: d = u = a = s = z = 0, ϑ = θ.
     make(
       'init',
       [
@@ -167,6 +175,7 @@ ${entry} {
   traj[t_u(0u, p, b, i)] = 0.0;
   traj[t_a(0u, p, b, i)] = 0.0;
   traj[t_s(0u, p, b, i)] = 0.0;
+  traj[t_z(0u, p, b, i)] = 0.0;
   traj[t_adaptiveThreshold(0u, p, b, i)] = work[n_threshold(p, i)];
 }`,
     ),
@@ -175,6 +184,7 @@ ${entry} {
       'forward',
       [
         ['params', 'read'],
+        ['settings', 'read'],
         ['traj', 'read_write'],
         ['io', 'read'],
         ['work', 'read'],
@@ -202,6 +212,13 @@ ${entry} {
   let th = work[n_threshold(p, i)] + work[n_adaptationStrength(p, i)] * a;
   var s = 0.0;
   if (u - th > 0.0) { s = work[ikeep(p, i)]; }
+  // The spike readout's leaky output units: z = κ z + (1 − κ) s (0 with the membrane readout).
+  var z = 0.0;
+  if (settings[im(p, M_SPIKEREADOUT)] != 0.0) {
+    let kappa = settings[im(p, M_KAPPAOUT)];
+    z = kappa * traj[t_z(t, p, b, i)] + (1.0 - kappa) * s;
+  }
+  traj[t_z(slot, p, b, i)] = z;
   traj[t_I(slot, p, b, i)] = I;
   traj[t_d(slot, p, b, i)] = d;
   traj[t_u(slot, p, b, i)] = u;
@@ -210,7 +227,8 @@ ${entry} {
   traj[t_s(slot, p, b, i)] = s;
 }`,
     ),
-    // Readout y = W_out (u · keep) + b_out of every (step, network, trial), ȳ and the task-loss partials.
+    // Readout y = W_out (r · keep) + b_out of every (step, network, trial), r = z (spike readout) or u
+    // (membrane readout); ȳ and the task-loss partials.
     make(
       'readout',
       [
@@ -229,10 +247,13 @@ ${entry} {
   let p = (g / cfg.B) % P;
   let t = g / (cfg.B * P);
   let base = p * TOTAL;
+  let spikes = settings[im(p, M_SPIKEREADOUT)] != 0.0;
   for (var o = 0u; o < NOUT; o++) {
     var y = 0.0;
     for (var i = 0u; i < N; i++) {
-      y += params[base + OFF_WOUT + i * NOUT + o] * (traj[t_u(t + 1u, p, b, i)] * work[ikeep(p, i)]);
+      var r = traj[t_u(t + 1u, p, b, i)];
+      if (spikes) { r = traj[t_z(t + 1u, p, b, i)]; }
+      y += params[base + OFF_WOUT + i * NOUT + o] * (r * work[ikeep(p, i)]);
     }
     out[iy(t, p, b, o)] = y + params[base + OFF_BOUT + o];
   }
@@ -278,14 +299,14 @@ ${entry} {
       ],
       `
 var<workgroup> red: array<vec4<f32>, ${WORKGROUP}>;
-var<workgroup> red2: array<vec2<f32>, ${WORKGROUP}>;
+var<workgroup> red2: array<vec4<f32>, ${WORKGROUP}>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let p = wid.x;
   let l = lid.x;
   let base = p * TOTAL;
   var acc = vec4<f32>(0.0);
-  var acc2 = vec2<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
   let TB = cfg.T * cfg.B;
   for (var q = l; q < TB; q += WG) { acc.x += out[ipart(p, q / cfg.B, q % cfg.B)]; }
   let TBN = TB * N;
@@ -300,6 +321,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var q = l; q < NIN * N; q += WG) { let w = params[base + OFF_WIN + q]; acc.w += w * w; }
   for (var q = l; q < N * N; q += WG) { let w = params[base + OFF_WREC + q]; acc2.x += w * w; }
   for (var q = l; q < N * NOUT; q += WG) { let w = params[base + OFF_WOUT + q]; acc2.y += w * w; }
+  // Neurons that spiked at least once.
+  for (var i = l; i < N; i += WG) {
+    var fired = false;
+    for (var q = 0u; q < TB && !fired; q++) { fired = traj[t_s(q / cfg.B + 1u, p, q % cfg.B, i)] != 0.0; }
+    if (fired) { acc2.z += 1.0; }
+  }
   red[l] = acc;
   red2[l] = acc2;
   workgroupBarrier();
@@ -332,6 +359,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     stats[ist(p, S_L2LOSS)] = l2;
     stats[ist(p, S_MEANU2)] = meanU2;
     stats[ist(p, S_FIRINGRATE)] = r.z / count;
+    stats[ist(p, S_ACTIVENEURONS)] = r2.z;
     stats[ist(p, S_HOMEOSTATICFACTOR)] = ch;
     stats[ist(p, S_GRADNORM)] = 0.0;
     stats[ist(p, S_SCALE)] = 1.0;
@@ -384,6 +412,17 @@ ${entry} {
   if (t + 1u < cfg.T) {
     for (var q = 0u; q < N; q++) { ds += params[base + OFF_WREC + i * N + q] * traj[t_IBar(slot + 1u, p, b, q)]; }
   }
+  // The readout: z̄ = W_out ȳ + κ z̄[t+1] reaches s̄ as (1 − κ) z̄ (spike readout), or W_out ȳ reaches ū
+  // directly (membrane readout).
+  var rb = 0.0;
+  var zbar = 0.0;
+  for (var o = 0u; o < NOUT; o++) { rb += out[idy(t, p, b, o)] * (params[base + OFF_WOUT + i * NOUT + o] * work[ikeep(p, i)]); }
+  if (settings[im(p, M_SPIKEREADOUT)] != 0.0) {
+    let kappa = settings[im(p, M_KAPPAOUT)];
+    zbar = rb + kappa * work[iadj(nxt, 3u, p, b, i)];
+    ds += (1.0 - kappa) * zbar;
+    rb = 0.0;
+  }
   let uN = work[iadj(nxt, 0u, p, b, i)];
   let dN = work[iadj(nxt, 1u, p, b, i)];
   let aN = work[iadj(nxt, 2u, p, b, i)];
@@ -394,8 +433,6 @@ ${entry} {
   let sbar = ds - thr * uN + work[n_oneMinusRho(p, i)] * aN;
   let vbar = sbar * psi(p, u - thr, th);
   let thbar = -vbar - s * uN;
-  var rb = 0.0;
-  for (var o = 0u; o < NOUT; o++) { rb += out[idy(t, p, b, o)] * (params[base + OFF_WOUT + i * NOUT + o] * work[ikeep(p, i)]); }
   let ubar = rb + stats[ist(p, S_HOMEOSTATICFACTOR)] * u + work[n_alphaS(p, i)] * uN + vbar;
   let dbar = work[n_oneMinusAlphaS(p, i)] * ubar + work[n_alphaD(p, i)] * dN;
   var abar = 0.0;
@@ -404,6 +441,7 @@ ${entry} {
   work[iadj(cur, 0u, p, b, i)] = ubar;
   work[iadj(cur, 1u, p, b, i)] = dbar;
   work[iadj(cur, 2u, p, b, i)] = abar;
+  work[iadj(cur, 3u, p, b, i)] = zbar;
   traj[t_IBar(slot, p, b, i)] = Ibar;
   work[a_gradAlphaD(p, b, i)] += dbar * (traj[t_d(t, p, b, i)] - traj[t_I(slot, p, b, i)]);
   work[a_gradAlphaS(p, b, i)] += ubar * (traj[t_u(t, p, b, i)] - traj[t_d(slot, p, b, i)]);
@@ -465,6 +503,13 @@ ${entry} {
       let o = q % NOUT;
       for (var t = 0u; t < cfg.T; t++) {
         for (var b = 0u; b < cfg.B; b++) { g += traj[t_u(t + 1u, p, b, i)] * out[idy(t, p, b, o)]; }
+      }
+      if (settings[im(p, M_SPIKEREADOUT)] != 0.0) {
+        // The spike readout reads z, not u: the sum over u above is replaced.
+        g = 0.0;
+        for (var t = 0u; t < cfg.T; t++) {
+          for (var b = 0u; b < cfg.B; b++) { g += traj[t_z(t + 1u, p, b, i)] * out[idy(t, p, b, o)]; }
+        }
       }
       g += 2.0 * settings[im(p, M_LAMBDAOUT)] / f32(N * NOUT) * params[base + e];
     }
@@ -544,7 +589,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`,
     ),
-    // Masked Adam: every trainable parameter of every network that this pass updates.
+    // The optimiser step of every trainable parameter of every network that this pass updates: decoupled
+    // weight decay, masked Adam (or plain SGD for the properties), then the τ clamp ('step' mode).
     make(
       'adam',
       [
@@ -561,15 +607,27 @@ ${entry} {
   let p = gi / TOTAL;
   let grp = groupOf(gi % TOTAL);
   if (settings[im(p, M_UPDATE)] == 0.0 || settings[im(p, M_TRAINABLE + grp)] == 0.0) { return; }
-  let b1 = settings[im(p, M_BETA1)];
-  let b2 = settings[im(p, M_BETA2)];
-  let g = grads[gi] * stats[ist(p, S_SCALE)];
-  let m = b1 * moments[gi] + (1.0 - b1) * g;
-  let v = b2 * moments[P * TOTAL + gi] + (1.0 - b2) * (g * g);
-  moments[gi] = m;
-  moments[P * TOTAL + gi] = v;
   let lr = settings[im(p, M_LR + grp)];
-  params[gi] = params[gi] - lr * ((m / settings[im(p, M_BC1)]) / (sqrt(v / settings[im(p, M_BC2)]) + settings[im(p, M_EPS)]));
+  var w = params[gi];
+  let lambda = settings[im(p, M_DECAY + grp)];
+  if (lambda != 0.0) { w = w + (-lr * lambda) * w; }
+  let g = grads[gi] * stats[ist(p, S_SCALE)];
+  // The properties' groups follow the weights' (GROUP_KEYS).
+  if (grp >= G_TAUD && settings[im(p, M_SGDPROPERTIES)] != 0.0) {
+    w = w - lr * g;
+  } else {
+    let b1 = settings[im(p, M_BETA1)];
+    let b2 = settings[im(p, M_BETA2)];
+    let m = b1 * moments[gi] + (1.0 - b1) * g;
+    let v = b2 * moments[P * TOTAL + gi] + (1.0 - b2) * (g * g);
+    moments[gi] = m;
+    moments[P * TOTAL + gi] = v;
+    w = w - lr * ((m / settings[im(p, M_BC1)]) / (sqrt(v / settings[im(p, M_BC2)]) + settings[im(p, M_EPS)]));
+  }
+  if (settings[im(p, M_CLAMPAFTERSTEP)] != 0.0 && (grp == G_TAUD || grp == G_TAUS || grp == G_TAUA)) {
+    w = clamp(w, settings[im(p, M_LOGTAUMIN)], settings[im(p, M_LOGTAUMAX)]);
+  }
+  params[gi] = w;
 }`,
     ),
   ];

@@ -43,7 +43,7 @@ export const ACCUMULATOR_PLANES = [
 export type AccumulatorPlane = (typeof ACCUMULATOR_PLANES)[number];
 
 /** The trajectory of a pass, one value per step, trial and neuron ([T+1][P][B][N], slot 0: the initial state). */
-export const TRAJECTORY_PLANES = ['I', 'd', 'u', 'a', 'adaptiveThreshold', 's', 'IBar'] as const;
+export const TRAJECTORY_PLANES = ['I', 'd', 'u', 'a', 'adaptiveThreshold', 's', 'z', 'IBar'] as const;
 export type TrajectoryPlane = (typeof TRAJECTORY_PLANES)[number];
 
 /** Values of a whole network ([P]) that the backward pass reads. */
@@ -88,6 +88,7 @@ export const PLANE_DOCS: Readonly<Record<Plane, string>> = {
   a: 'a[t], the adaptation variable',
   adaptiveThreshold: 'ϑ[t] = θ + β a[t], the adaptive threshold',
   s: 's[t] = H(u[t] − ϑ[t]), the spikes (a sigmoid of u − ϑ for soft spikes)',
+  z: 'z[t] = κ z[t−1] + (1 − κ) s[t], the spikes filtered by the spike readout’s leaky output units (κ = exp(−dt/τ_out))',
   IBar: 'Ī[t] = ∂L/∂I[t], the adjoint of the synaptic input',
   homeostaticFactor: 'c_h = 2 λ_h sign(m − σ_h) / (T B N), the homeostatic term’s factor in the backward pass',
 };
