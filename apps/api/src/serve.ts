@@ -27,7 +27,11 @@ const app = await buildApp({
 });
 await app.listen({ port: config.port, host: config.host });
 
-exitOnSignal(log, () => app.close().then(() => store.close()), {
+const closeStore = () =>
+  store.close({
+    onAbandoned: (n) => log(`database pool: ${n} connection(s) still in use after the grace: not waiting for them`),
+  });
+exitOnSignal(log, () => app.close().then(closeStore), {
   deadlineMs: config.shutdownMs,
   signals: takeStopSignals,
 });

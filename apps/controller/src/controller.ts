@@ -91,7 +91,9 @@ export async function startController(
       step('closing the queues');
       await queues.close();
       step('closing the database pool');
-      await store.close();
+      await store.close({
+        onAbandoned: (n) => log(`database pool: ${n} connection(s) still in use after the grace: not waiting for them`),
+      });
     },
   };
 }

@@ -31,7 +31,12 @@ export function jobWorker<N extends JobName>(
   processor: string | URL | Processor<JobPayload<N>, JobResult<N>, string>,
   options: WorkerOptions,
 ): JobWorker<N> {
-  return new Worker<JobPayload<N>, JobResult<N>, string>(JOBS[name].queue, processor, options);
+  const worker = new Worker<JobPayload<N>, JobResult<N>, string>(JOBS[name].queue, processor, options);
+  // BullMQ leaves a connection that it was given open at close (it may be shared): this one is the
+  // worker's own, and would otherwise go on reconnecting, unwatched, after the worker closed.
+  const own = options.connection;
+  if (own instanceof Redis) worker.once('closed', () => own.disconnect());
+  return worker;
 }
 
 /** The queue of a catalog entry, under `prefix`, over `connection`. */

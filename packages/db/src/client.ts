@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/client.js';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/ip2';
@@ -26,14 +27,53 @@ export interface ClientOptions {
 /** The generated Prisma client type, for code that needs a transaction client's type. */
 export type DbClient = PrismaClient;
 
+/**
+ * How long closing a client waits for the queries in progress to finish before it stops waiting
+ * for their connections (node-postgres's pool.end() waits for every checked-out connection).
+ */
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+
+/** The node-postgres pool under each client of createClient, for closeClient's count. */
+const pools = new WeakMap<DbClient, pg.Pool>();
+
 /** A Prisma client over node-postgres (the driver adapter: no native query engine). */
 export function createClient(options: ClientOptions = {}): DbClient {
   const url = options.url ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
   });
-  return new PrismaClient({ adapter });
+  // $disconnect() ends the pool, as with a pool of the adapter's own.
+  const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  pools.set(client, pool);
+  return client;
+}
+
+export interface CloseOptions {
+  /** How long to wait for queries in progress (default DEFAULT_CLOSE_GRACE_MS). */
+  readonly graceMs?: number;
+  /** Told when the grace passes with connections still in use, and how many. */
+  readonly onAbandoned?: (inUse: number) => void;
+}
+
+/**
+ * Disconnects a client and ends its pool, waiting at most the grace for the connections in use
+ * (node-postgres's pool.end() waits for every checked-out connection, for ever if its query never
+ * ends or work still running in the process holds it). After the grace the close returns without
+ * them: its caller is shutting down, and the process's exit closes them.
+ */
+export async function closeClient(client: DbClient, options: CloseOptions = {}): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), options.graceMs ?? DEFAULT_CLOSE_GRACE_MS);
+    timer.unref();
+  });
+  const closed = await Promise.race([client.$disconnect().then(() => true), grace]);
+  clearTimeout(timer);
+  if (!closed) {
+    const pool = pools.get(client);
+    options.onAbandoned?.(pool ? pool.totalCount - pool.idleCount : Number.NaN);
+  }
 }

@@ -1,6 +1,14 @@
 export { AnalysisRepository, type AnalysisState, type StoredAnalysis } from './analyses.js';
 export { API_KEY_PREFIX, ApiKeyRepository, type ApiKeyInfo, type CreatedApiKey } from './api-keys.js';
-export { createClient, DEFAULT_DATABASE_URL, type ClientOptions, type DbClient } from './client.js';
+export {
+  closeClient,
+  createClient,
+  DEFAULT_CLOSE_GRACE_MS,
+  DEFAULT_DATABASE_URL,
+  type ClientOptions,
+  type CloseOptions,
+  type DbClient,
+} from './client.js';
 export { ControllerRepository, type CandidateUpdate } from './controller.js';
 export {
   ActiveLimitError,

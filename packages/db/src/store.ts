@@ -1,4 +1,4 @@
-import { createClient, type ClientOptions, type DbClient } from './client.js';
+import { closeClient, createClient, type ClientOptions, type CloseOptions, type DbClient } from './client.js';
 import { AnalysisRepository } from './analyses.js';
 import { ApiKeyRepository } from './api-keys.js';
 import { ControllerRepository } from './controller.js';
@@ -19,8 +19,8 @@ export interface Store {
   readonly analyses: AnalysisRepository;
   /** Progress-stream reads, counts and readiness, over all owners. */
   readonly monitor: MonitorRepository;
-  /** Closes the pool. */
-  close(): Promise<void>;
+  /** Closes the pool, waiting a bounded time for the queries in progress (closeClient). */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export function openStore(options: ClientOptions = {}): Store {
@@ -38,6 +38,6 @@ export function storeOf(client: DbClient): Store {
     apiKeys: new ApiKeyRepository(client),
     analyses: new AnalysisRepository(client),
     monitor: new MonitorRepository(client),
-    close: () => client.$disconnect(),
+    close: (options) => closeClient(client, options),
   };
 }
