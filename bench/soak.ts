@@ -586,6 +586,9 @@ async function main(): Promise<number> {
       if (signal === 'SIGTERM') f.note = `exit ${code}`;
       if (signal === 'SIGTERM' && code !== 0) {
         problem(`${name} exited ${code} on SIGTERM (${to}); its log: ${keepLog(name)}`);
+      } else if (signal === 'SIGTERM' && /still in use after the grace/.test(stack.logs.get(name) ?? '')) {
+        // Not a problem (the close is bounded), but work was still holding the database at the close.
+        log(`note: ${name} left database connections in use at its close; its log: ${keepLog(name)}`);
       }
     } catch (e) {
       problem(

@@ -1,5 +1,6 @@
 import { useTestStore } from '@ip2/testing/store';
 import { describe, expect, it } from 'vitest';
+import { TcpProxy } from '../../../test/support/net.js';
 import { closeClient, createClient, type DbClient } from './client.js';
 
 let client: DbClient;
@@ -42,4 +43,33 @@ describe('closeClient', () => {
     );
     await slow;
   });
+});
+
+describe('a connection that breaks inside a transaction', () => {
+  it('goes back to the pool, so that the pool neither shrinks nor holds its close', async () => {
+    const target = new URL(tdb.url);
+    const proxy = await TcpProxy.start('127.0.0.1', { host: target.hostname, port: Number(target.port || 5432) });
+    // Two connections; three breaks would leave none if broken connections stayed checked out.
+    const c = createClient({ url: proxy.url(tdb.url), poolSize: 2, connectTimeoutMs: 3_000 });
+    try {
+      for (let round = 0; round < 3; round++) {
+        const work = c.$transaction(async (tx) => {
+          await tx.$queryRawUnsafe('SELECT 1');
+          await new Promise((r) => setTimeout(r, 500));
+          await tx.$queryRawUnsafe('SELECT 2');
+        });
+        setTimeout(() => void proxy.cut().then(() => setTimeout(() => void proxy.restore(), 300)), 150);
+        await expect(work).rejects.toThrow();
+      }
+      // After the release delay, every broken connection has been dropped and replaced on demand.
+      await new Promise((r) => setTimeout(r, 5_500));
+      for (let i = 0; i < 3; i++)
+        expect(await c.$transaction(async (tx) => tx.$queryRawUnsafe('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+      const abandoned: number[] = [];
+      await closeClient(c, { graceMs: 2_000, onAbandoned: (n) => abandoned.push(n) });
+      expect(abandoned).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 });

@@ -45,10 +45,46 @@ export function createClient(options: ClientOptions = {}): DbClient {
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
   });
+  dropBrokenConnections(pool);
   // $disconnect() ends the pool, as with a pool of the adapter's own.
   const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(client, pool);
   return client;
+}
+
+/** How long a checked-out connection that broke may stay out before the pool drops it (dropBrokenConnections). */
+export const BROKEN_CONNECTION_RELEASE_MS = 5_000;
+
+/**
+ * Gives the pool back the connections that break while checked out and are never released.
+ * @prisma/adapter-pg (6.19) loses a connection that breaks inside an interactive transaction: the
+ * engine's ROLLBACK fails on the broken connection and the transaction's release is never called,
+ * so the pool counts it as in use for good — the pool shrinks by one at each such break (a network
+ * cut, a database restart) until it serves nobody, and pool.end() waits for it for ever. A connection
+ * that reports an error while checked out, and is still out BROKEN_CONNECTION_RELEASE_MS later, is
+ * released with that error here, which removes it from the pool.
+ */
+function dropBrokenConnections(pool: pg.Pool): void {
+  const out = new Map<pg.PoolClient, (err: Error) => void>();
+  pool.on('acquire', (client) => {
+    const onError = (err: Error) => {
+      setTimeout(() => {
+        if (!out.has(client)) return;
+        try {
+          client.release(err);
+        } catch {
+          // released meanwhile by its holder
+        }
+      }, BROKEN_CONNECTION_RELEASE_MS).unref();
+    };
+    out.set(client, onError);
+    client.once('error', onError);
+  });
+  pool.on('release', (_err: Error | undefined, client: pg.PoolClient) => {
+    const onError = out.get(client);
+    out.delete(client);
+    if (onError) client.removeListener('error', onError);
+  });
 }
 
 export interface CloseOptions {
