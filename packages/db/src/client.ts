@@ -70,11 +70,10 @@ function dropBrokenConnections(pool: pg.Pool): void {
     const onError = (err: Error) => {
       setTimeout(() => {
         if (!out.has(client)) return;
-        try {
-          client.release(err);
-        } catch {
-          // released meanwhile by its holder
-        }
+        client.release(err);
+        // The pool has dropped it for good: a late release by its holder must not count twice (pg-pool
+        // throws on a second release, from a callback where nothing could catch it).
+        client.release = () => undefined;
       }, BROKEN_CONNECTION_RELEASE_MS).unref();
     };
     out.set(client, onError);
