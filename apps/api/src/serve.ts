@@ -3,7 +3,7 @@
  */
 import { takeStopSignals } from '@ip2/contracts/early-signal';
 import { fileURLToPath } from 'node:url';
-import { openStore } from '@ip2/db';
+import { closeLogged, openStore } from '@ip2/db';
 import { buildApp } from './app.js';
 import { configOrExit, exitOnSignal } from '@ip2/contracts';
 import { parseApiEnv } from './env.js';
@@ -27,11 +27,7 @@ const app = await buildApp({
 });
 await app.listen({ port: config.port, host: config.host });
 
-const closeStore = () =>
-  store.close({
-    onAbandoned: (n) => log(`database pool: ${n} connection(s) still in use after the grace: not waiting for them`),
-  });
-exitOnSignal(log, () => app.close().then(closeStore), {
+exitOnSignal(log, () => app.close().then(() => store.close(closeLogged(log))), {
   deadlineMs: config.shutdownMs,
   signals: takeStopSignals,
 });

@@ -9,7 +9,7 @@ import {
   type CloseStep,
   type JobWorker,
 } from '@ip2/contracts';
-import { openStore, type Store } from '@ip2/db';
+import { closeLogged, openStore, type Store } from '@ip2/db';
 import { UnrecoverableError, type Queue } from 'bullmq';
 import { advanceSearch, type ControllerContext } from './advance.js';
 import type { ControllerConfig } from './env.js';
@@ -91,9 +91,7 @@ export async function startController(
       step('closing the queues');
       await queues.close();
       step('closing the database pool');
-      await store.close({
-        onAbandoned: (n) => log(`database pool: ${n} connection(s) still in use after the grace: not waiting for them`),
-      });
+      await store.close(closeLogged(log));
     },
   };
 }

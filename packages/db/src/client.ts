@@ -93,6 +93,13 @@ export interface CloseOptions {
   readonly onAbandoned?: (inUse: number) => void;
 }
 
+/** Close options that log, on `log`, the connections a close left in use (the line the soak looks for). */
+export function closeLogged(log: (line: string) => void): CloseOptions {
+  return {
+    onAbandoned: (n) => log(`database pool: ${n} connection(s) still in use after the grace: not waiting for them`),
+  };
+}
+
 /**
  * Disconnects a client and ends its pool, waiting at most the grace for the connections in use
  * (node-postgres's pool.end() waits for every checked-out connection, for ever if its query never

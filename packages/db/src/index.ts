@@ -2,6 +2,7 @@ export { AnalysisRepository, type AnalysisState, type StoredAnalysis } from './a
 export { API_KEY_PREFIX, ApiKeyRepository, type ApiKeyInfo, type CreatedApiKey } from './api-keys.js';
 export {
   closeClient,
+  closeLogged,
   createClient,
   DEFAULT_CLOSE_GRACE_MS,
   DEFAULT_DATABASE_URL,
