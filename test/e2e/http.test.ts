@@ -141,10 +141,10 @@ describe('ip2 submit / watch / report against the service', () => {
     expect(io.stdout.split(verdict)).toHaveLength(3);
     expect(io.stdout.split('property importance (every mask on its first 3 tasks × 2 seeds')).toHaveLength(3);
 
-    // ip2 report downloads the files the local mode wrote: byte-identical task files, the same decision.
+    // ip2 report downloads the files the local mode wrote: byte-identical task files and figures, the same decision.
     const out = dir();
     expect(await ip2('report', searchId, ...as(alice), '--out', out), io.stderr).toBe(0);
-    for (const f of ['tasks.json', 'tasks.csv']) {
+    for (const f of ['tasks.json', 'tasks.csv', 'importance.svg', 'validation.svg']) {
       expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(localDir, f), 'utf8'));
     }
     const downloaded = JSON.parse(readFileSync(join(out, 'fixed-config.json'), 'utf8')) as FixedConfig;

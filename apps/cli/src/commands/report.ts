@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import type { ImportanceView } from '@ip2/contracts/http';
+import { importanceSvg, validationSvg } from '@ip2/report';
 import { UsageError } from '../errors.js';
 import { ensureWritableDir, writeAtomic } from '../output.js';
 import { connect, ServerError, type ConnectionFlags } from '../server/client.js';
@@ -11,8 +13,9 @@ export interface ReportFlags extends ConnectionFlags {
 
 /**
  * `ip2 report <id>`: downloads a finished search's outputs into --out, the files `ip2 search` writes:
- * report.html, tasks.json, tasks.csv and fixed-config.json (the server's record). Nothing is written
- * unless every download succeeded.
+ * report.html, tasks.json, tasks.csv and fixed-config.json (the server's record), and the report's two
+ * evidence plots on their own: importance.svg (when the search measured every mask) and validation.svg
+ * (when the decision was validated). Nothing is written unless every download succeeded.
  */
 export async function runReport(id: string, f: ReportFlags): Promise<number> {
   const sid = checkSearchId(id);
@@ -24,25 +27,38 @@ export async function runReport(id: string, f: ReportFlags): Promise<number> {
       `<id>: search ${sid} is ${search.state}: its report exists once it completes (follow it with: ip2 watch ${sid})`,
     );
   }
-  const [html, json, csv, configs] = await Promise.all([
+  const [html, json, csv, configs, importance] = await Promise.all([
     client.text(`/v1/searches/${sid}/report`, what),
     client.text(`/v1/searches/${sid}/results?format=json`, what),
     client.text(`/v1/searches/${sid}/results?format=csv`, what),
     client.json<{ items: FixedConfigView[] }>(`/v1/configs?family=${encodeURIComponent(search.family)}`, {}, 'configs'),
+    client.json<ImportanceView>(`/v1/searches/${sid}/importance`, {}, what),
   ]);
   const config = configs.items.find((c) => c.searchId === sid);
   if (config === undefined)
     throw new ServerError(`${what} is COMPLETE but the server has no fixed configuration for it`);
+  // The plots are drawn here from the server's numbers, by the code that draws them for `ip2 search`.
+  const validation = config.record.validation;
+  const figures = [
+    ...(importance.importance === null
+      ? []
+      : [{ name: 'importance.svg', svg: await importanceSvg(importance.importance) }]),
+    ...(validation !== undefined && validation.verdict !== 'unvalidated'
+      ? [{ name: 'validation.svg', svg: await validationSvg(validation) }]
+      : []),
+  ];
   const out = ensureWritableDir('--out', f.out ?? join('results', sid));
   writeAtomic(join(out, 'report.html'), html);
   writeAtomic(join(out, 'tasks.json'), json);
   writeAtomic(join(out, 'tasks.csv'), csv);
   writeAtomic(join(out, 'fixed-config.json'), JSON.stringify(config.record, null, 2) + '\n');
+  for (const { name, svg } of figures) writeAtomic(join(out, name), svg);
   process.stdout.write(
     [
       `search ${sid}: chosen mask ${config.record.mask.bits} = [${config.record.mask.keys.join(', ') || 'none'}]`,
       `report → ${join(out, 'report.html')}`,
       `results → ${join(out, 'tasks.json')}, ${join(out, 'tasks.csv')}`,
+      ...(figures.length > 0 ? [`figures → ${figures.map((x) => join(out, x.name)).join(', ')}`] : []),
       `fixed configuration ${config.record.hash.slice(0, 16)}… → ${join(out, 'fixed-config.json')}`,
       '',
     ].join('\n'),

@@ -3,8 +3,8 @@
  * it answers with (the OpenAPI document is generated from these). Browser-safe: zod, the search
  * definition and the model versions only, so the dashboard bundles this module as it is.
  */
-import { MODEL_VERSIONS } from '@ip2/snn';
-import { searchDefinitionSchema, VERDICTS, type SearchDefinitionInput } from '@ip2/search/definition';
+import { MODEL_VERSIONS, PROPERTY_KEYS } from '@ip2/snn';
+import { SCORE_METRICS, searchDefinitionSchema, VERDICTS, type SearchDefinitionInput } from '@ip2/search/definition';
 import { z } from 'zod';
 
 export { VERDICTS, type Verdict } from '@ip2/search/definition';
@@ -301,7 +301,7 @@ export const fixedConfigListSchema = z.object({ family: z.string(), items: z.arr
 const intervalSchema = z.object({ mean: num, lo: num, hi: num });
 
 const effectSchema = z.object({
-  keys: z.array(z.string()).describe('The property (main effect) or the pair (interaction)'),
+  keys: z.array(z.enum(PROPERTY_KEYS)).describe('The property (main effect) or the pair (interaction)'),
   effect: intervalSchema.describe('Mean over seeds with its bootstrap interval'),
   reading: z
     .enum(['helps', 'hurts', 'unclear'])
@@ -314,7 +314,7 @@ export const importanceViewSchema = z
     state: searchStateSchema,
     importance: z
       .object({
-        metric: z.string().describe('The score the effects are on (the search definition’s score.metric)'),
+        metric: z.enum(SCORE_METRICS).describe('The score the effects are on (the search definition’s score.metric)'),
         direction: z.enum(['lower', 'higher']).describe('Which way the score is better'),
         tasks: z.number().describe("The prefix of tasks every mask was measured on (the first rung's)"),
         seeds: z.number(),
