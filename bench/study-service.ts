@@ -3,6 +3,7 @@
  *
  *   npm run build && npm run study:service -- [--families dms,cddms,gng2,gng4,sma] [--preset paper]
  *       [--hidden 100] [--tasks 30] [--cap 6000] [--seeds 3] [--validation-seeds 5] [--seed 1]
+ *       [--space tauD,tauS,theta] [--property-optimizer adam|sgd] [--property-lr X]
  *       [--workers 2] [--population 4] [--database ip2_study] [--port 3310]
  *       [--out results/reproduction-v2/service] [--server URL --key KEY]
  *
@@ -41,6 +42,10 @@ const { values: flags } = parseArgs({
     seeds: { type: 'string', default: '3' },
     'validation-seeds': { type: 'string', default: '5' },
     seed: { type: 'string', default: '1' },
+    /** Passed to `ip2 submit` when given (its defaults otherwise): the search space and the properties' optimiser. */
+    space: { type: 'string' },
+    'property-optimizer': { type: 'string' },
+    'property-lr': { type: 'string' },
     workers: { type: 'string', default: '2' },
     population: { type: 'string', default: '4' },
     database: { type: 'string', default: 'ip2_study' },
@@ -85,6 +90,11 @@ const searchArgs = [
   String(flags['validation-seeds']),
   '--seed',
   String(int('seed', 2 ** 31)),
+  // Only when given, so that the idempotency keys (and searches) of earlier runs stay as they were;
+  // `ip2 submit` validates the values and names the flag when one is bad.
+  ...(['space', 'property-optimizer', 'property-lr'] as const).flatMap((k) =>
+    flags[k] === undefined ? [] : [`--${k}`, String(flags[k])],
+  ),
 ];
 if (!/^[a-z_][a-z0-9_]{0,62}$/.test(flags.database)) fail('--database: a lower-case PostgreSQL name');
 if ((flags.server === undefined) !== (flags.key === undefined)) fail('--server and --key go together');
