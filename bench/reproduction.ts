@@ -19,6 +19,11 @@
  * `--masks-from DIR` takes each family's mask from DIR/<family>/search/fixed-config.json (the searches of
  * `npm run study:service`) instead of running `ip2 search` here.
  *
+ * Figures (SVG, into --figures, default <out>/figures): per family, the adaptation-speed curves of claims
+ * 1–2 (claims12-<family>.svg) and of claim 3 (claim3-<family>.svg): median, quartiles and range over seeds
+ * of the iterations to criterion per task, one panel per model; the share of runs converged by task of
+ * every model (survival-<family>.svg); and the Goudar runs (goudar.svg).
+ *
  * Every command is printed before it runs and its output folder is kept; a finished run
  * (results.json present) is not run again, so an interrupted study continues where it stopped.
  * The summary (mean over seeds with a seeded 95% bootstrap interval; censored metrics, where a failed
@@ -39,7 +44,9 @@ import {
   type RandomMaskDistribution,
 } from '@ip2/search';
 import { sequenceMetrics, spikingParameterCount, type SequenceMetrics } from '@ip2/l2l';
+import { bandPanelsSpec, renderSvg, survivalCurveSpec } from '@ip2/report';
 import { parsePropertyKeys, Rng, type PropertyKey } from '@ip2/snn';
+import { bandSeries, survivalSeries } from './figures.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(ROOT, 'apps/cli/dist/main.js');
@@ -74,6 +81,7 @@ const { values: flags } = parseArgs({
     'goudar-tasks': { type: 'string', default: '50' },
     'goudar-batches': { type: 'string', default: '1,2' },
     'summary-only': { type: 'boolean', default: false },
+    figures: { type: 'string', default: '' },
     jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
     out: { type: 'string', default: 'results/reproduction' },
     help: { type: 'boolean', default: false },
@@ -614,7 +622,58 @@ ${curves([...ablationRows, ...baselineRows, ...goudarRows])}`,
       2,
     ),
   );
+  await writeFigures(ablationRows, baselineRows, goudarRows);
   console.log(md);
+}
+
+/** The study's figures (see the header), from the rows' per-seed curves. */
+async function writeFigures(
+  ablationRows: readonly FigureRow[],
+  baselineRows: readonly FigureRow[],
+  goudarRows: readonly FigureRow[],
+): Promise<void> {
+  const dir = flags.figures === '' ? join(out, 'figures') : resolve(flags.figures);
+  mkdirSync(dir, { recursive: true });
+  const runsOf = (r: FigureRow) => r.curves.map((c) => c.map((v) => ({ iterations: Math.abs(v), converged: v >= 0 })));
+  const label = (r: FigureRow) => `${r.model} (${r.seeds.length} seed${r.seeds.length === 1 ? '' : 's'})`;
+  const write = async (name: string, svg: Promise<string>) => {
+    writeFileSync(join(dir, name), await svg);
+    console.log(`wrote ${join(dir, name)}`);
+  };
+  const bandsFigure = (rows: readonly FigureRow[], title: string) =>
+    renderSvg(
+      bandPanelsSpec(
+        rows.map((r) => bandSeries(label(r), runsOf(r))),
+        { title, columns: rows.length > 4 ? 3 : 2, ...(rows[0] ? { highlight: label(rows[0]) } : {}) },
+      ),
+    );
+  const per = 'iterations to criterion per task (median, quartiles, range over seeds)';
+  for (const f of [...new Set([...ablationRows, ...baselineRows].map((r) => r.family))]) {
+    const ablation = ablationRows.filter((r) => r.family === f);
+    const baseline = baselineRows.filter((r) => r.family === f);
+    if (ablation.length > 0)
+      await write(`claims12-${f}.svg`, bandsFigure(ablation, `${f}, claims 1–2: ${per}, cap ${flags.cap}`));
+    if (baseline.length > 0)
+      await write(`claim3-${f}.svg`, bandsFigure(baseline, `${f}, claim 3: ${per}, cap ${flags['baseline-cap']}`));
+    const survival = [
+      ...ablation.map((r) => survivalSeries(`${label(r)}, claims 1–2`, runsOf(r))),
+      ...baseline.map((r) => survivalSeries(`${label(r)}, claim 3`, runsOf(r))),
+    ];
+    await write(
+      `survival-${f}.svg`,
+      renderSvg(survivalCurveSpec(survival, { title: `${f}: share of runs converged by task` })),
+    );
+  }
+  if (goudarRows.length > 0)
+    await write('goudar.svg', bandsFigure(goudarRows, `sma, rnn (Goudar et al. 2023): ${per}, cap 20 000`));
+}
+
+/** What a figure reads of a summary row: its label, seeds and per-seed curves (negative: failed). */
+interface FigureRow {
+  readonly family: string;
+  readonly model: string;
+  readonly seeds: readonly number[];
+  readonly curves: readonly (readonly number[])[];
 }
 
 main().catch((e: unknown) => {

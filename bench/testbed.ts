@@ -19,7 +19,6 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   calibrationBatch,
-  convergedShareByTask,
   createLearner,
   failureFreeMetrics,
   parseProtocol,
@@ -40,6 +39,7 @@ import {
 } from '@ip2/snn';
 import { bandPanelsSpec, renderSvg, survivalCurveSpec, type BandSeries, type SurvivalSeries } from '@ip2/report';
 import { createInstance, FAMILY_IDS, heldOutBatch } from '@ip2/tasks';
+import { bandSeries, survivalSeries } from './figures.js';
 import { mean } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -473,23 +473,12 @@ if (parts.includes('fresh')) {
   summary.fresh = rows;
 }
 
-/** Median, quartiles and range across runs of the iterations at each task. */
-function bands(label: string, runs: readonly { tasks: readonly TaskResult[] }[]): BandSeries {
-  const n = Math.min(...runs.map((r) => r.tasks.length));
-  const q = (xs: number[], f: number) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const at = f * (s.length - 1);
-    const lo = Math.floor(at);
-    return s[lo]! + (s[Math.ceil(at)]! - s[lo]!) * (at - lo);
-  };
-  return {
+/** The adaptation-speed bands of runs (bench/figures.ts). */
+const bands = (label: string, runs: readonly { tasks: readonly TaskResult[] }[]): BandSeries =>
+  bandSeries(
     label,
-    points: Array.from({ length: n }, (_, task) => {
-      const xs = runs.map((r) => Math.max(1, r.tasks[task]!.iterations));
-      return { task, median: q(xs, 0.5), lo: q(xs, 0), hi: q(xs, 1), q1: q(xs, 0.25), q3: q(xs, 0.75) };
-    }),
-  };
-}
+    runs.map((r) => r.tasks),
+  );
 
 if (parts.includes('figures')) {
   // Adaptation-speed curves (median and range across seeds) of version 1 and 2 per family, and the
@@ -514,14 +503,12 @@ if (parts.includes('figures')) {
           ['v2', a?.runs ?? []],
         ] as const) {
           if (runs.length === 0) continue;
-          survival.push({
-            label: `${family} rsnn-noip ${v}`,
-            points: convergedShareByTask(runs.map((r) => r.tasks)).map((p) => ({
-              task: p.task,
-              share: p.share,
-              runs: p.runs,
-            })),
-          });
+          survival.push(
+            survivalSeries(
+              `${family} rsnn-noip ${v}`,
+              runs.map((r) => r.tasks),
+            ),
+          );
         }
       }
     }
