@@ -49,6 +49,22 @@ describe('error mapping (real database errors)', () => {
     expect(mapError(fk)).toBeInstanceOf(NotFoundError);
   });
 
+  it('maps a transaction that gets no connection within maxWait (pool busy) to a retryable UnavailableError', async () => {
+    const small = createClient({ url: tdb.url, poolSize: 1 });
+    try {
+      const holder = small.$transaction(async (tx) => tx.$executeRaw`SELECT pg_sleep(1)`, { timeout: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const e = await caught(small.$transaction(async (tx) => tx.$executeRaw`SELECT 1`, { maxWait: 100 }));
+      await holder;
+      expect(String(e)).toMatch(/Unable to start a transaction in the given time/);
+      const mappedError = mapError(e);
+      expect(mappedError).toBeInstanceOf(UnavailableError);
+      expect(isRetryable(mappedError)).toBe(true);
+    } finally {
+      await small.$disconnect();
+    }
+  });
+
   it('maps an unreachable server to a retryable UnavailableError, a missing database to a final one', async () => {
     const down = createClient({ url: 'postgresql://postgres@127.0.0.1:1/ip2' });
     try {

@@ -138,6 +138,10 @@ export function toDbError(e: unknown): DbError | undefined {
     if (NOT_FOUND_CODES.has(e.code)) return new NotFoundError('record not found', { cause: e });
     if (e.code === 'P1003') return new UnavailableError('the database does not exist', { cause: e, retryable: false });
     if (UNAVAILABLE_CODES.has(e.code)) return new UnavailableError(`database unavailable (${e.code})`, { cause: e });
+    // Every connection of the pool stayed busy for the transaction's maxWait: the same call may succeed later.
+    if (e.code === 'P2028' && /Unable to start a transaction in the given time/.test(e.message)) {
+      return new UnavailableError('database busy: no connection for the transaction within its maxWait', { cause: e });
+    }
   }
   if (e instanceof Prisma.PrismaClientInitializationError) {
     return new UnavailableError(`cannot connect to the database: ${e.message}`, { cause: e });
