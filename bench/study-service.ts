@@ -13,7 +13,8 @@
  * creates an API key, and stops the service at the end. Per family, in turn:
  *   ip2 submit … --idempotency-key <the family and the flags>   (a rerun gets the same search back)
  *   ip2 watch <id> --quiet                                        (to its decision)
- *   ip2 report <id> --out <out>/<family>/search                   (report.html, tasks.json, fixed-config.json)
+ *   ip2 report <id> --out <out>/<family>/search                   (report.html, tasks.json, fixed-config.json,
+ *                                                                  figures; after the analyses: analysis.json)
  * A family whose report is already in --out is not submitted again. What the searches cost is measured
  * on this real workload and written with the decisions to <out>/summary.md and summary.json: wall time,
  * task trainings, network-iterations per second per core, and the queue overhead per task (from the
@@ -202,6 +203,19 @@ function cli(args: string[], env: Record<string, string>): Promise<string> {
   });
 }
 
+/** Waits (at most 30 min) until the search's analyses are no longer PENDING; none asked for ends it too. */
+async function analysesDone(server: string, key: string, id: string): Promise<void> {
+  const until = Date.now() + 30 * 60_000;
+  for (;;) {
+    const res = await fetch(`${server}/v1/searches/${id}/analysis`, { headers: { authorization: `Bearer ${key}` } });
+    if (res.status === 404) return;
+    const { state } = (await res.json()) as { state: string };
+    if (state !== 'PENDING') return;
+    if (Date.now() > until) throw new Error(`search ${id}: its analyses are still pending after 30 min`);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+}
+
 /** A row of tasks.json: one task result of one run (search and validation runs alike). */
 interface TaskRow {
   readonly totalIterations: number;
@@ -232,6 +246,11 @@ async function family(f: string, server: string, key: string): Promise<FamilyFig
     id = out.split('\n')[0]!.trim();
     writeFileSync(idFile, `${id}\n`);
     await cli(['watch', id, '--quiet'], env);
+  }
+  if (!existsSync(join(dir, 'analysis.json'))) {
+    // The analyses of the chosen mask (a worker trains it again after the decision): waited for, so
+    // that the report and analysis.json hold them.
+    await analysesDone(server, key, id);
     await cli(['report', id, '--out', dir], env);
   }
   const view = (await (

@@ -183,6 +183,25 @@ describe('ip2 submit / watch / report against the service', () => {
     expect(served).toContain('<h3>Intrinsic values across tasks</h3>');
     expect(served).not.toContain('pending');
     expect(served).toBe(section(readFileSync(join(localDir, 'report.html'), 'utf8')));
+
+    // ip2 report now also writes analysis.json: the local mode's but for the wall time.
+    const out = dir();
+    expect(await ip2('report', searchId, ...as(alice), '--out', out), io.stderr).toBe(0);
+    expect(io.stdout).toContain(
+      `analyses of the chosen configuration (2 runs trained again) → ${join(out, 'analysis.json')}`,
+    );
+    const downloaded = JSON.parse(readFileSync(join(out, 'analysis.json'), 'utf8')) as object;
+    expect(text(downloaded)).toBe(text(localAnalysis));
+    // The route behind it: owner-isolated, with its state.
+    const mine = await fetch(`${server}/v1/searches/${searchId}/analysis`, {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toMatchObject({ searchId, state: 'COMPLETE', seeds: 2, error: null });
+    const theirs = await fetch(`${server}/v1/searches/${searchId}/analysis`, {
+      headers: { authorization: `Bearer ${bob}` },
+    });
+    expect(theirs.status).toBe(404);
   });
 
   it('ip2 watch on a finished search replays its stream and prints the decision', async () => {

@@ -186,9 +186,9 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder (default: results/<id>)')
     .addHelpText(
       'after',
-      `${SERVER_HELP}\nWrites into --out: report.html, tasks.json, tasks.csv, fixed-config.json, and importance.svg and\n` +
-        'validation.svg where the search has them (nothing unless every download succeeded). A search that is not\n' +
-        'COMPLETE has no report yet (exit 2).\n\n' +
+      `${SERVER_HELP}\nWrites into --out: report.html, tasks.json, tasks.csv, fixed-config.json, importance.svg and\n` +
+        'validation.svg where the search has them, and analysis.json once the analyses of the chosen configuration\n' +
+        'are stored (nothing unless every download succeeded). A search that is not COMPLETE has no report yet (exit 2).\n\n' +
         'Example: ip2 report 0b0e5b4e-2a43-4d3c-9a53-3f1f7a0c2f00 --out results/dms',
     )
     .action(async (id: string, flags: ReportFlags) => {

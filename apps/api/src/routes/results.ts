@@ -1,5 +1,5 @@
 import type { StoredAnalysis } from '@ip2/db';
-import { searchReport, taskFiles, type ConfigurationAnalysis } from '@ip2/report';
+import { searchReport, taskFiles, toJson, type ConfigurationAnalysis } from '@ip2/report';
 import {
   isImportance,
   parseStoredSearchDefinition,
@@ -108,6 +108,46 @@ export const resultRoutes: FastifyPluginAsyncZod<{ ctx: ApiContext }> = async (a
       }
       reports.set(key, html);
       return sendReport(reply, id, html);
+    },
+  );
+
+  app.get(
+    '/v1/searches/:id/analysis',
+    {
+      schema: {
+        summary: 'The analyses of the chosen configuration (download)',
+        description:
+          'What `ip2 search` writes as analysis.json, wrapped with its state: after a search completes a ' +
+          'worker trains the chosen configuration again on `seeds` seeds for the analyses of SCIENCE.md §8 ' +
+          '(intrinsic distributions, lesion study, modularity; near-silent networks flagged). ' +
+          '`{ searchId, state: PENDING | COMPLETE | FAILED, seeds, error, analysis }`, `analysis` null until ' +
+          'COMPLETE (NaN and ±Infinity as strings). 404 when none was asked for (the search is not ' +
+          'complete, or the controller runs with ANALYSIS_SEEDS=0).',
+        tags: ['searches'],
+        security,
+        params: searchParamsSchema,
+        querystring: noQuerySchema,
+        produces: ['application/json'],
+        response: { 200: z.string().describe('the analyses with their state'), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const search = await store.searches.get(ownerOf(request), id);
+      const a = await store.analyses.get(id);
+      if (a === null) {
+        throw new HttpProblem(
+          404,
+          search.state === 'COMPLETE'
+            ? `search ${id} has no analyses: none were asked for (the controller's ANALYSIS_SEEDS is 0)`
+            : `search ${id} is ${search.state}: its analyses are asked for once it is COMPLETE`,
+        );
+      }
+      const body = { searchId: id, state: a.state, seeds: a.seeds, error: a.error, analysis: a.analysis ?? null };
+      return reply
+        .type('application/json; charset=utf-8')
+        .header('content-disposition', `attachment; filename="search-${id}-analysis.json"`)
+        .send(toJson(body));
     },
   );
 

@@ -115,6 +115,16 @@ export class ApiClient {
     throw await this.failure(res, what);
   }
 
+  /** As text(), but null where the server answers 404 (a resource that need not exist). */
+  async optionalText(path: string, what?: string): Promise<string | null> {
+    try {
+      return await this.text(path, what);
+    } catch (e) {
+      if (e instanceof NotFound) return null;
+      throw e;
+    }
+  }
+
   async json<T>(path: string, init: Parameters<ApiClient['request']>[1] = {}, what?: string): Promise<T> {
     const res = await this.request(path, init, what);
     try {
@@ -148,7 +158,7 @@ export class ApiClient {
       return new UsageError(`--key: the server at ${this.base.origin} refused the key (${detail})`);
     if (res.status === 429 || res.status >= 500)
       return new ServerError(`${what}: the server answered ${res.status}: ${detail}`);
-    if (res.status === 404) return new UsageError(`${detail} on ${this.base.origin}`);
+    if (res.status === 404) return new NotFound(`${detail} on ${this.base.origin}`);
     const first = p?.errors?.find((e) => flagOf(e.path) !== undefined);
     const flag = first ? flagOf(first.path) : undefined;
     return new UsageError(flag ? `${flag}: ${detail}` : `${what}: ${detail}`);
@@ -159,3 +169,6 @@ function networkReason(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
 }
+
+/** A 404: a UsageError (the id or name given does not exist there) that optionalText() can tell apart. */
+class NotFound extends UsageError {}
