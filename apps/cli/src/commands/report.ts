@@ -92,7 +92,8 @@ function parseAnalyses(text: string, what: string): AnalysesView {
 }
 
 function analysesLine(a: AnalysesView | null, file: string, sid: string): string {
-  if (a === null) return 'analyses: none were asked for (the controller runs with ANALYSIS_SEEDS=0)';
+  if (a === null)
+    return 'analyses: the server has none for this search (the controller asks for none with ANALYSIS_SEEDS=0)';
   switch (a.state) {
     case 'COMPLETE':
       return `analyses of the chosen configuration (${a.seeds} runs trained again) → ${file}`;
