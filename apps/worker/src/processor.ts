@@ -48,5 +48,8 @@ export default async function process_(job: SandboxedJob, _token?: string, signa
       opts: { attempts: job.opts.attempts },
       updateProgress: (p) => job.updateProgress(p),
     },
-  );
+  ).catch((e: unknown) => {
+    log(`job ${job.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    throw e;
+  });
 }

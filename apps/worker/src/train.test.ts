@@ -283,6 +283,39 @@ describe('processTrainJob', () => {
     expect(strip(await store.runs.results(run.id))).toEqual(strip(await store.runs.results(clean.run.id)));
   });
 
+  it('heartbeats while a long task trains, so that a loaded worker is not taken for dead', async () => {
+    // One task that runs to its cap (no loss reaches ε 1e-9): far longer than the heartbeat interval.
+    const long = {
+      ...definition,
+      protocol: { ...definition.protocol, tasks: 1, iterationCap: 4000, criterion: { window: 10, epsilon: 1e-9 } },
+    };
+    const { run, payload } = await newRun(long);
+    const seen = new Set<number>();
+    let taskEnded = false;
+    const sample = setInterval(() => {
+      void store.runs.list(payload.searchId).then((rows) => {
+        const at = rows.find((r) => r.id === run.id)?.heartbeatAt;
+        if (!taskEnded && at) seen.add(at.getTime());
+      });
+    }, 10);
+    const started = performance.now();
+    let taskMs = 0;
+    try {
+      await processTrainJob(
+        { ...deps(), heartbeatMs: 20 },
+        job({ ...payload, toTask: 1 }, () => {
+          taskEnded = true;
+          taskMs = performance.now() - started;
+        }),
+      );
+    } finally {
+      clearInterval(sample);
+    }
+    expect(taskMs).toBeGreaterThan(200);
+    // Heartbeats written and read while the task was training (without turns: the claim's and at most one).
+    expect(seen.size, `${seen.size} heartbeats in ${taskMs.toFixed(0)} ms`).toBeGreaterThanOrEqual(5);
+  });
+
   it('an outage when claiming ends the job with nothing done; other errors still fail it', async () => {
     const { run, payload } = await newRun();
     const outage = { ...deps(), store: losing('claim', 1), outagePauseMs: 0 };
@@ -292,6 +325,11 @@ describe('processTrainJob', () => {
     expect(isOutage(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }))).toBe(
       true,
     );
+    // A host cut off the network: a new connection fails at once.
+    expect(isOutage(Object.assign(new Error('connect EHOSTUNREACH 10.0.0.1:5432'), { code: 'EHOSTUNREACH' }))).toBe(
+      true,
+    );
+    expect(isOutage(Object.assign(new Error('connect ENETUNREACH 10.0.0.1:5432'), { code: 'ENETUNREACH' }))).toBe(true);
     expect(isOutage(new Error('Connection is closed.'))).toBe(true);
     expect(isOutage(new Error('the network turned NaN'))).toBe(false);
     expect(isOutage(new TypeError('x is undefined'))).toBe(false);

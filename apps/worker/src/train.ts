@@ -1,5 +1,5 @@
 import { InvalidJobError, JOBS, parsePayload, parseResult, type JobPayload, type JobResult } from '@ip2/contracts';
-import { ClaimLostError, isRetryable, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
+import { ClaimLostError, isRetryable, NETWORK_ERROR_CODES, type RunClaim, type Store, type WorkerInfo } from '@ip2/db';
 import { trainChunks, type RunCheckpoint } from '@ip2/l2l';
 import { chunkJob, parseStoredSearchDefinition, searchState, tableFromRows, type SearchDefinition } from '@ip2/search';
 import type { ComputeOptions } from '@ip2/snn';
@@ -207,7 +207,13 @@ export async function processTrainJob(deps: TrainDeps, job: TrainJob): Promise<J
     }
     if (isOutage(e)) {
       await store.runs.release(claim.runId, claim.claimToken, 'WAITING').catch(() => undefined);
-      await outage(e, `chunk ended after task ${(main?.nextTask ?? payload.fromTask) - 1}`);
+      const next = main?.nextTask ?? payload.fromTask;
+      await outage(
+        e,
+        next > (main?.fromTask ?? payload.fromTask)
+          ? `chunk ended after task ${next - 1}`
+          : `chunk ended at task ${next}`,
+      );
       return parseResult('run.train', {
         tasksWritten: main?.written ?? 0,
         nextTask: main?.nextTask ?? payload.fromTask,
@@ -298,7 +304,7 @@ export function isOutage(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   const { name, message, code } = e as { name?: unknown; message?: unknown; code?: unknown };
   if (name === 'MaxRetriesPerRequestError') return true;
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') return true;
+  if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
   return typeof message === 'string' && /^Connection is closed\.?$/.test(message);
 }
 

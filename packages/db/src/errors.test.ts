@@ -127,6 +127,15 @@ describe('error mapping (real database errors)', () => {
     expect((await client.fixedConfig.findUniqueOrThrow({ where: { id } })).bits).toBe('10');
   });
 
+  it('maps a connection the network could not make or lost to UnavailableError', () => {
+    for (const code of ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']) {
+      const e = mapError(Object.assign(new Error(`connect ${code} 10.0.0.1:5432`), { code }));
+      expect(e).toBeInstanceOf(UnavailableError);
+      expect(isRetryable(e)).toBe(true);
+    }
+    expect(toDbError(Object.assign(new Error('no such file'), { code: 'ENOENT' }))).toBeUndefined();
+  });
+
   it('leaves errors that are not the database’s alone', () => {
     const e = new TypeError('bad input');
     expect(toDbError(e)).toBeUndefined();

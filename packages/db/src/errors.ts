@@ -71,6 +71,25 @@ export function isRetryable(e: unknown): boolean {
 }
 
 // Prisma error codes: https://www.prisma.io/docs/orm/reference/error-reference
+/**
+ * Node's error codes for a connection that could not be made or was lost: the server or the network is
+ * down (a host cut off the network gets EHOSTUNREACH or ENETUNREACH at once for a new connection), not a
+ * fault of the call. Shared by every client that tells an outage from an error of its own.
+ */
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPIPE',
+]);
+
 const UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1011', 'P1017', 'P2024']);
 const NOT_FOUND_CODES = new Set(['P2001', 'P2015', 'P2018', 'P2025']);
 const UNAVAILABLE_KINDS = new Set([
@@ -174,7 +193,7 @@ export function toDbError(e: unknown): DbError | undefined {
   }
   if (typeof e === 'object' && e !== null) {
     const { code, message } = e as { code?: unknown; message?: unknown };
-    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') {
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) {
       return new UnavailableError(`database unavailable (${code})`, { cause: e });
     }
     if (typeof message === 'string' && NODE_POSTGRES_OUTAGES.some((m) => message.startsWith(m))) {

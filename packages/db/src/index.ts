@@ -17,6 +17,7 @@ export {
   ConflictError,
   DbError,
   isRetryable,
+  NETWORK_ERROR_CODES,
   mapError,
   NotFoundError,
   toDbError,

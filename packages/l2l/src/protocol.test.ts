@@ -7,7 +7,9 @@ import {
   batchSizeFor,
   completeTaskResult,
   familyBatchSize,
+  AbortedError,
   iterationsToCriterion,
+  MAX_TRAINING_WITHOUT_TURN_MS,
   parseProtocol,
   runSequence,
   type Protocol,
@@ -132,6 +134,45 @@ describe('iterations to criterion: one definition for every task', () => {
     const early = new ScriptedLearner((i) => (i === 2 ? Number.NaN : 1), spiking);
     const [b] = await run('sma', parseProtocol({ tasks: 1, window: 10, epsilon: 0.01, cap: 100 }), early);
     expect(b).toMatchObject({ failure: 'nan', totalIterations: 3, iterations: 0, trialsToCriterion: 0 });
+  });
+});
+
+describe('a long task leaves the event loop its turns', () => {
+  /** A learner that computes in the calling thread for `ms` per step, as the engines do, and never converges. */
+  class BusyLearner extends ScriptedLearner {
+    constructor(private readonly ms: number) {
+      super(() => 1, spiking);
+    }
+    override async trainStep(batch: TrialBatch): Promise<LearnerStep> {
+      const until = performance.now() + this.ms;
+      while (performance.now() < until);
+      return super.trainStep(batch);
+    }
+  }
+  // One task of 400 steps × 2 ms: about 0.8 s of training in the calling thread.
+  const protocol = parseProtocol({ tasks: 1, window: 20, epsilon: 0.01, cap: 400 });
+
+  it('timers (heartbeats, queue-lock renewals) fire during the task, not only between tasks', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    try {
+      const [r] = await run('sma', protocol, new BusyLearner(2));
+      expect(r!.totalIterations).toBe(400);
+    } finally {
+      clearInterval(timer);
+    }
+    // A turn at least every MAX_TRAINING_WITHOUT_TURN_MS of training: about 8 here; none without them.
+    expect(MAX_TRAINING_WITHOUT_TURN_MS).toBeLessThanOrEqual(100);
+    expect(ticks).toBeGreaterThanOrEqual(4);
+  });
+
+  it('an abort from a timer or a signal handler stops the task where it is', async () => {
+    const abort = new AbortController();
+    const learner = new BusyLearner(2);
+    setTimeout(() => abort.abort(), 50);
+    const steps = runSequence({ family: 'sma', seed: 1, protocol, learner, signal: abort.signal });
+    await expect(steps.next()).rejects.toThrow(AbortedError);
+    expect(learner.batches.length).toBeLessThan(400);
   });
 });
 

@@ -164,6 +164,18 @@ export class AbortedError extends Error {
 }
 
 /**
+ * The longest stretch of training without a turn of the event loop. An engine computes in the calling
+ * thread, and `await` on a settled promise does not let timers, I/O or signals in: without these turns
+ * a task of tens of seconds would hold back a worker's heartbeats and queue-lock renewals (so that its
+ * run is taken for dead and trained again) and an abort from a stop signal until the task ends.
+ */
+export const MAX_TRAINING_WITHOUT_TURN_MS = 100;
+
+/** One turn of the event loop: timers, I/O callbacks and signal handlers that are due run first. */
+const turn = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
  * Trains task after task, each from where the previous one left the network, yielding each
  * task's result as soon as it is known so that callers can checkpoint and show progress.
  */
@@ -185,7 +197,12 @@ export async function* runSequence(o: SequenceOptions): AsyncGenerator<SequenceS
     let it = 0;
     let failure: 'nan' | 'cap' | null = null;
     let done = false;
+    let turned = performance.now();
     while (!done) {
+      if (performance.now() - turned >= MAX_TRAINING_WITHOUT_TURN_MS) {
+        await turn();
+        turned = performance.now();
+      }
       if (o.signal?.aborted) throw new AbortedError();
       const batch = trainingBatch(instance, seeds.tasks, it, batchSize, p.dt);
       const step = await o.learner.trainStep(batch);
