@@ -426,10 +426,11 @@ async function main(): Promise<void> {
     if (dirs.length === 0) return null;
     const runs = dirs.map((d) => readRun(d.dir));
     const ms = runs.map(metricsOf);
+    const perSeed = new Map(dirs.map((d, i) => [d.seed, ms[i]!]));
     const trained = runs.reduce((s, r) => s + r.tasks.reduce((a, t) => a + (t.totalIterations ?? t.iterations), 0), 0);
     const wall = runs.reduce((s, r) => s + r.wallMs, 0);
     const accs = runs.flatMap((r) => r.tasks.map((t) => t.accuracy ?? NaN)).filter(Number.isFinite);
-    return {
+    const row: Row = {
       family,
       model: model === 'ip2' ? `ip2 [${masks.get(family)!.keys.join(',') || '∅'}]` : model,
       seeds: dirs.map((d) => d.seed),
@@ -452,8 +453,12 @@ async function main(): Promise<void> {
       hidden: distinct(runs.map((r) => r.definition.hidden)),
       lr: distinct(runs.map((r) => r.definition.lr)),
     };
+    bySeed.set(row, perSeed);
+    return row;
   };
   const present = (r: Row | null): r is Row => r !== null;
+  /** Each row's metrics by seed, for the comparisons paired by seed (the same task instances). */
+  const bySeed = new WeakMap<Row, Map<number, SequenceMetrics>>();
   function distinct(xs: readonly (number | null | undefined)[]): string {
     const set = [...new Set(xs.map((x) => (x === null || x === undefined ? '?' : String(x))))];
     return set.join('/');
@@ -478,7 +483,10 @@ async function main(): Promise<void> {
           m,
           baselineSeeds.map((seed) => ({ seed, dir: join(dir, `seed-${seed}`) })),
         );
-        return row && m !== 'ip2' && size === 'spiking' ? { ...row, model: `${row.model} @ spiking size` } : row;
+        if (!row || m === 'ip2' || size !== 'spiking') return row;
+        const renamed = { ...row, model: `${row.model} @ spiking size` };
+        bySeed.set(renamed, bySeed.get(row)!);
+        return renamed;
       })
       .filter(present),
   );
@@ -534,6 +542,65 @@ async function main(): Promise<void> {
     const spaceSize = 2 ** masks.get(f)!.space.length;
     return [{ family: f, masks: perMask.length, spaceSize, perMask, distributions }];
   });
+
+  // The searched mask against each other model of its table, paired by seed (each seed fixes the task
+  // instances): per seed the other model's metric less the searched mask's (so > 0: the searched mask
+  // is better; for the speed-up, the searched mask's less the other's), its mean over the seeds both
+  // have, with a 95% bootstrap interval. An interval that excludes 0 is a difference the seeds resolve.
+  const PAIRED_METRICS = [
+    { key: 'auc', title: 'AUC', better: 'lower', digits: 0 },
+    { key: 'finalEfficiency', title: 'final efficiency', better: 'lower', digits: 0 },
+    { key: 'l2lSlope', title: 'L2L slope', better: 'lower', digits: 2 },
+    { key: 'speedUp', title: 'speed-up', better: 'higher', digits: 1 },
+  ] as const;
+  interface PairedRow {
+    family: string;
+    against: string;
+    seeds: number[];
+    advantages: Record<string, Interval>;
+    /** The other model's mean AUC over the paired seeds divided by the searched mask's. */
+    aucRatio: number;
+  }
+  const paired = (rows: readonly Row[]): PairedRow[] =>
+    [...new Set(rows.map((r) => r.family))].flatMap((f) => {
+      const own = rows.find((r) => r.family === f && r.model.startsWith('ip2 ['));
+      if (!own) return [];
+      const mine = bySeed.get(own)!;
+      return rows
+        .filter((r) => r.family === f && r !== own)
+        .flatMap((r) => {
+          const theirs = bySeed.get(r)!;
+          const common = own.seeds.filter((seed) => theirs.has(seed));
+          if (common.length === 0) return [];
+          const advantages = Object.fromEntries(
+            PAIRED_METRICS.map(({ key, better }) => {
+              const d = common
+                .map((seed) => {
+                  const a = mine.get(seed)![key];
+                  const b = theirs.get(seed)![key];
+                  return better === 'lower' ? b - a : a - b;
+                })
+                .filter(Number.isFinite);
+              return [key, ci(d)];
+            }),
+          );
+          const mean = (m: Map<number, SequenceMetrics>) =>
+            common.reduce((s, seed) => s + m.get(seed)!.auc, 0) / common.length;
+          return [{ family: f, against: r.model, seeds: common, advantages, aucRatio: mean(theirs) / mean(mine) }];
+        });
+    });
+  const ablationPaired = paired(ablationRows);
+  const baselinePaired = paired(baselineRows);
+  const pairedHeader = `| family | searched mask against | seeds | ${PAIRED_METRICS.map((m) => `${m.title}: advantage`).join(' | ')} | AUC ratio (other / searched) |\n|---|---|---|${PAIRED_METRICS.map(() => '---|').join('')}---|`;
+  const pairedLine = (r: PairedRow): string =>
+    `| ${r.family} | ${r.against} | ${r.seeds.join(',')} | ${PAIRED_METRICS.map(({ key, digits }) => fmt(r.advantages[key]!, digits)).join(' | ')} | ${q(r.aucRatio, 2)}× |`;
+  const pairedSection = (rows: readonly PairedRow[]): string =>
+    rows.length === 0
+      ? ''
+      : `\n\n### Paired by seed: the searched mask against each model
+Per seed (the same task instances), the other model's metric less the searched mask's (the speed-up: the searched mask's less the other's), so an advantage > 0 means the searched mask is better; the mean over the seeds both ran, with a 95% bootstrap interval; an interval that excludes 0 is a difference these seeds resolve.
+${pairedHeader}
+${rows.map(pairedLine).join('\n')}`;
 
   const header =
     '| family | model | failures | converged (%) | final efficiency | … converged only | speed-up | … converged only | L2L slope | … converged only | AUC (iterations) | held-out accuracy | ms / iteration | engine |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
@@ -595,14 +662,14 @@ Every mask of the space on the same seeds and tasks (the searched, empty and ful
 ${randomHeader}
 ${randomRows.map(randomLine).join('\n')}
 
-${randomRows.map(randomMaskLines).join('\n')}`,
+${randomRows.map(randomMaskLines).join('\n')}${pairedSection(ablationPaired)}`,
     !has('baselines')
       ? ''
       : `## Claim 3
 Parameters, hidden size and learning rate of each row: ${baselineRows.map((r) => `${r.model}: ${r.parameters} parameters, hidden ${r.hidden}, lr ${r.lr}`).join('; ')}.${baselineLrs.length > 0 ? ` Learning rates of the baselines chosen from ${baselineLrs.join(', ')} by the lowest AUC on tuning seed ${tuningSeed} (${tuningTasks} tasks), which is not reported.` : ''}
 
 ${header}
-${baselineRows.map(line).join('\n')}`,
+${baselineRows.map(line).join('\n')}${pairedSection(baselinePaired)}`,
     !has('goudar')
       ? ''
       : `## Goudar et al. 2023: \`rnn\` on \`sma\`
@@ -617,7 +684,16 @@ ${curves([...ablationRows, ...baselineRows, ...goudarRows])}`,
   writeFileSync(
     join(out, 'summary.json'),
     JSON.stringify(
-      { flags, masks: Object.fromEntries(masks), ablationRows, randomRows, baselineRows, goudarRows },
+      {
+        flags,
+        masks: Object.fromEntries(masks),
+        ablationRows,
+        randomRows,
+        ablationPaired,
+        baselineRows,
+        baselinePaired,
+        goudarRows,
+      },
       null,
       2,
     ),
