@@ -25,13 +25,14 @@
  * every model (survival-<family>.svg); and the Goudar runs (goudar.svg).
  *
  * Every command is printed before it runs and its output folder is kept; a finished run
- * (results.json present) is not run again, so an interrupted study continues where it stopped.
+ * (results.json present) is not run again, so an interrupted study continues where it stopped, and two
+ * invocations on the same --out share the steps (a step being run holds a `.running` file with its pid).
  * The summary (mean over seeds with a seeded 95% bootstrap interval; censored metrics, where a failed
  * task counts where it stopped, beside the failure-free ones over converged tasks only) goes to
  * <out>/summary.md and <out>/summary.json.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,6 +164,33 @@ interface Step {
   readonly done: string;
 }
 
+/**
+ * Claims a step for this process: creates `lock` holding the pid, or takes it over when the process
+ * that wrote it has ended (a study stopped mid-step). False while another live process holds it, so
+ * that two invocations on the same --out share the steps instead of running one twice.
+ */
+function takeLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(lock, 'utf8'));
+      try {
+        if (Number.isInteger(pid) && pid > 0) {
+          process.kill(pid, 0);
+          return false;
+        }
+      } catch (dead) {
+        if ((dead as NodeJS.ErrnoException).code !== 'ESRCH') return false;
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
 async function runSteps(steps: readonly Step[]): Promise<void> {
   const todo = flags['summary-only'] ? [] : steps.filter((s) => !existsSync(join(s.dir, s.done)));
   let next = 0;
@@ -172,13 +200,24 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
       const step = todo[next++]!;
       const started = Date.now();
       mkdirSync(step.dir, { recursive: true });
-      await new Promise<void>((ok, ko) => {
-        const child = spawn(process.execPath, [CLI, ...step.args], { stdio: ['ignore', 'ignore', 'inherit'] });
-        child.on('error', ko);
-        child.on('exit', (code) =>
-          code === 0 ? ok() : ko(new Error(`ip2 ${step.args.join(' ')} exited with ${code}`)),
-        );
-      });
+      // Another invocation on the same --out may have finished this step since, or be running it.
+      const lock = join(step.dir, '.running');
+      if (existsSync(join(step.dir, step.done)) || !takeLock(lock)) {
+        finished++;
+        console.log(`[${finished}/${todo.length}] skipped (done or running elsewhere)  ip2 ${step.args.join(' ')}`);
+        continue;
+      }
+      try {
+        await new Promise<void>((ok, ko) => {
+          const child = spawn(process.execPath, [CLI, ...step.args], { stdio: ['ignore', 'ignore', 'inherit'] });
+          child.on('error', ko);
+          child.on('exit', (code) =>
+            code === 0 ? ok() : ko(new Error(`ip2 ${step.args.join(' ')} exited with ${code}`)),
+          );
+        });
+      } finally {
+        rmSync(lock, { force: true });
+      }
       finished++;
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`[${finished}/${todo.length}] ${secs} s  ip2 ${step.args.join(' ')}`);
