@@ -294,7 +294,10 @@ describe('dashboard behind a round-robin balancer over two api processes', () =>
       // Back to round-robin; the process holding the page's stream dies.
       proxy.pin(null);
       await stack.stop('api', 'SIGKILL');
-      await stack.until('the page streaming from api2', async () => (await streams(base2)) === 1, 30_000);
+      // A second connection of the page: with the first process dead, it can only be api2's. (Not api2's
+      // open-stream gauge: when the search ends before the page reconnects, the new stream replays the
+      // missed events and closes at once, and a poll of the gauge can miss it.)
+      await stack.until('the page streaming from api2', async () => (await recorded()).length >= 2, 30_000);
       stack.restart('api');
       await failover.locator('#decision .verdict').waitFor({ timeout: 60_000 });
       await expect.poll(() => failover.textContent('#stream-status'), { timeout: 10_000 }).toContain('closed');
