@@ -74,8 +74,9 @@ describe('WebAssembly kernels', () => {
     }
   });
 
-  it('proj and proj_add: Y[r] (+)= Σ_k X[r][k] W[k], skipping zero inputs', () => {
-    for (const n of [1, 5, 32, 37, 100]) {
+  it('proj and proj_add: Y[r] (+)= Σ_k X[r][k] W[k], skipping zero inputs, each sum in k order', () => {
+    // Widths that reach every column block (32, 16, 8 and 4 floats, and the scalar tail).
+    for (const n of [1, 5, 8, 30, 32, 37, 60, 100]) {
       for (const add of [false, true]) {
         const kk = 11;
         const groups = 3;
@@ -95,9 +96,13 @@ describe('WebAssembly kernels', () => {
           for (let q = 0; q < per; q++) {
             for (let i = 0; i < n; i++) {
               const y = (g * yGroup) / 4 + q * n + i;
+              // float32 arithmetic, summed over k in order: the kernel's result to the bit.
               let s = add ? before[y]! : 0;
-              for (let c = 0; c < kk; c++) s += f32[(X + g * xGroup + q * xRow) / 4 + c]! * f32[W / 4 + c * n + i]!;
-              close(f32[Y / 4 + y]!, s);
+              for (let c = 0; c < kk; c++) {
+                const x = f32[(X + g * xGroup + q * xRow) / 4 + c]!;
+                if (x !== 0) s = Math.fround(s + Math.fround(x * f32[W / 4 + c * n + i]!));
+              }
+              expect(f32[Y / 4 + y]).toBe(s);
             }
           }
         }
@@ -130,8 +135,8 @@ describe('WebAssembly kernels', () => {
     }
   });
 
-  it('gemm_tn: G[k] += Σ_r X[r][k] D[r]', () => {
-    for (const n of [1, 6, 32, 45, 100]) {
+  it('gemm_tn: G[k] += Σ_r X[r][k] D[r], each sum in row order', () => {
+    for (const n of [1, 6, 12, 30, 32, 45, 60, 100]) {
       const kk = 5;
       const groups = 4;
       const per = 3;
@@ -151,10 +156,11 @@ describe('WebAssembly kernels', () => {
           let s = g0[c * n + i]!;
           for (let g = 0; g < groups; g++) {
             for (let q = 0; q < per; q++) {
-              s += f32[(X + g * xGroup + q * xRow) / 4 + c]! * f32[(D + g * dGroup) / 4 + q * n + i]!;
+              const x = f32[(X + g * xGroup + q * xRow) / 4 + c]!;
+              if (x !== 0) s = Math.fround(s + Math.fround(x * f32[(D + g * dGroup) / 4 + q * n + i]!));
             }
           }
-          close(f32[G / 4 + c * n + i]!, s);
+          expect(f32[G / 4 + c * n + i]).toBe(s);
         }
       }
     }

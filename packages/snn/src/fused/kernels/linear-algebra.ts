@@ -133,8 +133,7 @@ export function projKernel(accumulate: boolean): Fn {
   for (let m = 0; m < BL; m++) acc.push(f.local(V128));
   const sc = f.local(F32);
   f.get(n).i32(2).shl().set(rowBytes);
-  f.get(n).i32(-32).and().set(n32);
-  f.get(n).i32(-4).and().set(n4);
+  const [n16, n8] = blockBounds(f, n, n32, n4);
   f.forStep(
     g,
     () => f.i32(0),
@@ -196,8 +195,7 @@ export function projKernel(accumulate: boolean): Fn {
               }
             });
           };
-          block(BL, () => f.i32(0), n32);
-          block(1, () => f.get(n32), n4);
+          widthBlocks(f, block, n32, n16, n8, n4);
           // Scalar tail.
           f.forStep(
             i,
@@ -229,6 +227,37 @@ export function projKernel(accumulate: boolean): Fn {
     },
   );
   return f;
+}
+
+/**
+ * The bounds of the column blocks after the 32-float ones: n32 = n rounded down to 32, then at most
+ * one block of 16 floats (to n16), one of 8 (to n8) and whole vectors one at a time (to n4). Narrow
+ * blocks keep several independent accumulators in flight, so a width under 32 does not wait on one
+ * addition chain; each element is still summed in the same order.
+ */
+function blockBounds(f: Fn, n: Local, n32: Local, n4: Local): [Local, Local] {
+  const n16 = f.local(I32);
+  const n8 = f.local(I32);
+  f.get(n).i32(-32).and().set(n32);
+  f.get(n).i32(-4).and().set(n4);
+  f.get(n32).get(n4).get(n32).sub().i32(-16).and().add().set(n16);
+  f.get(n16).get(n4).get(n16).sub().i32(-8).and().add().set(n8);
+  return [n16, n8];
+}
+
+/** Runs `block` of 8, 4, 2 and 1 vectors over [0, n32), [n32, n16), [n16, n8) and [n8, n4). */
+function widthBlocks(
+  f: Fn,
+  block: (width: number, from: () => void, to: Local) => void,
+  n32: Local,
+  n16: Local,
+  n8: Local,
+  n4: Local,
+): void {
+  block(8, () => f.i32(0), n32);
+  block(4, () => f.get(n32), n16);
+  block(2, () => f.get(n16), n8);
+  block(1, () => f.get(n8), n4);
 }
 
 /**
@@ -409,8 +438,7 @@ export function gemmTnKernel(): Fn {
   const acc: Local[] = [];
   for (let m = 0; m < BL; m++) acc.push(f.local(V128));
   f.get(n).i32(2).shl().set(rowBytes);
-  f.get(n).i32(-32).and().set(n32);
-  f.get(n).i32(-4).and().set(n4);
+  const [n16, n8] = blockBounds(f, n, n32, n4);
   const rows = (body: () => void) => {
     f.forStep(
       g,
@@ -476,9 +504,7 @@ export function gemmTnKernel(): Fn {
           }
         });
       };
-      block(BL, () => f.i32(0), n32);
-      // Whole vectors after the 32-float blocks: i runs from n32 in steps of 4 up to n4.
-      block(1, () => f.get(n32), n4);
+      widthBlocks(f, block, n32, n16, n8, n4);
       f.forStep(
         i,
         () => f.get(n4),
