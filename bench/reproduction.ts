@@ -14,7 +14,8 @@
  *    mask's trainable parameters); with `--baseline-lrs`, each (model, size) at the learning rate that
  *    gave the lowest AUC on a tuning seed that is not reported (`--tuning-seed`, `--tuning-tasks`).
  * 4. `--parts goudar`: the `rnn` on `sma` at the paper preset (Goudar et al. 2023: 100 units, ε 0.005,
- *    cap 20 000), 50 tasks per sequence, at batch 1 (Goudar's) and at the balanced batch (2), 3 seeds.
+ *    cap 20 000), 50 tasks per sequence, at batch 1 (Goudar's) and at the balanced batch (2), 3 seeds;
+ *    `--goudar-lrs` adds runs at other learning rates (Goudar et al. train at 1e-4; the preset's is 2e-3).
  *
  * `--masks-from DIR` takes each family's mask from DIR/<family>/search/fixed-config.json (the searches of
  * `npm run study:service`) instead of running `ip2 search` here.
@@ -81,6 +82,8 @@ const { values: flags } = parseArgs({
     'goudar-seeds': { type: 'string', default: '1,2,3' },
     'goudar-tasks': { type: 'string', default: '50' },
     'goudar-batches': { type: 'string', default: '1,2' },
+    /** Learning rates of the Goudar runs; 'preset': the paper preset's (2e-3). */
+    'goudar-lrs': { type: 'string', default: 'preset' },
     'summary-only': { type: 'boolean', default: false },
     figures: { type: 'string', default: '' },
     jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
@@ -126,6 +129,10 @@ const goudarSeeds = parts.includes('goudar')
   : [];
 const goudarBatches = list('goudar-batches', flags['goudar-batches']).map((s) => posInt('goudar-batches', s));
 const goudarTasks = posInt('goudar-tasks', flags['goudar-tasks']);
+const goudarLrs = list('goudar-lrs', flags['goudar-lrs']).map((x) => {
+  if (x !== 'preset' && !(Number(x) > 0)) fail(`--goudar-lrs: '${x}' is neither 'preset' nor a positive number`);
+  return x;
+});
 const families = parts.includes('ablation') ? list('families', flags.families) : [];
 const baselineFamilies = parts.includes('baselines') ? list('baseline-families', flags['baseline-families']) : [];
 const out = resolve(flags.out);
@@ -401,17 +408,21 @@ async function main(): Promise<void> {
           );
     }
   // 4. Goudar et al. 2023: the rnn on sma at the paper preset, at batch 1 and at the balanced batch.
-  const goudarDir = (batch: number, seed: number) => join(out, 'goudar', `batch-${batch}`, `seed-${seed}`);
+  // The preset's runs keep the folders they had before other learning rates could be asked for.
+  const goudarDir = (batch: number, lr: string, seed: number) =>
+    join(out, 'goudar', `batch-${batch}`, ...(lr === 'preset' ? [] : [`lr-${lr}`]), `seed-${seed}`);
   for (const batch of goudarBatches)
-    for (const seed of goudarSeeds) {
-      const dir = goudarDir(batch, seed);
-      const args = ['l2l', '--family', 'sma', '--model', 'rnn', '--preset', 'paper', '--tasks', String(goudarTasks)];
-      steps.push({
-        args: [...args, '--batch', String(batch), '--seed', String(seed), '--quiet', '--out', dir],
-        dir,
-        done: 'results.json',
-      });
-    }
+    for (const lr of goudarLrs)
+      for (const seed of goudarSeeds) {
+        const dir = goudarDir(batch, lr, seed);
+        const args = ['l2l', '--family', 'sma', '--model', 'rnn', '--preset', 'paper', '--tasks', String(goudarTasks)];
+        if (lr !== 'preset') args.push('--lr', lr);
+        steps.push({
+          args: [...args, '--batch', String(batch), '--seed', String(seed), '--quiet', '--out', dir],
+          dir,
+          done: 'results.json',
+        });
+      }
   await runSteps(steps);
 
   // Summary.
@@ -531,14 +542,16 @@ async function main(): Promise<void> {
   );
 
   const goudarRows = goudarBatches
-    .map((batch) => {
-      const row = summarise(
-        'sma',
-        'rnn',
-        goudarSeeds.map((seed) => ({ seed, dir: goudarDir(batch, seed) })),
-      );
-      return row && { ...row, model: `rnn, batch ${batch}` };
-    })
+    .flatMap((batch) =>
+      goudarLrs.map((lr) => {
+        const row = summarise(
+          'sma',
+          'rnn',
+          goudarSeeds.map((seed) => ({ seed, dir: goudarDir(batch, lr, seed) })),
+        );
+        return row && { ...row, model: `rnn, batch ${batch}${lr === 'preset' ? '' : `, lr ${lr}`}` };
+      }),
+    )
     .filter(present);
 
   // ip-random: per mask, the mean over its seeds; the distribution over masks; the searched mask in it.
@@ -712,7 +725,7 @@ ${baselineRows.map(line).join('\n')}${pairedSection(baselinePaired)}`,
     !has('goudar')
       ? ''
       : `## Goudar et al. 2023: \`rnn\` on \`sma\`
-The \`paper\` preset (100 units, ε 0.005 over a window of 50, cap 20 000, lr 2e-3), ${goudarTasks} tasks, seeds ${goudarSeeds.join(', ')}; batch 1 is Goudar's, batch 2 the balanced batch (both stimuli of the instance in every update).
+The \`paper\` preset (100 units, ε 0.005 over a window of 50, cap 20 000, lr 2e-3 unless the row names another; Goudar et al. train at 1e-4), ${goudarTasks} tasks, seeds ${goudarSeeds.join(', ')}; batch 1 is Goudar's, batch 2 the balanced batch (both stimuli of the instance in every update).
 ${header}
 ${goudarRows.map(line).join('\n')}`,
     `## Curves (iterations to criterion per task, ✗ = failed)
