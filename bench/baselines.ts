@@ -2,6 +2,7 @@
  * Training-iteration benchmark of the non-spiking baselines (SCIENCE.md §7), each model's engines
  * side by side in one run:
  *   npm run bench:baselines [-- --models rnn,lstm,gru,attn-h1,attn-h2,attn-h4 --hidden 64,100 --rounds 15 --no-torch]
+ *                           [--no-tfjs] [--family sma --batch 1]
  *
  * For each model and hidden size, every engine runs in its own child process (peak RSS per engine;
  * TensorFlow.js resolves its backend once per process): the fused engine, TensorFlow.js on wasm, and
@@ -10,7 +11,8 @@
  * speed states); each round runs ≈ 30 ms of iterations per engine after 3 warm-up iterations.
  * Every engine trains the same network (the TensorFlow.js initialisation, which the fused engine
  * shares and PyTorch loads) on the same batch: one training batch of an sma instance, batch 1,
- * 100 steps of 20 ms. Reported: median and quartiles of the wall time, the median of each round's
+ * 100 steps of 20 ms (`--family` and `--batch` choose another family's instance and batch size, e.g.
+ * `dms` at its balanced batch of 4, the shape of the reproduction study's claim-3 runs). Reported: median and quartiles of the wall time, the median of each round's
  * CPU time per iteration (less sensitive to other work on a shared machine), ratios to the fused
  * engine, dense-equivalent GFLOP/s (the same count for every engine, from the wall time), peak RSS
  * and the first iteration's loss.
@@ -34,8 +36,26 @@ import { createInstance, trainingBatch } from '@ip2/tasks';
 import { quantile } from './stats.js';
 
 const DT = 20;
-const instance = createInstance('sma', 1, 0);
-const batch = trainingBatch(instance, 1, 0, 1, DT);
+/** `--family F` and `--batch B` (the parent's flags, passed on to its children). */
+const argAfter = (flag: string, fallback: string): string => {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+};
+const FAMILY = argAfter('--family', 'sma');
+const BATCH = Number(argAfter('--batch', '1'));
+if (!Number.isInteger(BATCH) || BATCH < 1) {
+  console.error(`bench:baselines: --batch must be a positive integer, got '${argAfter('--batch', '1')}'`);
+  process.exit(2);
+}
+const instance = (() => {
+  try {
+    return createInstance(FAMILY, 1, 0);
+  } catch (e) {
+    console.error(`bench:baselines: --family: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(2);
+  }
+})();
+const batch = trainingBatch(instance, 1, 0, BATCH, DT);
 
 const spec = (model: string, hidden: number): LearnerSpec => ({
   model,
@@ -157,7 +177,18 @@ class Runner {
 function nodeChild(engine: string, model: string, hidden: number): ChildProcess {
   return spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), '--child', engine, model, String(hidden)],
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--child',
+      engine,
+      model,
+      String(hidden),
+      '--family',
+      FAMILY,
+      '--batch',
+      String(BATCH),
+    ],
     { env: { ...process.env, IP2_LOG: 'silent', IP2_TF_BACKEND: 'wasm' }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
 }
@@ -205,6 +236,9 @@ async function parent(): Promise<void> {
       hidden: { type: 'string', default: '64,100' },
       rounds: { type: 'string', default: '15' },
       'no-torch': { type: 'boolean', default: false },
+      'no-tfjs': { type: 'boolean', default: false },
+      family: { type: 'string', default: 'sma' },
+      batch: { type: 'string', default: '1' },
     },
   });
   const models = values.models.split(',');
@@ -213,7 +247,7 @@ async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ip2-bench-baselines-'));
   const load0 = loadavg()[0]!;
   console.log(
-    `sma batch: ${batch.batch} trial, ${batch.steps} steps (dt ${DT} ms), ${batch.nIn} in, ${batch.nOut} out; ${rounds} rounds; ${process.version}`,
+    `${FAMILY} batch: ${batch.batch} trial(s), ${batch.steps} steps (dt ${DT} ms), ${batch.nIn} in, ${batch.nOut} out; ${rounds} rounds; ${process.version}`,
   );
   console.log();
   console.log(
@@ -225,7 +259,7 @@ async function parent(): Promise<void> {
       for (const hidden of sizes) {
         const runners = [
           new Runner('fused', nodeChild('fused', model, hidden)),
-          new Runner('TF.js wasm', nodeChild('tfjs', model, hidden)),
+          ...(values['no-tfjs'] ? [] : [new Runner('TF.js wasm', nodeChild('tfjs', model, hidden))]),
           ...(values['no-torch'] ? [] : [new Runner('PyTorch', await torchChild(dir, model, hidden))]),
         ];
         for (const r of runners) await r.ready();
