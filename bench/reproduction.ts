@@ -14,8 +14,8 @@
  *    mask's trainable parameters); with `--baseline-lrs`, each (model, size) at the learning rate that
  *    gave the lowest AUC on a tuning seed that is not reported (`--tuning-seed`, `--tuning-tasks`).
  * 4. `--parts goudar`: the `rnn` on `sma` at the paper preset (Goudar et al. 2023: 100 units, ε 0.005,
- *    cap 20 000), 50 tasks per sequence, at batch 1 (Goudar's) and at the balanced batch (2), 3 seeds;
- *    `--goudar-lrs` adds runs at other learning rates (Goudar et al. train at 1e-4; the preset's is 2e-3).
+ *    cap 20 000), 50 tasks per sequence, at batch 1 (Goudar's) and at the balanced batch (2), 3 seeds, at
+ *    Goudar's learning rate (1e-4; `--goudar-lrs` takes others, 'preset' for the preset's 2e-3).
  *
  * `--masks-from DIR` takes each family's mask from DIR/<family>/search/fixed-config.json (the searches of
  * `npm run study:service`) instead of running `ip2 search` here.
@@ -82,8 +82,8 @@ const { values: flags } = parseArgs({
     'goudar-seeds': { type: 'string', default: '1,2,3' },
     'goudar-tasks': { type: 'string', default: '50' },
     'goudar-batches': { type: 'string', default: '1,2' },
-    /** Learning rates of the Goudar runs; 'preset': the paper preset's (2e-3). */
-    'goudar-lrs': { type: 'string', default: 'preset' },
+    /** Learning rates of the Goudar runs: Goudar et al.'s 1e-4 by default; 'preset': the paper preset's (2e-3). */
+    'goudar-lrs': { type: 'string', default: '1e-4' },
     'summary-only': { type: 'boolean', default: false },
     figures: { type: 'string', default: '' },
     jobs: { type: 'string', default: String(Math.max(1, cpus().length)) },
